@@ -1,0 +1,251 @@
+/**
+ * The normalized build configuration: what one selected `amazon-instance` builder of a template becomes after
+ * validation. It holds no secrets (credential keys are dropped), every default is filled, and every string that
+ * can be rendered before the build starts is rendered. Strings that need the build variables
+ * (`{{.SourceAMI}}`, `{{.BuildRegion}}`, …) are kept as template text and rendered by the Prevalidate task.
+ *
+ * Field names are camelCase; each JSDoc names the template key it comes from.
+ */
+
+/** A file the build needs, as the workflow can read it: an S3 object or an SSM SecureString parameter. */
+export type FileRef =
+  | { kind: 's3'; bucket: string; key: string; uri: string }
+  | { kind: 'ssm'; name: string; uri: string };
+
+/** One block-device mapping (`ami_block_device_mappings` / `launch_block_device_mappings` entry). */
+export interface BlockDeviceMapping {
+  deviceName: string;
+  virtualName?: string;
+  snapshotId?: string;
+  volumeType?: string;
+  volumeSize?: number;
+  deleteOnTermination?: boolean;
+  noDevice?: boolean;
+  iops?: number;
+  throughput?: number;
+  encrypted?: boolean;
+  kmsKeyId?: string;
+}
+
+/** EC2 filters, `name -> values` (CSV values already split), as in `source_ami_filter.filters`. */
+export type Filters = Record<string, string[]>;
+
+export interface SourceAmiFilter {
+  filters: Filters;
+  owners: string[];
+  mostRecent: boolean;
+  includeDeprecated: boolean;
+}
+
+export interface NetworkConfig {
+  /** `vpc_id` */
+  vpcId?: string;
+  /** `vpc_filter.filters` */
+  vpcFilter?: Filters;
+  /** `subnet_id` */
+  subnetId?: string;
+  /** `subnet_filter` */
+  subnetFilter?: { filters: Filters; mostFree: boolean; random: boolean };
+  /** `availability_zone` */
+  availabilityZone?: string;
+  /** `associate_public_ip_address` (unset = the subnet's default) */
+  associatePublicIpAddress?: boolean;
+  /** `security_group_id` / `security_group_ids`, merged. Empty: a temporary group is created. */
+  securityGroupIds: string[];
+  /** `security_group_filter.filters` */
+  securityGroupFilter?: Filters;
+  /**
+   * `temporary_security_group_source_cidrs`. Kept for compatibility: the temporary group gets no ingress rule
+   * at all because SSM needs none.
+   */
+  temporarySecurityGroupSourceCidrs: string[];
+}
+
+/** `metadata_options`. Unlike Packer's amazon-instance builder, these ARE sent to RunInstances. */
+export interface MetadataOptions {
+  httpEndpoint?: 'enabled' | 'disabled';
+  httpTokens?: 'optional' | 'required';
+  httpPutResponseHopLimit?: number;
+  instanceMetadataTags?: 'enabled' | 'disabled';
+}
+
+export interface ShellProvisioner {
+  type: 'shell';
+  /** Position in the template's `provisioners` array (0-based), for messages. */
+  index: number;
+  /** Display name: `shell` or the provisioner's `name`. */
+  name: string;
+  /** `inline` commands; each a line of the generated script. */
+  inline?: string[];
+  /** `script` / `scripts`, as S3 (or, CLI only before staging, local) references. */
+  scripts: FileRef[];
+  /** `environment_vars`, split into name and value. Values are shell-quoted when rendered. */
+  environmentVars: { name: string; value: string }[];
+  /** `execute_command`, a template over `{{.Vars}}` and `{{.Path}}`. Default `chmod +x {{.Path}}; {{.Vars}} {{.Path}}`. */
+  executeCommand: string;
+  /** `inline_shebang`, default `/bin/sh -e`. */
+  inlineShebang: string;
+  /** `remote_folder`, default `/tmp`. */
+  remoteFolder: string;
+  /** `valid_exit_codes`, default `[0]`. */
+  validExitCodes: number[];
+  /** `max_retries`, default 0. */
+  maxRetries: number;
+  /** `timeout` in seconds; default: the build's `commandTimeoutSeconds`. */
+  timeoutSeconds: number;
+  /** `pause_before` in seconds, default 0. */
+  pauseBeforeSeconds: number;
+}
+
+export interface FileProvisioner {
+  type: 'file';
+  index: number;
+  name: string;
+  /** `source` / `sources` (S3 references), or undefined when `content` is used. */
+  sources: FileRef[];
+  /** `content`: literal file content. */
+  content?: string;
+  /** `destination` on the instance. */
+  destination: string;
+  /** `generated` is not supported; `direction` must be `upload`. */
+  maxRetries: number;
+  timeoutSeconds: number;
+  pauseBeforeSeconds: number;
+}
+
+export type Provisioner = ShellProvisioner | FileProvisioner;
+
+/** `manifest` post-processor settings. */
+export interface ManifestPostProcessor {
+  type: 'manifest';
+  output: string;
+  stripPath: boolean;
+  stripTime: boolean;
+  customData?: Record<string, string>;
+}
+
+export interface BuildConfig {
+  /** Packer's build name: the builder's `name`, or its type `amazon-instance`. */
+  name: string;
+  /** `region`: the build region. */
+  region: string;
+  /** `account_id`, digits only. Absent: taken from the caller identity at build time. */
+  accountId?: string;
+
+  /** `ami_name`, rendered (`{{timestamp}}`, `clean_resource_name`, …). */
+  amiName: string;
+  /** `ami_description`, template text: rendered with the build variables by Prevalidate. */
+  amiDescription?: string;
+  /** `ami_virtualization_type`. */
+  amiVirtualizationType?: 'hvm' | 'paravirtual';
+  /** `ami_users` */
+  amiUsers: string[];
+  /** `ami_groups` */
+  amiGroups: string[];
+  /** `ami_org_arns` */
+  amiOrgArns: string[];
+  /** `ami_ou_arns` */
+  amiOuArns: string[];
+  /** `ami_product_codes` */
+  amiProductCodes: string[];
+  /** `ami_regions`, de-duplicated, the build region removed. */
+  amiRegions: string[];
+  /** `ami_block_device_mappings` */
+  amiBlockDeviceMappings: BlockDeviceMapping[];
+  /** `launch_block_device_mappings` */
+  launchBlockDeviceMappings: BlockDeviceMapping[];
+  /** `tags` (+ `tag` blocks), template text for values and keys. */
+  tags: Record<string, string>;
+  /** `run_tags` (+ `run_tag` blocks), template text. */
+  runTags: Record<string, string>;
+  /** `ena_support` (unset = leave to AWS). */
+  enaSupport?: boolean;
+  /** `sriov_support` */
+  sriovSupport: boolean;
+  /** `tpm_support` */
+  tpmSupport?: 'v2.0';
+  /** `imds_support` */
+  imdsSupport?: 'v2.0';
+  /** `deprecate_at`, RFC 3339. */
+  deprecateAt?: string;
+  /** `deregistration_protection` */
+  deregistrationProtection: { enabled: boolean; withCooldown: boolean };
+  /** `force_deregister` */
+  forceDeregister: boolean;
+  /** `force_delete_snapshot`: with force_deregister, also deletes the old AMIs' bundles. */
+  forceDeleteSnapshot: boolean;
+  /** `skip_region_validation` */
+  skipRegionValidation: boolean;
+
+  /** `source_ami` */
+  sourceAmi?: string;
+  /** `source_ami_filter` */
+  sourceAmiFilter?: SourceAmiFilter;
+
+  /** `instance_type` */
+  instanceType: string;
+  /** `iam_instance_profile`; absent: the stack's default build-instance profile. */
+  iamInstanceProfile?: string;
+  /** `user_data` (literal). */
+  userData?: string;
+  /** `user_data_file`, as an S3 reference. */
+  userDataFile?: FileRef;
+  network: NetworkConfig;
+  metadataOptions?: MetadataOptions;
+  /** `ebs_optimized` */
+  ebsOptimized: boolean;
+  /** `enable_unlimited_credits` (or the deprecated `enable_t2_unlimited`). */
+  enableUnlimitedCredits: boolean;
+  /** `enable_nitro_enclave` */
+  enableNitroEnclave: boolean;
+  /** `placement` / `tenancy` */
+  placement?: { tenancy?: 'default' | 'dedicated' | 'host'; hostResourceGroupArn?: string };
+  /** `capacity_reservation_preference` / `_id` / `_group_arn` */
+  capacityReservation?: { preference?: 'none' | 'open'; id?: string; groupArn?: string };
+  /** `license_specifications[].license_configuration_request.license_configuration_arn` */
+  licenseConfigurationArns: string[];
+
+  /** `ssh_username`: the user provisioning commands run as. Absent: root. */
+  runAsUser?: string;
+  /** `ssh_timeout` in seconds (default 300): bounds the wait for the SSM agent. */
+  agentTimeoutSeconds: number;
+
+  /** `x509_cert_path`, `x509_key_path` and `x509_upload_path`. */
+  x509: { cert: FileRef; key: FileRef; uploadPath: string };
+  bundle: {
+    /** `s3_bucket` without any key prefix. */
+    bucket: string;
+    /** Key prefix from `s3_bucket` (`bucket/path/to` gives `path/to`), no leading or trailing slash; "" if none. */
+    keyPrefix: string;
+    /** `bundle_destination`, default `/tmp`. */
+    destination: string;
+    /** `bundle_prefix`, rendered, default `image-{{timestamp}}`. */
+    prefix: string;
+    /** `bundle_vol_command`, template text over the bundle-volume variables. */
+    volCommand: string;
+    /** `bundle_upload_command`, template text over the upload variables. */
+    uploadCommand: string;
+  };
+
+  /** `aws_polling` (or Packer's defaults): AMI and copy waits. */
+  polling: { delaySeconds: number; maxAttempts: number };
+  provisioners: Provisioner[];
+  /** `error-cleanup-provisioner`, run when a provisioner fails (before cleanup). */
+  errorCleanupProvisioner?: Provisioner;
+  postProcessors: { manifest?: ManifestPostProcessor };
+
+  /** Extension `on_error`: `cleanup` (default) or `abort` (keep the instance and security group). */
+  onError: 'cleanup' | 'abort';
+  /** Extension `command_timeout`, in seconds (default 7200): bound on each SSM command. */
+  commandTimeoutSeconds: number;
+  /** Extension `ami_id_parameter`: SSM parameter name to publish the AMI id to in every region. */
+  amiIdParameter?: string;
+}
+
+/** The result of validating a template: one config per selected builder. */
+export interface ValidatedTemplate {
+  builds: BuildConfig[];
+  warnings: string[];
+  /** Builders skipped (other types, or filtered out by only/except), with the reason. */
+  skipped: { name: string; type: string; reason: string }[];
+}

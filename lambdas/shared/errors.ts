@@ -1,0 +1,195 @@
+/**
+ * The errors tasks throw. Step Functions matches Retry/Catch `ErrorEquals` against an error's `name`, so every
+ * class sets `name` to a string literal equal to its class name, and infra builds its Retry/Catch lists from
+ * {@link ErrorNames}. Bundling keeps names (`keepNames: true`); a test checks each class against the constant.
+ *
+ * Messages say what was wrong, the value, and what to do. They never contain secrets.
+ */
+
+abstract class BuildError extends Error {
+  abstract override readonly name: string;
+}
+
+/** The template is malformed: the message lists every problem (key path, value, what is allowed). */
+export class TemplateValidationError extends BuildError {
+  override readonly name = 'TemplateValidationError' as const;
+  readonly problems: string[];
+  constructor(problems: string[] | string) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(`${list.length} error(s) occurred:\n\n${list.map((p) => `* ${p}`).join('\n')}`);
+    this.problems = list;
+  }
+}
+
+/** A region named by `region` or `ami_regions` does not exist or is not enabled. */
+export class InvalidRegionError extends BuildError {
+  override readonly name = 'InvalidRegionError' as const;
+}
+
+/** An AMI with `ami_name` already exists and `force_deregister` is not set. */
+export class AmiNameInUseError extends BuildError {
+  override readonly name = 'AmiNameInUseError' as const;
+}
+
+/** `source_ami` / `source_ami_filter` matched no image (or the filter matched several without `most_recent`). */
+export class SourceAmiNotFoundError extends BuildError {
+  override readonly name = 'SourceAmiNotFoundError' as const;
+}
+
+/** The instance type cannot launch the source AMI (instance-store root needs C1, C3, D2, I2, M1, M2, M3, R3, X1). */
+export class UnsupportedInstanceTypeError extends BuildError {
+  override readonly name = 'UnsupportedInstanceTypeError' as const;
+}
+
+/** The bundle bucket is in another region than the build, or is owned by someone else / not accessible. */
+export class BundleBucketError extends BuildError {
+  override readonly name = 'BundleBucketError' as const;
+}
+
+/** The bucket is not allowed by the stack's configured bundle-bucket patterns. */
+export class BucketNotAllowedError extends BuildError {
+  override readonly name = 'BucketNotAllowedError' as const;
+}
+
+/** VPC / subnet / security group settings resolve to nothing usable. */
+export class NetworkConfigError extends BuildError {
+  override readonly name = 'NetworkConfigError' as const;
+}
+
+/** RunInstances failed for a reason retrying does not fix. */
+export class InstanceLaunchError extends BuildError {
+  override readonly name = 'InstanceLaunchError' as const;
+}
+
+/** The instance stopped or terminated instead of running, or did not run in time. */
+export class InstanceNotRunningError extends BuildError {
+  override readonly name = 'InstanceNotRunningError' as const;
+}
+
+/** The SSM agent did not report Online within `ssh_timeout`. */
+export class AgentNotOnlineError extends BuildError {
+  override readonly name = 'AgentNotOnlineError' as const;
+}
+
+/** A provisioner's command exited with a code outside `valid_exit_codes` after its retries. */
+export class ProvisionerFailedError extends BuildError {
+  override readonly name = 'ProvisionerFailedError' as const;
+}
+
+/** Fetching the X.509 certificate and key onto the instance failed. */
+export class X509UploadError extends BuildError {
+  override readonly name = 'X509UploadError' as const;
+}
+
+/** `bundle_vol_command` failed. */
+export class VolumeBundleError extends BuildError {
+  override readonly name = 'VolumeBundleError' as const;
+}
+
+/** `bundle_upload_command` failed. */
+export class BundleUploadError extends BuildError {
+  override readonly name = 'BundleUploadError' as const;
+}
+
+/** An SSM command did not finish within its timeout. */
+export class CommandTimeoutError extends BuildError {
+  override readonly name = 'CommandTimeoutError' as const;
+}
+
+/** RegisterImage failed. */
+export class RegisterImageError extends BuildError {
+  override readonly name = 'RegisterImageError' as const;
+}
+
+/** The AMI went to state `failed`, or did not become available within the polling bound. */
+export class ImageNotAvailableError extends BuildError {
+  override readonly name = 'ImageNotAvailableError' as const;
+}
+
+/** Copying the AMI to a region failed; the message names the region. */
+export class ImageCopyError extends BuildError {
+  override readonly name = 'ImageCopyError' as const;
+}
+
+/** Finishing the AMI (attributes, tags, deprecation, protection) failed in a region. */
+export class ImageFinishError extends BuildError {
+  override readonly name = 'ImageFinishError' as const;
+}
+
+/** The instance did not terminate in time during cleanup. */
+export class InstanceNotTerminatedError extends BuildError {
+  override readonly name = 'InstanceNotTerminatedError' as const;
+}
+
+/** The temporary security group is still in use; retried with backoff. */
+export class SecurityGroupInUseError extends BuildError {
+  override readonly name = 'SecurityGroupInUseError' as const;
+}
+
+/** An AWS call was throttled or failed with a 5xx after the SDK's own retries; retried with backoff. */
+export class AwsTransientError extends BuildError {
+  override readonly name = 'AwsTransientError' as const;
+}
+
+/** The task received input it cannot use (a wiring bug, not a user error). */
+export class TaskInputError extends BuildError {
+  override readonly name = 'TaskInputError' as const;
+}
+
+/** Every error name, for Retry/Catch lists and the error catalogue. */
+export const ErrorNames = {
+  TemplateValidation: 'TemplateValidationError',
+  InvalidRegion: 'InvalidRegionError',
+  AmiNameInUse: 'AmiNameInUseError',
+  SourceAmiNotFound: 'SourceAmiNotFoundError',
+  UnsupportedInstanceType: 'UnsupportedInstanceTypeError',
+  BundleBucket: 'BundleBucketError',
+  BucketNotAllowed: 'BucketNotAllowedError',
+  NetworkConfig: 'NetworkConfigError',
+  InstanceLaunch: 'InstanceLaunchError',
+  InstanceNotRunning: 'InstanceNotRunningError',
+  AgentNotOnline: 'AgentNotOnlineError',
+  ProvisionerFailed: 'ProvisionerFailedError',
+  X509Upload: 'X509UploadError',
+  VolumeBundle: 'VolumeBundleError',
+  BundleUpload: 'BundleUploadError',
+  CommandTimeout: 'CommandTimeoutError',
+  RegisterImage: 'RegisterImageError',
+  ImageNotAvailable: 'ImageNotAvailableError',
+  ImageCopy: 'ImageCopyError',
+  ImageFinish: 'ImageFinishError',
+  InstanceNotTerminated: 'InstanceNotTerminatedError',
+  SecurityGroupInUse: 'SecurityGroupInUseError',
+  AwsTransient: 'AwsTransientError',
+  TaskInput: 'TaskInputError',
+} as const;
+
+export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
+
+/** Every error class, keyed like {@link ErrorNames}; a test checks `new C('').name === ErrorNames[k]`. */
+export const ErrorClasses = {
+  TemplateValidation: TemplateValidationError,
+  InvalidRegion: InvalidRegionError,
+  AmiNameInUse: AmiNameInUseError,
+  SourceAmiNotFound: SourceAmiNotFoundError,
+  UnsupportedInstanceType: UnsupportedInstanceTypeError,
+  BundleBucket: BundleBucketError,
+  BucketNotAllowed: BucketNotAllowedError,
+  NetworkConfig: NetworkConfigError,
+  InstanceLaunch: InstanceLaunchError,
+  InstanceNotRunning: InstanceNotRunningError,
+  AgentNotOnline: AgentNotOnlineError,
+  ProvisionerFailed: ProvisionerFailedError,
+  X509Upload: X509UploadError,
+  VolumeBundle: VolumeBundleError,
+  BundleUpload: BundleUploadError,
+  CommandTimeout: CommandTimeoutError,
+  RegisterImage: RegisterImageError,
+  ImageNotAvailable: ImageNotAvailableError,
+  ImageCopy: ImageCopyError,
+  ImageFinish: ImageFinishError,
+  InstanceNotTerminated: InstanceNotTerminatedError,
+  SecurityGroupInUse: SecurityGroupInUseError,
+  AwsTransient: AwsTransientError,
+  TaskInput: TaskInputError,
+} as const;

@@ -1,0 +1,185 @@
+/**
+ * What every task shares at run time: the Lambda environment (read once at load), AWS clients (created once per
+ * region and reused across invocations), the tags that tie resources to a stack and an execution, and the
+ * wrapper that turns a plain task function into a Lambda handler.
+ */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
+import { AwsTransientError } from './errors.js';
+
+/** The Lambda environment every task may read. Set by infra; the local runner sets the same names. */
+export interface TaskEnvironment {
+  /** `STACK_NAME`: tagged on every resource as `ami-builder:stack`; IAM conditions use it. */
+  stackName: string;
+  /** `STAGING_BUCKET`: holds staged template files and per-command files. */
+  stagingBucket: string;
+  /** `COMMAND_DOCUMENT`: name of the stack's SSM command document (download staged files, run a script). */
+  commandDocument: string;
+  /** `COMMAND_LOG_GROUP`: CloudWatch log group for SSM command output. */
+  commandLogGroup: string;
+  /** `INSTANCE_PROFILE`: the default build-instance profile name. */
+  instanceProfile: string;
+  /** `ALLOWED_INSTANCE_PROFILES`: comma-separated extra profile names builds may pass. */
+  allowedInstanceProfiles: string[];
+  /** `ALLOWED_BUCKET_PATTERNS`: comma-separated glob patterns (`*` wildcard) of allowed bundle buckets. */
+  allowedBucketPatterns: string[];
+  /** `EVENT_BUS_NAME`: bus for build notifications (default `default`). */
+  eventBusName: string;
+  /** `NOTIFICATION_TOPIC_ARN`: optional SNS topic for readable summaries. */
+  notificationTopicArn?: string;
+  /** `AMI_PARAMETER_PREFIX`: the only SSM parameter path `ami_id_parameter` may name (e.g. `/ami-builder/`). */
+  amiParameterPrefix: string;
+}
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+
+/** Reads the task environment from `process.env` (or the given record). */
+export function readEnvironment(env: Record<string, string | undefined> = process.env): TaskEnvironment {
+  return {
+    stackName: env.STACK_NAME ?? 'AmiBuilder',
+    stagingBucket: env.STAGING_BUCKET ?? '',
+    commandDocument: env.COMMAND_DOCUMENT ?? '',
+    commandLogGroup: env.COMMAND_LOG_GROUP ?? '',
+    instanceProfile: env.INSTANCE_PROFILE ?? '',
+    allowedInstanceProfiles: list(env.ALLOWED_INSTANCE_PROFILES),
+    allowedBucketPatterns: list(env.ALLOWED_BUCKET_PATTERNS),
+    eventBusName: env.EVENT_BUS_NAME ?? 'default',
+    notificationTopicArn: env.NOTIFICATION_TOPIC_ARN || undefined,
+    amiParameterPrefix: env.AMI_PARAMETER_PREFIX ?? '/ami-builder/',
+  };
+}
+
+/** AWS clients by region. Created lazily, once per region, and reused by later invocations. */
+export interface Clients {
+  ec2(region: string): EC2Client;
+  ssm(region: string): SSMClient;
+  s3(region: string): S3Client;
+  sts(region: string): STSClient;
+  sfn(region: string): SFNClient;
+  events(region: string): EventBridgeClient;
+  logs(region: string): CloudWatchLogsClient;
+  sns(region: string): SNSClient;
+}
+
+function cached<T>(make: (region: string) => T): (region: string) => T {
+  const byRegion = new Map<string, T>();
+  return (region) => {
+    let client = byRegion.get(region);
+    if (client === undefined) {
+      client = make(region);
+      byRegion.set(region, client);
+    }
+    return client;
+  };
+}
+
+/**
+ * Creates the client factory. Endpoints come from the SDK's own `AWS_ENDPOINT_URL` handling, so the same code
+ * reaches AWS or the local emulator; S3 uses path-style addressing when an endpoint override is set.
+ */
+export function createClients(): Clients {
+  const endpointOverride = Boolean(process.env.AWS_ENDPOINT_URL);
+  const common = { maxAttempts: 4 };
+  return {
+    ec2: cached((region) => new EC2Client({ ...common, region })),
+    ssm: cached((region) => new SSMClient({ ...common, region })),
+    s3: cached((region) => new S3Client({ ...common, region, forcePathStyle: endpointOverride })),
+    sts: cached((region) => new STSClient({ ...common, region })),
+    sfn: cached((region) => new SFNClient({ ...common, region })),
+    events: cached((region) => new EventBridgeClient({ ...common, region })),
+    logs: cached((region) => new CloudWatchLogsClient({ ...common, region })),
+    sns: cached((region) => new SNSClient({ ...common, region })),
+  };
+}
+
+/** Tag keys that tie a resource to this system. IAM conditions in infra use the same keys. */
+export const TagKeys = {
+  stack: 'ami-builder:stack',
+  execution: 'ami-builder:execution',
+  build: 'ami-builder:build',
+  /** `keep` when `on_error: abort` asked to keep the resource for debugging. */
+  onError: 'ami-builder:on-error',
+} as const;
+
+/** The tags every resource a build creates carries. */
+export function ownershipTags(
+  env: Pick<TaskEnvironment, 'stackName'>,
+  executionId: string,
+  buildName: string,
+  onError: 'cleanup' | 'abort' = 'cleanup',
+): { Key: string; Value: string }[] {
+  return [
+    { Key: TagKeys.stack, Value: env.stackName },
+    { Key: TagKeys.execution, Value: executionId },
+    { Key: TagKeys.build, Value: buildName },
+    { Key: TagKeys.onError, Value: onError === 'abort' ? 'keep' : 'cleanup' },
+  ];
+}
+
+/** A clock, passed in so tests can pin time. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+interface SdkErrorLike {
+  name?: string;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const transientNames = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'SlowDown',
+  'InternalError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'Unavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+]);
+
+/** True for throttling and 5xx errors that a later retry may fix. */
+export function isTransient(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as SdkErrorLike;
+  if (e.name !== undefined && transientNames.has(e.name)) return true;
+  if (e.$retryable !== undefined && e.$retryable !== null && e.$retryable !== false) return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
+/**
+ * Wraps a task function as a Lambda handler: throttling and 5xx errors that survived the SDK's retries become
+ * {@link AwsTransientError} (which the state machine retries with backoff); other errors pass through with
+ * their names intact. The message of a wrapped error names the operation's error, never request data.
+ */
+export function lambdaHandler<E, R>(task: (event: E) => Promise<R>): (event: E) => Promise<R> {
+  return async (event: E) => {
+    try {
+      return await task(event);
+    } catch (error) {
+      if (isTransient(error)) {
+        const e = error as Error;
+        throw new AwsTransientError(`${e.name}: ${e.message}`);
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,144 @@
+import type { BuildConfig } from './config.js';
+
+/**
+ * The Step Functions state of one build (one iteration of the "Build Each Builder" Map). Every task receives
+ * the whole state as `event.build` and returns one small piece, which the state machine stores at the path
+ * named next to each field. Nothing here may hold secrets or command output.
+ */
+export interface BuildState {
+  config: BuildConfig;
+  execution: ExecutionInfo;
+  /** `$.poll.<waitKey>`: the progress of each Wait → Check → Choice loop. Starts as `{}`. */
+  poll: Record<string, PollResult>;
+  /** `$.source` (Prevalidate) */
+  source?: SourceInfo;
+  /** `$.bucket` (Ensure Bundle Bucket) */
+  bucket?: BucketInfo;
+  /** `$.network` (Create Security Group) */
+  network?: NetworkInfo;
+  /** `$.instance` (Launch Instance) */
+  instance?: InstanceInfo;
+  /** `$.command` (each Send … Command task): the command being waited on. */
+  command?: CommandInfo;
+  /** `$.image` (Register AMI) */
+  image?: ImageInfo;
+  /** `$.copies` (Copy To Regions Map output, then the finished list) */
+  copies?: ImageInfo[];
+  /** `$.error` (set by the failure Catch: Step Functions' `{ Error, Cause }`) */
+  error?: { Error: string; Cause: string };
+  /** `$.cleanup` (Clean Up / Clean Up After Failure) */
+  cleanup?: CleanupReport;
+}
+
+export interface ExecutionInfo {
+  /** `$$.Execution.Id`: the execution ARN. Tagged on every resource created. */
+  id: string;
+  /** `$$.Execution.Name` */
+  name: string;
+  /** `$$.Execution.StartTime`, ISO 8601. The clock for `{{timestamp}}`: stable across retries and redrives. */
+  startTime: string;
+}
+
+export interface SourceInfo {
+  imageId: string;
+  name: string;
+  ownerId: string;
+  ownerAlias?: string;
+  creationDate: string;
+  tags: Record<string, string>;
+  rootDeviceType: string;
+  architecture: string;
+  virtualizationType: string;
+  /** The account that builds (from `account_id` or STS), digits only. */
+  accountId: string;
+  /** Template strings rendered with the build variables. */
+  rendered: {
+    tags: Record<string, string>;
+    runTags: Record<string, string>;
+    amiDescription?: string;
+  };
+}
+
+export interface BucketInfo {
+  name: string;
+  keyPrefix: string;
+  region: string;
+  /** `<bucket>/<keyPrefix/><bundle prefix>.manifest.xml`: RegisterImage's ImageLocation. */
+  manifestLocation: string;
+  created: boolean;
+}
+
+export interface NetworkInfo {
+  vpcId?: string;
+  subnetId?: string;
+  availabilityZone?: string;
+  securityGroupIds: string[];
+  /** Set when this build created the group; cleanup deletes only this one. */
+  temporarySecurityGroupId?: string;
+}
+
+export interface InstanceInfo {
+  instanceId: string;
+  architecture?: string;
+}
+
+export type CommandKind = 'provision' | 'x509' | 'bundle' | 'upload' | 'error-cleanup';
+
+export interface CommandInfo {
+  commandId: string;
+  kind: CommandKind;
+  /** Provisioner index for `provision`. */
+  provisionerIndex?: number;
+  /** 1-based attempt number (max_retries). */
+  attempt: number;
+  /** S3 prefix holding the staged files of this command (deleted at cleanup). */
+  stagedPrefix: string;
+}
+
+export interface ImageInfo {
+  region: string;
+  imageId: string;
+}
+
+/** What each Check task returns into `$.poll.<waitKey>`. */
+export interface PollResult {
+  done: boolean;
+  /** Checks made so far, this one included. */
+  attempt: number;
+  /** How long the Wait state waits before the next check. */
+  waitSeconds: number;
+  /** Last observed status, for the execution view. */
+  status?: string;
+  /** Identity of the thing waited on (instance id, command id, image id), so a new target restarts the count. */
+  target?: string;
+}
+
+export interface CleanupReport {
+  terminatedInstances: string[];
+  deletedSecurityGroups: string[];
+  deletedStagedObjects: number;
+  deregisteredImages: string[];
+  /** Resources kept on purpose (`on_error: abort`) or that could not be removed, with the reason. */
+  kept: { resource: string; reason: string }[];
+}
+
+/** The payload every build task receives. `args` carries the few values a task needs beyond the state. */
+export interface TaskEvent<A = Record<string, never>> {
+  build: BuildState;
+  args: A;
+}
+
+/** One build's entry in the execution output. */
+export interface BuildOutput {
+  name: string;
+  status: 'succeeded' | 'failed';
+  artifacts: Record<string, string>;
+  /** Packer's artifact id: `region:ami,…`, sorted. */
+  artifactId: string;
+  manifestLocation?: string;
+  sourceAmi?: string;
+  warnings: string[];
+  timings: Record<string, string>;
+  error?: { Error: string; Cause: string };
+  cleanup?: CleanupReport;
+}
