@@ -227,6 +227,13 @@ export interface BuildConfig {
     uploadCommand: string;
   };
 
+  /**
+   * The user variables that the late-rendered strings (`tags`, `run_tags`, `ami_description`) reference, and no
+   * others, so that Prevalidate can render them with the build variables. Variables not referenced there never
+   * enter the state.
+   */
+  lateVariables: Record<string, string>;
+
   /** `aws_polling` (or Packer's defaults): AMI and copy waits. */
   polling: { delaySeconds: number; maxAttempts: number };
   provisioners: Provisioner[];

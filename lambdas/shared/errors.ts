@@ -56,6 +56,11 @@ export class NetworkConfigError extends BuildError {
   override readonly name = 'NetworkConfigError' as const;
 }
 
+/** `iam_instance_profile` names a profile the stack does not allow builds to pass. */
+export class InstanceProfileNotAllowedError extends BuildError {
+  override readonly name = 'InstanceProfileNotAllowedError' as const;
+}
+
 /** RunInstances failed for a reason retrying does not fix. */
 export class InstanceLaunchError extends BuildError {
   override readonly name = 'InstanceLaunchError' as const;
@@ -146,6 +151,7 @@ export const ErrorNames = {
   BundleBucket: 'BundleBucketError',
   BucketNotAllowed: 'BucketNotAllowedError',
   NetworkConfig: 'NetworkConfigError',
+  InstanceProfileNotAllowed: 'InstanceProfileNotAllowedError',
   InstanceLaunch: 'InstanceLaunchError',
   InstanceNotRunning: 'InstanceNotRunningError',
   AgentNotOnline: 'AgentNotOnlineError',
@@ -176,6 +182,7 @@ export const ErrorClasses = {
   BundleBucket: BundleBucketError,
   BucketNotAllowed: BucketNotAllowedError,
   NetworkConfig: NetworkConfigError,
+  InstanceProfileNotAllowed: InstanceProfileNotAllowedError,
   InstanceLaunch: InstanceLaunchError,
   InstanceNotRunning: InstanceNotRunningError,
   AgentNotOnline: AgentNotOnlineError,
