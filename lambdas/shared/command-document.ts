@@ -13,7 +13,8 @@ export const commandDocumentContent = {
   parameters: {
     sourceInfo: {
       type: 'StringMap',
-      description: 'S3 folder to download, as {"path": "https://s3.<region>.amazonaws.com/<bucket>/<prefix>/"}.',
+      description:
+        'S3 folder to download, as {"path": "https://s3.<region>.amazonaws.com/<bucket>/<prefix>/"}.',
     },
     workingDirectory: {
       type: 'String',

@@ -10,7 +10,9 @@
 /** A file the build needs, as the workflow can read it: an S3 object or an SSM SecureString parameter. */
 export type FileRef =
   | { kind: 's3'; bucket: string; key: string; uri: string }
-  | { kind: 'ssm'; name: string; uri: string };
+  | { kind: 'ssm'; name: string; uri: string }
+  /** A local path: accepted only by the CLI, which uploads the file and rewrites the template before a build. */
+  | { kind: 'local'; path: string; uri: string };
 
 /** One block-device mapping (`ami_block_device_mappings` / `launch_block_device_mappings` entry). */
 export interface BlockDeviceMapping {
