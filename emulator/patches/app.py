@@ -1,0 +1,128 @@
+"""The WSGI application: the control API under `/_ami-builder/`, API fault injection, then moto.
+
+Every request runs under one lock (see `state.LOCK`) and its response body is produced inside it, so moto's
+backends never see two writers and status progressions stay deterministic however many builds run at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from importlib.metadata import version
+from typing import Any
+
+from moto.moto_api._internal.models import moto_api_backend
+
+from . import ec2_images, iam
+from .calls import error_response, identify
+from .state import LOCK, STATE, ControlRequestError
+
+StartResponse = Callable[..., Any]
+PREFIX = "/_ami-builder/"
+
+
+class EmulatorApp:
+    def __init__(self, moto_app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]):
+        self.moto_app = moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        with LOCK:
+            path = environ.get("PATH_INFO", "")
+            if path.startswith(PREFIX):
+                return _control(environ, start_response, path[len(PREFIX) :].strip("/"))
+            call = identify(environ)
+            if call is not None:
+                key = (call.service, call.operation, call.region or "")
+                STATE.calls[key] = STATE.calls.get(key, 0) + 1
+                fault = STATE.take_api_fault(call.service, call.operation, call.region)
+                if fault is not None:
+                    status, headers, body = error_response(call, fault.error, fault.code, fault.message)
+                    start_response(f"{status} Injected", headers)
+                    return [body]
+            result = self.moto_app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+
+def _read_json(environ: dict[str, Any]) -> Any:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise ControlRequestError(f"the request body is not JSON: {e}") from e
+
+
+def _control(environ: dict[str, Any], start_response: StartResponse, route: str) -> Iterable[bytes]:
+    method = environ.get("REQUEST_METHOD", "GET")
+    try:
+        status, payload = _route(method, route, environ)
+    except ControlRequestError as e:
+        status, payload = 400, {"error": str(e)}
+    body = json.dumps(payload, default=str).encode("utf-8")
+    start_response(
+        f"{status} {'OK' if status < 400 else 'Error'}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def _route(method: str, route: str, environ: dict[str, Any]) -> tuple[int, Any]:
+    if route == "health" and method == "GET":
+        return 200, {"ok": True, "moto": version("moto")}
+    if route == "reset" and method == "POST":
+        # moto's reset also clears our state (see patches.apply_all).
+        moto_api_backend.reset()
+        return 200, {"ok": True}
+    if route == "faults":
+        if method == "GET":
+            return 200, STATE.faults_json()
+        if method == "POST":
+            body = _read_json(environ)
+            for fault in body if isinstance(body, list) else [body]:
+                STATE.add_fault(fault)
+            return 200, STATE.faults_json()
+        if method == "DELETE":
+            STATE.clear_faults()
+            return 200, []
+    if route == "commands" and method == "GET":
+        return 200, [c.record_json() for c in STATE.commands]
+    if route == "events" and method == "GET":
+        return 200, STATE.events
+    if route == "instances" and method == "GET":
+        return 200, STATE.launches
+    if route == "calls":
+        if method == "GET":
+            return 200, [
+                {"service": s, "operation": o, "region": r, "count": n}
+                for (s, o, r), n in sorted(STATE.calls.items())
+            ]
+        if method == "DELETE":
+            STATE.calls.clear()
+            return 200, []
+    if route == "images" and method == "POST":
+        return 200, ec2_images.seed_image(_read_json(environ))
+    if route == "instance-profiles" and method == "POST":
+        return 200, iam.create_instance_profile(_read_json(environ))
+    if route == "options":
+        if method == "POST":
+            body = _read_json(environ)
+            if not isinstance(body, dict):
+                raise ControlRequestError("options must be a JSON object")
+            STATE.options.update(body)
+            return 200, STATE.options.to_json()
+        if method == "GET":
+            return 200, STATE.options.to_json()
+    known = {
+        "health", "reset", "faults", "commands", "events", "instances", "calls", "images", "instance-profiles",
+        "options",
+    }
+    if route in known:
+        return 405, {"error": f"{method} is not allowed on {PREFIX}{route}"}
+    return 404, {"error": f"no control route {PREFIX}{route}; routes: {sorted(known)}"}

@@ -1,0 +1,109 @@
+"""EC2 instance and security-group behaviour the workflow relies on and moto 5.2.1 lacks.
+
+- RunInstances rejects `ephemeralN` block-device mappings (moto insists on an `Ebs` block), ignores ClientToken
+  (a retried Lambda would launch a second instance), and always reports an EBS root device.
+- DeleteSecurityGroup succeeds while an instance still uses the group; AWS answers DependencyViolation, which the
+  cleanup tasks must handle.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.responses.instances import InstanceResponse
+
+from .ec2_images import normalize_block_device_mappings
+from .state import STATE
+
+_original_run_instances = InstanceResponse.run_instances
+_original_delete_security_group = SecurityGroupBackend.delete_security_group
+
+
+def _is_virtual(mapping: dict[str, Any]) -> bool:
+    return bool(mapping.get("VirtualName")) and not mapping.get("Ebs")
+
+
+def _decode_user_data(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return value
+
+
+def run_instances(self: InstanceResponse) -> ActionResult:
+    backend = self.ec2_backend
+    token = self._get_param("ClientToken")
+    tokens: dict[str, str] = backend.__dict__.setdefault("emulator_run_tokens", {})
+    if token and token in tokens and tokens[token] in backend.reservations:
+        # Same token, same reservation: AWS's idempotency for retried RunInstances calls.
+        return ActionResult(backend.reservations[tokens[token]])
+
+    raw_mappings = self._get_param("BlockDeviceMappings", []) or []
+    # Validates the virtual names; moto would reject the ephemeral entries for lacking an Ebs block.
+    requested = normalize_block_device_mappings(raw_mappings)
+    ebs_mappings = [m for m in raw_mappings if not _is_virtual(m)]
+    if ebs_mappings:
+        self.params["BlockDeviceMappings"] = ebs_mappings
+    else:
+        self.params.pop("BlockDeviceMappings", None)
+
+    result = _original_run_instances(self)
+    reservation = result.result
+    if token:
+        tokens[token] = reservation.id
+
+    image = next(iter(backend.describe_images(filters={"image-id": self._get_param("ImageId")})), None)
+    for instance in reservation.instances:
+        if image is not None and image.root_device_type == "instance-store":
+            instance.root_device_type = "instance-store"
+            if not ebs_mappings:
+                # moto attaches an 8 GiB EBS root volume by default; an instance-store root has none.
+                instance.teardown_defaults()
+        STATE.launched_at[instance.id] = time.monotonic()
+        STATE.launches.append(
+            {
+                "instanceId": instance.id,
+                "reservationId": reservation.id,
+                "region": self.region,
+                "imageId": instance.image_id,
+                "instanceType": instance.instance_type,
+                "clientToken": token,
+                "iamInstanceProfile": self._get_param("IamInstanceProfile"),
+                "metadataOptions": self._get_param("MetadataOptions"),
+                "userData": _decode_user_data(self._get_param("UserData")),
+                "blockDeviceMappings": requested,
+                "securityGroupIds": [g.id for g in instance.security_groups],
+                "subnetId": instance.subnet_id,
+                "keyName": instance.key_name,
+                "tags": {t["key"]: t["value"] for t in instance.get_tags()},
+                "launchedAt": instance.launch_time.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            }
+        )
+    return result
+
+
+def delete_security_group(self: Any, name: str | None = None, group_id: str | None = None) -> None:
+    group = self.get_security_group_from_id(group_id) if group_id else self.get_security_group_by_name_or_id(name)
+    if group is not None:
+        for instance in self.all_instances():
+            if instance.state == "terminated":
+                continue
+            groups = {g.id for g in instance.security_groups}
+            for nic in instance.nics.values():
+                groups |= {g.id for g in nic.group_set}
+            if group.id in groups:
+                raise DependencyViolationError(f"resource {group.id} has a dependent object")
+    _original_delete_security_group(self, name=name, group_id=group_id)
+
+
+def apply() -> None:
+    InstanceResponse.run_instances = run_instances
+    SecurityGroupBackend.delete_security_group = delete_security_group
