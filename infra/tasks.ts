@@ -22,6 +22,8 @@ export const Tasks = {
   ReportBuild: 'lambdas/report-build/handler.ts',
   SummarizeBuilds: 'lambdas/summarize-builds/handler.ts',
   AbortCleanup: 'lambdas/abort-cleanup/handler.ts',
+  Notify: 'lambdas/notify/handler.ts',
+  PublishAmiIds: 'lambdas/publish-ami-ids/handler.ts',
 } as const;
 
 export type TaskId = keyof typeof Tasks;

@@ -141,6 +141,16 @@ export class TaskInputError extends BuildError {
   override readonly name = 'TaskInputError' as const;
 }
 
+/** `ami_id_parameter` names an SSM parameter outside the stack's configured prefix (`amiParameterPrefix`). */
+export class AmiParameterNotAllowedError extends BuildError {
+  override readonly name = 'AmiParameterNotAllowedError' as const;
+}
+
+/** EventBridge refused a build notification for a reason retrying does not fix. */
+export class NotificationError extends BuildError {
+  override readonly name = 'NotificationError' as const;
+}
+
 /** Every error name, for Retry/Catch lists and the error catalogue. */
 export const ErrorNames = {
   TemplateValidation: 'TemplateValidationError',
@@ -168,6 +178,8 @@ export const ErrorNames = {
   SecurityGroupInUse: 'SecurityGroupInUseError',
   AwsTransient: 'AwsTransientError',
   TaskInput: 'TaskInputError',
+  AmiParameterNotAllowed: 'AmiParameterNotAllowedError',
+  Notification: 'NotificationError',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -199,4 +211,6 @@ export const ErrorClasses = {
   SecurityGroupInUse: SecurityGroupInUseError,
   AwsTransient: AwsTransientError,
   TaskInput: TaskInputError,
+  AmiParameterNotAllowed: AmiParameterNotAllowedError,
+  Notification: NotificationError,
 } as const;

@@ -111,6 +111,8 @@ export interface PollResult {
   status?: string;
   /** Identity of the thing waited on (instance id, command id, image id), so a new target restarts the count. */
   target?: string;
+  /** True when the command failed and `max_retries` allows another attempt: the Choice goes back to Send. */
+  retry?: boolean;
 }
 
 export interface CleanupReport {

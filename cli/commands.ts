@@ -1,0 +1,17 @@
+/**
+ * The commands of `ami-builder <command> [args]`. Each entry is one line: a summary and a loader of the
+ * module that exports `command` (loaded only when that command runs).
+ */
+import type { Command } from './io.js';
+
+export interface CommandEntry {
+  summary: string;
+  load: () => Promise<{ command: Command }>;
+}
+
+export const commands: Readonly<Record<string, CommandEntry>> = {
+  validate: { summary: 'check that a template is valid', load: () => import('./validate.js') },
+  build: { summary: 'build a template on the deployed stack', load: () => import('./build.js') },
+  status: { summary: 'show the status, last state and result of a build', load: () => import('./status.js') },
+  logs: { summary: "print the SSM command output of a build's instance", load: () => import('./logs.js') },
+};

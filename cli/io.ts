@@ -1,0 +1,38 @@
+/**
+ * What a CLI command receives: its arguments and the process around it, passed in so that tests can run a
+ * command in-process with captured output.
+ */
+export interface CliIo {
+  /** Writes one line (a newline is added) to standard output. */
+  out: (line: string) => void;
+  /** Writes one line (a newline is added) to standard error. */
+  err: (line: string) => void;
+  /** The working directory: relative paths are resolved against it. */
+  cwd: string;
+  /** The environment (for `{{env}}` in variable defaults). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Reads standard input (a template given as `-`). */
+  readStdin: () => Promise<string>;
+}
+
+export interface Command {
+  /** `ami-builder <name> …` usage text, shown by `-h`. */
+  usage: string;
+  /** Runs the command; resolves to the exit code. */
+  run: (args: readonly string[], io: CliIo) => Promise<number>;
+}
+
+/** The real process. */
+export function processIo(): CliIo {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    cwd: process.cwd(),
+    env: process.env,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
+}

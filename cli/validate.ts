@@ -1,0 +1,192 @@
+/**
+ * `ami-builder validate [options] TEMPLATE`: checks a template as `packer validate` does and prints the result
+ * in Packer's words: `Template validated successfully.`, or `Template validation failed. Errors are shown
+ * below.` with each build's errors. Exits 0 or 1. Local files (`x509_cert_path`, scripts, …) are checked
+ * with Packer's messages; the workflow would need them in S3, and `ami-builder build` uploads them.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Report } from '../lambdas/shared/template/decode.js';
+import { readVarMap } from '../lambdas/shared/template/input.js';
+import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
+import { flagUsage, listFlag, parseArgs, TEMPLATE_FLAGS, varFlags } from './args.js';
+import { localFileChecker } from './files.js';
+import type { CliIo, Command } from './io.js';
+
+const FLAGS = {
+  ...TEMPLATE_FLAGS,
+  'syntax-only': {
+    kind: 'boolean',
+    description: 'Only check the syntax; do not validate the configuration.',
+  },
+} as const;
+
+const USAGE = [
+  'Usage: ami-builder validate [options] TEMPLATE',
+  '',
+  '  Checks that the template is valid: its syntax, every key of each amazon-instance',
+  '  builder, the provisioners and post-processors. TEMPLATE is a file, or - for stdin.',
+  '',
+  'Options:',
+  '',
+  ...flagUsage(FLAGS),
+].join('\n');
+
+/** Packer's `-machine-readable` line: `<unix time>,<target>,<type>,<data…>`, each datum escaped. */
+function machineLine(type: string, data: readonly string[], target = ''): string {
+  const escaped = data.map((d) =>
+    d.replaceAll(',', '%!(PACKER_COMMA)').replaceAll('\r', '\\r').replaceAll('\n', '\\n'),
+  );
+  return [String(Math.floor(Date.now() / 1000)), target, type, ...escaped].join(',');
+}
+
+interface Printer {
+  say: (text: string) => void;
+  error: (text: string) => void;
+}
+
+function printer(io: CliIo, machineReadable: boolean): Printer {
+  if (machineReadable) {
+    return {
+      say: (t) => io.out(machineLine('ui', ['say', t])),
+      error: (t) => io.out(machineLine('ui', ['error', t])),
+    };
+  }
+  return { say: (t) => io.out(t), error: (t) => io.err(t) };
+}
+
+/** JSON.parse with Packer's message (and the line and column when the parser gives the position). */
+export function parseTemplateText(text: string): { value?: unknown; error?: string } {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const offset = /at position (\d+)/.exec(message)?.[1];
+    if (offset === undefined) return { error: `Failed to parse template: Error parsing JSON: ${message}` };
+    const before = text.slice(0, Number(offset));
+    const line = before.split('\n').length;
+    const column = Number(offset) - before.lastIndexOf('\n');
+    const lines = text.split('\n');
+    const shown = [
+      ...(line > 1 ? [`${String(line - 1).padStart(5)}: ${lines[line - 2] ?? ''}`] : []),
+      `${String(line).padStart(5)}: ${lines[line - 1] ?? ''}`,
+      `${' '.repeat(column + 6)}^`,
+    ];
+    return {
+      error: `Failed to parse template: Error parsing JSON: ${message}\nAt line ${line}, column ${column} (offset ${offset}):\n${shown.join('\n')}`,
+    };
+  }
+}
+
+function section(title: string, messages: readonly string[]): string {
+  return `${title} ${messages.length} error(s) occurred:\n\n${messages.map((m) => `* ${m}`).join('\n')}`;
+}
+
+function printReport(result: ValidationReport, out: Printer, syntaxOnly: boolean): number {
+  for (const skip of result.template?.skipped ?? []) {
+    out.say(`Skipping build '${skip.name}' (${skip.type}): ${skip.reason}`);
+  }
+  if (result.problems.length > 0) {
+    const sections: string[] = [];
+    const general = result.problems.filter((p) => p.build === undefined);
+    if (general.length > 0)
+      sections.push(section('Errors validating the template.', formatProblems(general)));
+    for (const build of result.builds) {
+      const own = result.problems.filter((p) => p.build === build);
+      if (own.length > 0) sections.push(section(`Errors validating build '${build}'.`, formatProblems(own)));
+    }
+    out.error('Template validation failed. Errors are shown below.\n');
+    out.error(sections.join('\n\n'));
+    return 1;
+  }
+  if (syntaxOnly) {
+    out.say('Syntax-only check passed. Everything looks okay.');
+    return 0;
+  }
+  const warnings = result.warnings;
+  if (warnings.length > 0) {
+    out.say('Template validation succeeded, but there were some warnings.');
+    out.say('These are ONLY WARNINGS, and ami-builder will attempt to build the');
+    out.say('template despite them, but they should be paid attention to.\n');
+    const groups = new Map<string, string[]>();
+    for (const w of warnings) {
+      const title =
+        w.build === undefined ? 'Warnings for the template:\n' : `Warnings for build '${w.build}':\n`;
+      groups.set(title, [...(groups.get(title) ?? []), formatProblems([w])[0] ?? w.message]);
+    }
+    for (const [title, list] of groups) {
+      out.say(title);
+      for (const w of list) out.say(`* ${w}`);
+      out.say('');
+    }
+  }
+  out.say('Template validated successfully.');
+  return 0;
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, FLAGS);
+  const vars = varFlags(args);
+  const out = printer(io, args.booleans.get('machine-readable') === true);
+  if (args.positional.length !== 1) args.errors.push('validate expects exactly one TEMPLATE argument');
+  if (args.errors.length > 0) {
+    for (const e of args.errors) io.err(e);
+    io.err('');
+    io.err(USAGE);
+    return 1;
+  }
+  const file = args.positional[0] ?? '';
+  let text: string;
+  try {
+    text = file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, file), 'utf8');
+  } catch (error) {
+    out.error(`Failed to parse template: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+  const parsed = parseTemplateText(text);
+  if (parsed.error !== undefined) {
+    out.error(parsed.error);
+    return 1;
+  }
+
+  const overrides = new Map<string, string>();
+  for (const varFile of args.values.get('var-file') ?? []) {
+    const content = (() => {
+      try {
+        return parseTemplateText(readFileSync(resolve(io.cwd, varFile), 'utf8'));
+      } catch (error) {
+        return { error: error instanceof Error ? error.message : String(error) };
+      }
+    })();
+    const report = new Report();
+    const values =
+      content.error === undefined ? readVarMap(content.value, [], report) : new Map<string, string>();
+    const problems = content.error !== undefined ? [content.error] : formatProblems(report.problems);
+    if (problems.length > 0) {
+      out.error(`Error reading variables in '${varFile}': ${problems.join('; ')}`);
+      return 1;
+    }
+    for (const [k, v] of values) overrides.set(k, v);
+  }
+  for (const [k, v] of vars) overrides.set(k, v);
+
+  const syntaxOnly = args.booleans.get('syntax-only') === true;
+  const templatePath = file === '-' ? io.cwd : dirname(resolve(io.cwd, file));
+  const result = checkTemplate(parsed.value, {
+    mode: 'cli',
+    now: new Date(),
+    uuidSeed: randomUUID(),
+    vars: Object.fromEntries(overrides),
+    only: listFlag(args, 'only'),
+    except: listFlag(args, 'except'),
+    env: (name) => io.env[name],
+    templateDir: templatePath,
+    pwd: io.cwd,
+    syntaxOnly,
+    checkLocalFile: localFileChecker(io.cwd),
+  });
+  return printReport(result, out, syntaxOnly);
+}
+
+export const command: Command = { usage: USAGE, run };

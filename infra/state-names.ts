@@ -1,0 +1,184 @@
+/**
+ * Every state name of the build state machine, in the order the build runs. The names are a contract with the
+ * Step Functions console, execution history, the tests and the local runner (whose overrides are keyed by state
+ * name): change one only together with docs/ARCHITECTURE.md.
+ */
+export const StateNames = {
+  ValidateTemplate: 'Validate Template',
+  TemplateInvalid: 'Template Invalid',
+  BuildEachBuilder: 'Build Each Builder',
+
+  Prevalidate: 'Prevalidate',
+  EnsureBundleBucket: 'Ensure Bundle Bucket',
+  CreateSecurityGroup: 'Create Security Group',
+  LaunchInstance: 'Launch Instance',
+  CheckInstanceRunning: 'Check Instance Running',
+  InstanceRunning: 'Instance Running?',
+  WaitForInstanceRunning: 'Wait For Instance Running',
+  CheckSsmAgent: 'Check SSM Agent',
+  SsmAgentOnline: 'SSM Agent Online?',
+  WaitForSsmAgent: 'Wait For SSM Agent',
+
+  RunProvisioners: 'Run Provisioners',
+  PauseBeforeProvisioner: 'Pause Before Provisioner',
+  SendProvisionerCommand: 'Send Provisioner Command',
+  CheckProvisionerCommand: 'Check Provisioner Command',
+  ProvisionerCommandDone: 'Provisioner Command Done?',
+  WaitForProvisionerCommand: 'Wait For Provisioner Command',
+  ProvisionerFinished: 'Provisioner Finished',
+
+  UploadX509Certificate: 'Upload X509 Certificate',
+  CheckX509Upload: 'Check X509 Upload',
+  X509UploadDone: 'X509 Upload Done?',
+  WaitForX509Upload: 'Wait For X509 Upload',
+  BundleVolume: 'Bundle Volume',
+  CheckBundleVolume: 'Check Bundle Volume',
+  BundleVolumeDone: 'Bundle Volume Done?',
+  WaitForBundleVolume: 'Wait For Bundle Volume',
+  UploadBundle: 'Upload Bundle',
+  CheckUploadBundle: 'Check Upload Bundle',
+  UploadBundleDone: 'Upload Bundle Done?',
+  WaitForUploadBundle: 'Wait For Upload Bundle',
+
+  ForceDeregisterChoice: 'Force Deregister?',
+  ForceDeregister: 'Force Deregister',
+  RegisterAmi: 'Register AMI',
+  CheckAmiAvailable: 'Check AMI Available',
+  AmiAvailable: 'AMI Available?',
+  WaitForAmi: 'Wait For AMI',
+
+  CopyAndFinish: 'Copy And Finish',
+  FinishAmi: 'Finish AMI',
+  CopyToRegions: 'Copy To Regions',
+  CopyAmi: 'Copy AMI',
+  CheckAmiCopy: 'Check AMI Copy',
+  AmiCopyAvailable: 'AMI Copy Available?',
+  WaitForAmiCopy: 'Wait For AMI Copy',
+  FinishAmiCopy: 'Finish AMI Copy',
+
+  TerminateInstance: 'Terminate Instance',
+  CheckInstanceTerminated: 'Check Instance Terminated',
+  InstanceTerminated: 'Instance Terminated?',
+  WaitForInstanceTermination: 'Wait For Instance Termination',
+  DeleteTemporaryResources: 'Delete Temporary Resources',
+  ReportBuild: 'Report Build',
+
+  RunErrorCleanupProvisionerChoice: 'Run Error Cleanup Provisioner?',
+  SendErrorCleanupCommand: 'Send Error Cleanup Command',
+  CheckErrorCleanupCommand: 'Check Error Cleanup Command',
+  ErrorCleanupCommandDone: 'Error Cleanup Command Done?',
+  WaitForErrorCleanupCommand: 'Wait For Error Cleanup Command',
+  InstanceLaunched: 'Instance Launched?',
+  CleanUpAfterFailure: 'Clean Up After Failure',
+  InstanceTerminating: 'Instance Terminating?',
+  CheckInstanceTerminatedAfterFailure: 'Check Instance Terminated After Failure',
+  InstanceTerminatedAfterFailure: 'Instance Terminated After Failure?',
+  WaitForInstanceTerminationAfterFailure: 'Wait For Instance Termination After Failure',
+  DeleteTemporaryResourcesAfterFailure: 'Delete Temporary Resources After Failure',
+  ReportFailedBuild: 'Report Failed Build',
+
+  SummarizeBuilds: 'Summarize Builds',
+  AllBuildsSucceeded: 'All Builds Succeeded?',
+  BuildSucceeded: 'Build Succeeded',
+  BuildFailed: 'Build Failed',
+} as const;
+
+export type StateKey = keyof typeof StateNames;
+export type StateName = (typeof StateNames)[StateKey];
+
+/** What each state does, for docs/STATE-MACHINE.md (generated) and the state's `Comment`. */
+export const StateDescriptions: Record<StateKey, string> = {
+  ValidateTemplate:
+    'Parses the Packer template and its variables, selects the amazon-instance builders (only/except) and lists every problem at once. Its result replaces the state.',
+  TemplateInvalid:
+    'Ends the execution with TemplateValidationError and the list of problems. Nothing was created.',
+  BuildEachBuilder:
+    'Runs every selected builder as its own build, all in parallel. A failed build ends in Report Failed Build, so the others finish and clean up.',
+  Prevalidate:
+    'Checks the regions, that ami_name is unused (unless force_deregister), resolves the source AMI and checks that the instance type can launch it.',
+  EnsureBundleBucket:
+    'Creates the bundle bucket (s3_bucket) in the build region if it is missing; fails if it is in another region or not ours.',
+  CreateSecurityGroup:
+    'Resolves VPC, subnet and security groups; creates a temporary group without any ingress rule unless groups are given.',
+  LaunchInstance:
+    'RunInstances with an idempotency token from the execution, the instance profile, user data, block devices, metadata options and run_tags plus ownership tags.',
+  CheckInstanceRunning: 'Describes the instance; fails if it stops or terminates instead of running.',
+  InstanceRunning: 'Goes on when the instance runs; otherwise waits and checks again.',
+  WaitForInstanceRunning: 'Waits the polling delay before the next instance check.',
+  CheckSsmAgent:
+    'Asks SSM whether the instance’s agent is Online; bounded by ssh_timeout, with the usual causes in the error.',
+  SsmAgentOnline: 'Goes on when the agent is Online; otherwise waits and checks again.',
+  WaitForSsmAgent: 'Waits 5 seconds before the next agent check.',
+  RunProvisioners: 'Runs the provisioners one at a time, in template order.',
+  PauseBeforeProvisioner: 'Waits the provisioner’s pause_before (0 when unset).',
+  SendProvisionerCommand:
+    'Stages the provisioner’s script and files in S3 and sends the stack’s command document to the instance.',
+  CheckProvisionerCommand:
+    'Reads the command’s status; a failure names the provisioner, the exit code and the output’s tail.',
+  ProvisionerCommandDone:
+    'Goes on when the command succeeded, sends it again when max_retries allows, otherwise waits.',
+  WaitForProvisionerCommand: 'Waits before the next command check.',
+  ProvisionerFinished:
+    'Ends the provisioner’s iteration with only the command’s summary, keeping the Map small.',
+  UploadX509Certificate:
+    'Has the instance fetch the X.509 certificate and key with its own role into x509_upload_path (mode 0600).',
+  CheckX509Upload: 'Reads the X.509 command’s status.',
+  X509UploadDone: 'Goes on when the X.509 files are in place; otherwise waits.',
+  WaitForX509Upload: 'Waits before the next X.509 command check.',
+  BundleVolume: 'Runs the rendered bundle_vol_command (ec2-bundle-vol) on the instance.',
+  CheckBundleVolume: 'Reads the bundle command’s status; exit 127 gives the AMI tools hint.',
+  BundleVolumeDone: 'Goes on when the volume is bundled; otherwise waits.',
+  WaitForBundleVolume: 'Waits before the next bundle command check.',
+  UploadBundle:
+    'Runs the rendered bundle_upload_command (ec2-upload-bundle) with the instance profile’s credentials from IMDSv2.',
+  CheckUploadBundle: 'Reads the upload command’s status; exit 3 gives the bucket-ownership hint.',
+  UploadBundleDone: 'Goes on when the bundle is uploaded; otherwise waits.',
+  WaitForUploadBundle: 'Waits before the next upload command check.',
+  ForceDeregisterChoice: 'Runs Force Deregister only when force_deregister is set.',
+  ForceDeregister:
+    'Deregisters AMIs named ami_name in the build region and every ami_regions region (and deletes their bundles with force_delete_snapshot).',
+  RegisterAmi:
+    'RegisterImage from the uploaded manifest with the architecture, virtualization type, block devices and ENA/SR-IOV/TPM settings; finds its own earlier registration on a retry.',
+  CheckAmiAvailable: 'Describes the new AMI; state failed ends the build with the image’s state reason.',
+  AmiAvailable: 'Goes on when the AMI is available; otherwise waits.',
+  WaitForAmi: 'Waits aws_polling.delay_seconds (15 s by default) before the next AMI check.',
+  CopyAndFinish: 'Finishes the AMI in the build region while copying it to the ami_regions regions.',
+  FinishAmi:
+    'Sets deprecation, deregistration protection, description, launch permissions, product codes, IMDS support and tags on the AMI.',
+  CopyToRegions: 'Copies the AMI to every ami_regions region in parallel.',
+  CopyAmi: 'CopyImage to the region with an idempotency token, copying tags.',
+  CheckAmiCopy: 'Describes the copy in its region; a failed copy names the region.',
+  AmiCopyAvailable: 'Goes on when the copy is available; otherwise waits.',
+  WaitForAmiCopy: 'Waits aws_polling.delay_seconds before the next copy check.',
+  FinishAmiCopy: 'Finishes the copy like Finish AMI, in its region.',
+  TerminateInstance: 'Terminates the build instance.',
+  CheckInstanceTerminated: 'Describes the instance until it is terminated.',
+  InstanceTerminated: 'Goes on when the instance is terminated; otherwise waits.',
+  WaitForInstanceTermination: 'Waits before the next termination check.',
+  DeleteTemporaryResources:
+    'Deletes the temporary security group (retrying while it is in use) and the build’s staged files.',
+  ReportBuild:
+    'Produces the build’s entry of the output: artifacts per region, artifact id, manifest, timings.',
+  RunErrorCleanupProvisionerChoice:
+    'Runs the error-cleanup-provisioner when the template has one, the agent was online and on_error is cleanup.',
+  SendErrorCleanupCommand: 'Sends the error-cleanup-provisioner as a command.',
+  CheckErrorCleanupCommand: 'Reads the error-cleanup command’s status.',
+  ErrorCleanupCommandDone: 'Goes on when the error-cleanup command ended; otherwise waits.',
+  WaitForErrorCleanupCommand: 'Waits before the next error-cleanup command check.',
+  InstanceLaunched: 'Terminates the instance only if one was launched.',
+  CleanUpAfterFailure:
+    'Terminates the instance after a failure, or keeps it (on_error: abort) and records where it is.',
+  InstanceTerminating: 'Waits for the termination only when an instance was terminated.',
+  CheckInstanceTerminatedAfterFailure: 'Describes the instance until it is terminated.',
+  InstanceTerminatedAfterFailure: 'Goes on when the instance is terminated; otherwise waits.',
+  WaitForInstanceTerminationAfterFailure: 'Waits before the next termination check.',
+  DeleteTemporaryResourcesAfterFailure:
+    'Deletes the temporary security group and staged files, or keeps the group (on_error: abort).',
+  ReportFailedBuild:
+    'Produces the failed build’s entry of the output: the error, its cause and what was cleaned up.',
+  SummarizeBuilds:
+    'Collects every build’s entry, the warnings and the skipped builders into the execution output.',
+  AllBuildsSucceeded: 'Ends in Build Succeeded when no build failed, otherwise in Build Failed.',
+  BuildSucceeded: 'The execution succeeded; its output lists the AMIs of every build.',
+  BuildFailed: 'The execution failed; error and cause name the failed builds and what to do.',
+};

@@ -1,0 +1,108 @@
+/**
+ * Check SSM Agent: one check of the wait that replaces Packer's "Waiting for SSH to become available". Run
+ * Command can reach the instance only once its SSM agent has registered and reports `PingStatus = Online`;
+ * commands sent earlier fail.
+ */
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
+import { AgentNotOnlineError, InstanceNotRunningError } from '../shared/errors.js';
+import { nextAttempt, pollResult } from '../shared/poll.js';
+import type { Clients, TaskEnvironment } from '../shared/runtime.js';
+import type { PollResult, TaskEvent } from '../shared/state.js';
+import { requireState } from '../shared/task-event.js';
+
+export interface CheckAgentDeps {
+  clients: Pick<Clients, 'ec2' | 'ssm'>;
+  env: Pick<TaskEnvironment, 'instanceProfile'>;
+}
+
+/** Seconds between two checks of the agent. */
+export const AGENT_POLL_SECONDS = 5;
+
+/** `$.poll` key of the agent wait. */
+export const AGENT_POLL_KEY = 'agent';
+
+/** Checks allowed for `ssh_timeout` seconds: the last one is made at about the timeout. */
+export function agentMaxAttempts(agentTimeoutSeconds: number): number {
+  return Math.max(1, Math.ceil(agentTimeoutSeconds / AGENT_POLL_SECONDS));
+}
+
+async function pingStatus(
+  deps: CheckAgentDeps,
+  region: string,
+  instanceId: string,
+): Promise<string | undefined> {
+  const out = await deps.clients
+    .ssm(region)
+    .send(
+      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+    );
+  return out.InstanceInformationList?.find((i) => i.InstanceId === instanceId)?.PingStatus;
+}
+
+async function instanceState(
+  deps: CheckAgentDeps,
+  region: string,
+  instanceId: string,
+): Promise<{ state: string; reason?: string }> {
+  try {
+    const out = await deps.clients
+      .ec2(region)
+      .send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = out.Reservations?.[0]?.Instances?.[0];
+    const reason = instance?.StateReason?.Message;
+    return { state: instance?.State?.Name ?? 'terminated', ...(reason === undefined ? {} : { reason }) };
+  } catch (error) {
+    if ((error as Error).name === 'InvalidInstanceID.NotFound') return { state: 'terminated' };
+    throw error;
+  }
+}
+
+/**
+ * One check of the SSM agent. Returns `done` once the agent reports Online; otherwise waits
+ * {@link AGENT_POLL_SECONDS} s, at most `ceil(ssh_timeout / 5)` checks.
+ *
+ * @throws InstanceNotRunningError when the instance stopped or terminated meanwhile.
+ * @throws AgentNotOnlineError when the agent is not Online by the last check; the message lists the usual causes.
+ */
+export async function checkAgent(event: TaskEvent, deps: CheckAgentDeps): Promise<PollResult> {
+  const { build } = event;
+  const { config } = build;
+  const instanceId = requireState(build, 'instance').instanceId;
+  const attempt = nextAttempt(build, AGENT_POLL_KEY, instanceId);
+  const waitSeconds = AGENT_POLL_SECONDS;
+
+  const ping = await pingStatus(deps, config.region, instanceId);
+  if (ping === 'Online') {
+    return pollResult({ done: true, attempt, waitSeconds, status: 'Online', target: instanceId });
+  }
+
+  // An instance that died (for example a kernel that does not boot on this type) never brings its agent up:
+  // say so now instead of after ssh_timeout.
+  const { state, reason } = await instanceState(deps, config.region, instanceId);
+  if (state !== 'running' && state !== 'pending') {
+    throw new InstanceNotRunningError(
+      `Instance ${instanceId} entered state "${state}" while waiting for its SSM agent` +
+        `${reason === undefined ? '' : `: ${reason}`}.`,
+    );
+  }
+
+  const status = ping ?? 'not registered';
+  const maxAttempts = agentMaxAttempts(config.agentTimeoutSeconds);
+  if (attempt >= maxAttempts) {
+    const profile = config.iamInstanceProfile ?? deps.env.instanceProfile;
+    throw new AgentNotOnlineError(
+      `The SSM agent of instance ${instanceId} did not report Online within ${config.agentTimeoutSeconds} s ` +
+        `(ssh_timeout); last status: ${status}. Usual causes: ` +
+        '(1) the source AMI has no SSM agent, or it does not start: use an AMI that ships it or install it with ' +
+        'user_data; ' +
+        (profile === ''
+          ? '(2) the instance has no instance profile, so it cannot register with SSM; '
+          : `(2) the instance profile "${profile}" is missing or lacks the AmazonSSMManagedInstanceCore policy; `) +
+        '(3) the instance has no route to the SSM endpoints (ssm, ssmmessages, ec2messages) on HTTPS: give it a ' +
+        'public IP (associate_public_ip_address) in a subnet with an internet gateway, a NAT gateway, or VPC ' +
+        'interface endpoints. A slow first boot may also need a longer ssh_timeout.',
+    );
+  }
+  return pollResult({ done: false, attempt, waitSeconds, status, target: instanceId });
+}

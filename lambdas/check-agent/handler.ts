@@ -1,0 +1,9 @@
+import { z } from 'zod';
+import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { checkAgent } from './check-agent.js';
+
+const deps = { clients: createClients(), env: readEnvironment() };
+const argsSchema = z.object({});
+
+export const handler = lambdaHandler((event: unknown) => checkAgent(parseTaskEvent(event, argsSchema), deps));

@@ -1,0 +1,13 @@
+import { createClients, lambdaHandler } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { checkImage, checkImageArgs } from './check-image.js';
+
+const deps = { clients: createClients() };
+
+/**
+ * States "Check AMI Available" (`args: { region, key: 'image' }`) and "Check AMI Copy"
+ * (`args: { region, key: 'copy' }`) → `PollResult` at `$.poll.<key>`.
+ */
+export const handler = lambdaHandler((event: unknown) =>
+  checkImage(parseTaskEvent(event, checkImageArgs), deps),
+);

@@ -1,0 +1,11 @@
+import { z } from 'zod';
+import { createClients, lambdaHandler } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { checkInstance } from './check-instance.js';
+
+const deps = { clients: createClients() };
+const argsSchema = z.object({ want: z.enum(['running', 'terminated']) });
+
+export const handler = lambdaHandler((event: unknown) =>
+  checkInstance(parseTaskEvent(event, argsSchema), deps),
+);

@@ -1,0 +1,14 @@
+import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { copyImage, copyImageArgs } from './copy-image.js';
+
+const deps = {
+  clients: createClients(),
+  env: readEnvironment(),
+  log: (message: string) => console.log(message),
+};
+
+/** State "Copy AMI" (inside the Copy To Regions Map): `{ build, args: { region } }` → `ImageInfo` at `$.copy`. */
+export const handler = lambdaHandler((event: unknown) =>
+  copyImage(parseTaskEvent(event, copyImageArgs), deps),
+);

@@ -1,0 +1,11 @@
+import { z } from 'zod';
+import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { createSecurityGroup } from './create-security-group.js';
+
+const deps = { clients: createClients(), env: readEnvironment() };
+const argsSchema = z.object({});
+
+export const handler = lambdaHandler((event: unknown) =>
+  createSecurityGroup(parseTaskEvent(event, argsSchema), deps),
+);

@@ -1,0 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { finishImage, finishImageArgs } from './finish-image.js';
+
+const deps = {
+  clients: createClients(),
+  env: readEnvironment(),
+  log: (message: string) => console.log(message),
+  sleep: async (milliseconds: number) => {
+    await sleep(milliseconds);
+  },
+};
+
+/**
+ * States "Finish AMI" (build region, `args: { region, imageId: $.image.imageId }`) and "Finish AMI Copy"
+ * (`args: { region, imageId: $.copy.imageId }`) → `ImageInfo`.
+ */
+export const handler = lambdaHandler((event: unknown) =>
+  finishImage(parseTaskEvent(event, finishImageArgs), deps),
+);

@@ -1,0 +1,214 @@
+/**
+ * Prevalidate: Packer's StepPreValidate and StepSourceAMIInfo (reference §1.1 steps 1–2), plus the checks that
+ * are cheaper now than after a launch: the instance type against an instance-store source, the account id, and
+ * the late-rendered template strings (`tags`, `run_tags`, `ami_description`), which need the source AMI.
+ */
+import { DescribeImagesCommand, DescribeRegionsCommand, type Image } from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { BuildConfig } from '../shared/config.js';
+import {
+  AmiNameInUseError,
+  AwsTransientError,
+  InvalidRegionError,
+  SourceAmiNotFoundError,
+  TemplateValidationError,
+  UnsupportedInstanceTypeError,
+} from '../shared/errors.js';
+import {
+  INSTANCE_STORE_ROOT_FAMILIES,
+  instanceFamily,
+  supportsInstanceStoreRoot,
+} from '../shared/instance-families.js';
+import { type Clients, TagKeys } from '../shared/runtime.js';
+import type { BuildState, SourceInfo, TaskEvent } from '../shared/state.js';
+import { renderLate } from '../shared/template/late.js';
+import { resolveSourceImage } from './source-ami.js';
+
+export interface PrevalidateDeps {
+  clients: Pick<Clients, 'ec2' | 'sts'>;
+}
+
+/**
+ * Checks that the build region and every `ami_regions` entry are enabled regions of the account.
+ *
+ * @throws InvalidRegionError with Packer's message.
+ */
+async function validateRegions(deps: PrevalidateDeps, config: BuildConfig): Promise<void> {
+  const out = await deps.clients.ec2(config.region).send(new DescribeRegionsCommand({}));
+  const available = (out.Regions ?? []).map((r) => r.RegionName).filter((r): r is string => r !== undefined);
+  const invalid = [config.region, ...config.amiRegions].filter((r) => r !== '' && !available.includes(r));
+  if (invalid.length > 0) {
+    // Go prints slices as `[a b]`.
+    throw new InvalidRegionError(
+      `error validating regions: Invalid region(s): [${invalid.join(' ')}], available regions: [${available.join(' ')}]`,
+    );
+  }
+}
+
+/**
+ * Checks that `ami_name` is unused in the build region and every `ami_regions` region, since the copies carry
+ * the same name. An image tagged with this execution was registered by this very execution (a retry or a
+ * redrive after Register AMI) and does not count.
+ *
+ * @throws AmiNameInUseError naming the region and the image.
+ */
+async function validateAmiName(deps: PrevalidateDeps, build: BuildState): Promise<void> {
+  const { config } = build;
+  for (const region of [config.region, ...config.amiRegions]) {
+    const out = await deps.clients.ec2(region).send(
+      new DescribeImagesCommand({
+        Owners: ['self'],
+        Filters: [{ Name: 'name', Values: [config.amiName] }],
+      }),
+    );
+    const taken = (out.Images ?? []).find(
+      (image) =>
+        !(image.Tags ?? []).some((t) => t.Key === TagKeys.execution && t.Value === build.execution.id),
+    );
+    if (taken !== undefined) {
+      throw new AmiNameInUseError(
+        `Error: AMI Name: '${taken.Name ?? config.amiName}' is used by an existing AMI: ${taken.ImageId} ` +
+          `(region ${region}). Choose another ami_name (for example with {{timestamp}}), or set ` +
+          'force_deregister to replace it.',
+      );
+    }
+  }
+}
+
+/**
+ * Enhanced networking needs HVM, as Packer's `canEnableEnhancedNetworking`.
+ *
+ * @throws SourceAmiNotFoundError: the source AMI cannot be used with these settings.
+ */
+function validateEnhancedNetworking(config: BuildConfig, image: Image): void {
+  if (config.enaSupport !== true && !config.sriovSupport) return;
+  if (config.amiVirtualizationType === 'hvm') return;
+  if (config.amiVirtualizationType !== undefined) {
+    throw new SourceAmiNotFoundError(
+      `Cannot enable enhanced networking, AMIVirtType '${config.amiVirtualizationType}' is not HVM`,
+    );
+  }
+  if (image.VirtualizationType !== 'hvm') {
+    throw new SourceAmiNotFoundError(
+      `Cannot enable enhanced networking, source AMI '${image.ImageId}' is not HVM`,
+    );
+  }
+}
+
+/** An instance-store root device boots only on a few old families (facts file). */
+function validateInstanceType(config: BuildConfig, image: Image): void {
+  if (image.RootDeviceType !== 'instance-store' || supportsInstanceStoreRoot(config.instanceType)) return;
+  const families = INSTANCE_STORE_ROOT_FAMILIES.map((f) => f.toUpperCase()).join(', ');
+  throw new UnsupportedInstanceTypeError(
+    `The source AMI ${image.ImageId} has an instance-store root device, which launches only on the instance ` +
+      `families ${families}; instance_type "${config.instanceType}" is of family ` +
+      `${instanceFamily(config.instanceType).toUpperCase()}. Choose an instance_type of one of those families ` +
+      '(for example m3.medium or c3.large), or an EBS-backed source AMI.',
+  );
+}
+
+async function accountId(deps: PrevalidateDeps, config: BuildConfig): Promise<string> {
+  if (config.accountId !== undefined && config.accountId !== '') return config.accountId;
+  const out = await deps.clients.sts(config.region).send(new GetCallerIdentityCommand({}));
+  if (out.Account === undefined) throw new AwsTransientError('STS GetCallerIdentity returned no account');
+  return out.Account;
+}
+
+function tagsOf(image: Image): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const t of image.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+  return tags;
+}
+
+/**
+ * Renders the strings Packer renders after the source AMI is known, with the build variables of the build
+ * region. Keys are rendered too, as Packer does for `tags` and `run_tags`.
+ */
+export function renderLateStrings(
+  build: BuildState,
+  image: {
+    imageId: string;
+    name: string;
+    ownerId: string;
+    ownerAlias?: string;
+    creationDate: string;
+    tags: Record<string, string>;
+  },
+): SourceInfo['rendered'] {
+  const { config, execution } = build;
+  const context = {
+    buildVariables: {
+      BuildRegion: config.region,
+      SourceAMI: image.imageId,
+      SourceAMIName: image.name,
+      SourceAMIOwner: image.ownerId,
+      SourceAMIOwnerName: image.ownerAlias ?? '',
+      SourceAMICreationDate: image.creationDate,
+      SourceAMITags: image.tags,
+    },
+    userVariables: config.lateVariables,
+    // The execution's start, not the clock: a retry or a redrive renders the same {{timestamp}} and {{uuid}}.
+    now: new Date(execution.startTime),
+    uuidSeed: `${execution.id}/${config.name}`,
+  };
+  const render = (text: string, path: string): string => {
+    try {
+      return renderLate(text, context);
+    } catch (error) {
+      // Validation checked the syntax; what fails here depends on the source AMI (a build variable's value).
+      throw new TemplateValidationError(`${path}: ${(error as Error).message}`);
+    }
+  };
+  const renderMap = (map: Record<string, string>, key: string) =>
+    Object.fromEntries(
+      Object.entries(map).map(([k, v]) => [render(k, `${key} key "${k}"`), render(v, `${key}["${k}"]`)]),
+    );
+  const rendered: SourceInfo['rendered'] = {
+    tags: renderMap(config.tags, 'tags'),
+    runTags: renderMap(config.runTags, 'run_tags'),
+  };
+  if (config.amiDescription !== undefined) {
+    rendered.amiDescription = render(config.amiDescription, 'ami_description');
+  }
+  return rendered;
+}
+
+/**
+ * Validates what can be validated before anything is created and resolves the source AMI.
+ *
+ * @throws InvalidRegionError unless `skip_region_validation`.
+ * @throws AmiNameInUseError unless `force_deregister`.
+ * @throws SourceAmiNotFoundError when the source AMI does not resolve to exactly one usable image.
+ * @throws UnsupportedInstanceTypeError when an instance-store source meets an instance type that cannot boot it.
+ * @throws TemplateValidationError when `tags`, `run_tags` or `ami_description` fail to render.
+ */
+export async function prevalidate(event: TaskEvent, deps: PrevalidateDeps): Promise<SourceInfo> {
+  const { build } = event;
+  const { config } = build;
+
+  if (!config.skipRegionValidation) await validateRegions(deps, config);
+  if (!config.forceDeregister) await validateAmiName(deps, build);
+
+  const image = await resolveSourceImage(deps.clients.ec2(config.region), config);
+  validateEnhancedNetworking(config, image);
+  validateInstanceType(config, image);
+
+  const source = {
+    imageId: image.ImageId ?? '',
+    name: image.Name ?? '',
+    ownerId: image.OwnerId ?? '',
+    creationDate: image.CreationDate ?? '',
+    tags: tagsOf(image),
+  };
+  const ownerAlias = image.ImageOwnerAlias;
+  const info: SourceInfo = {
+    ...source,
+    ...(ownerAlias === undefined ? {} : { ownerAlias }),
+    rootDeviceType: image.RootDeviceType ?? '',
+    architecture: image.Architecture ?? '',
+    virtualizationType: image.VirtualizationType ?? '',
+    accountId: await accountId(deps, config),
+    rendered: renderLateStrings(build, { ...source, ...(ownerAlias === undefined ? {} : { ownerAlias }) }),
+  };
+  return info;
+}

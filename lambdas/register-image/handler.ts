@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { registerImage } from './register-image.js';
+
+const deps = {
+  clients: createClients(),
+  env: readEnvironment(),
+  log: (message: string) => console.log(message),
+};
+const argsSchema = z.object({});
+
+/** State "Register AMI": `{ build, args: {} }` → `ImageInfo` at `$.image`. */
+export const handler = lambdaHandler((event: unknown) =>
+  registerImage(parseTaskEvent(event, argsSchema), deps),
+);

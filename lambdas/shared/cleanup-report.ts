@@ -1,0 +1,125 @@
+/**
+ * The {@link CleanupReport} that the cleanup tasks build up (Terminate Instance, Delete Temporary Resources,
+ * Report Build, Abort Cleanup) and the texts that tell a person what was kept and how to remove it. Every
+ * `kept` entry names the resource and the region, and says why it is still there and which AWS CLI command
+ * removes it, because the execution view is where a person learns that something was left behind.
+ */
+import { z } from 'zod';
+import type { CleanupReport } from './state.js';
+
+/**
+ * The args of Terminate Instance and Delete Temporary Resources: `success` at the end of the build, `failure`
+ * on the Catch path (where `on_error: abort` keeps the instance and the security group).
+ */
+export const cleanupArgsSchema = z.object({ reason: z.enum(['success', 'failure']) });
+export type CleanupArgs = z.infer<typeof cleanupArgsSchema>;
+
+export type KeptResource = CleanupReport['kept'][number];
+
+/** A report in which nothing was done. */
+export function emptyCleanupReport(): CleanupReport {
+  return {
+    terminatedInstances: [],
+    deletedSecurityGroups: [],
+    deletedStagedObjects: 0,
+    deregisteredImages: [],
+    kept: [],
+  };
+}
+
+const union = (a: string[], b: string[]): string[] => [...new Set([...a, ...b])];
+
+/**
+ * Merges reports in order: id lists are united (a retried task that reports the same id again does not
+ * duplicate it), staged-object counts add up, and `kept` entries are united by resource and reason.
+ */
+export function mergeCleanupReports(...reports: (CleanupReport | undefined)[]): CleanupReport {
+  const merged = emptyCleanupReport();
+  for (const report of reports) {
+    if (report === undefined) continue;
+    merged.terminatedInstances = union(merged.terminatedInstances, report.terminatedInstances ?? []);
+    merged.deletedSecurityGroups = union(merged.deletedSecurityGroups, report.deletedSecurityGroups ?? []);
+    merged.deletedStagedObjects += report.deletedStagedObjects ?? 0;
+    merged.deregisteredImages = union(merged.deregisteredImages, report.deregisteredImages ?? []);
+    for (const entry of report.kept ?? []) {
+      const seen = merged.kept.some((k) => k.resource === entry.resource && k.reason === entry.reason);
+      if (!seen) merged.kept.push(entry);
+    }
+  }
+  return merged;
+}
+
+const ON_ERROR_ABORT = 'on_error is abort: kept for debugging';
+
+/** The build instance, kept because `on_error` is `abort` (Packer's `-on-error=abort`). */
+export function keptInstance(region: string, instanceId: string, why: string = ON_ERROR_ABORT): KeptResource {
+  return {
+    resource: `instance ${instanceId} (${region})`,
+    reason: `${why}; terminate it with: aws ec2 terminate-instances --region ${region} --instance-ids ${instanceId}`,
+  };
+}
+
+/** The temporary security group, kept because `on_error` is `abort` or because it is still in use. */
+export function keptSecurityGroup(
+  region: string,
+  groupId: string,
+  why: string = ON_ERROR_ABORT,
+): KeptResource {
+  return {
+    resource: `security group ${groupId} (${region})`,
+    reason:
+      `${why}; delete it once its instance is terminated with: ` +
+      `aws ec2 delete-security-group --region ${region} --group-id ${groupId}`,
+  };
+}
+
+/**
+ * An AMI a failed or stopped build registered or copied. Packer never deregisters a registered AMI
+ * (reference §1.3), and neither do we: the user decides.
+ */
+export function keptImage(region: string, imageId: string, why: string): KeptResource {
+  return {
+    resource: `AMI ${imageId} (${region})`,
+    reason:
+      `${why}; registered AMIs are kept, as Packer keeps them; remove it with: ` +
+      `aws ec2 deregister-image --region ${region} --image-id ${imageId}`,
+  };
+}
+
+const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/**
+ * One line saying what cleanup did: `terminated instance i-1; deleted security group sg-1; deleted 3 staged
+ * objects; kept 1 resource`. `nothing to clean up` when the report is empty.
+ */
+export function describeCleanup(report: CleanupReport): string {
+  const parts: string[] = [];
+  if (report.terminatedInstances.length > 0) {
+    parts.push(
+      `terminated ${report.terminatedInstances.length === 1 ? 'instance' : 'instances'} ${report.terminatedInstances.join(', ')}`,
+    );
+  }
+  if (report.deletedSecurityGroups.length > 0) {
+    parts.push(
+      `deleted security ${report.deletedSecurityGroups.length === 1 ? 'group' : 'groups'} ${report.deletedSecurityGroups.join(', ')}`,
+    );
+  }
+  if (report.deletedStagedObjects > 0) {
+    parts.push(`deleted ${plural(report.deletedStagedObjects, 'staged object')}`);
+  }
+  if (report.deregisteredImages.length > 0) {
+    parts.push(
+      `deregistered ${report.deregisteredImages.length === 1 ? 'AMI' : 'AMIs'} ${report.deregisteredImages.join(', ')}`,
+    );
+  }
+  if (report.kept.length > 0) parts.push(`kept ${plural(report.kept.length, 'resource')}`);
+  return parts.length > 0 ? parts.join('; ') : 'nothing to clean up';
+}
+
+/** The error code of an AWS SDK error (`InvalidInstanceID.NotFound`, `DependencyViolation`, …). */
+export function awsErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { name?: unknown; Code?: unknown };
+  if (typeof e.Code === 'string') return e.Code;
+  return typeof e.name === 'string' ? e.name : undefined;
+}

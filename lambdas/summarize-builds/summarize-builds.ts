@@ -1,0 +1,130 @@
+/**
+ * Summarize Builds: turns the outputs of "Build Each Builder" into the execution output, and decides the
+ * execution's result the way Packer's exit code does: any failed build fails the run. The "Build Failed" Fail
+ * state takes `error` and `cause` from here (ErrorPath/CausePath), so the cause is written for a person, in
+ * Packer's words (reference §7.1): what failed, what cleanup did, what was kept and how to remove it, and the
+ * artifacts of the builds that succeeded.
+ */
+import { z } from 'zod';
+import { artifactString } from '../shared/artifact.js';
+import { describeCleanup } from '../shared/cleanup-report.js';
+import { TaskInputError } from '../shared/errors.js';
+import type { BuildOutput } from '../shared/state.js';
+
+/** The error of the execution when more than one build failed. */
+export const BUILDS_FAILED = 'BuildsFailed';
+
+/** Step Functions' limit on a Fail state's cause. */
+export const MAX_EXECUTION_CAUSE_CHARS = 32_768;
+
+const buildOutputSchema = z
+  .object({
+    name: z.string(),
+    status: z.enum(['succeeded', 'failed']),
+    artifacts: z.record(z.string(), z.string()),
+    artifactId: z.string(),
+    warnings: z.array(z.string()),
+    timings: z.record(z.string(), z.string()),
+    error: z.object({ Error: z.string(), Cause: z.string() }).optional(),
+  })
+  .passthrough();
+
+export const summarizePayloadSchema = z.object({
+  results: z.array(buildOutputSchema),
+  warnings: z.array(z.string()).default([]),
+  skipped: z.array(z.object({ name: z.string(), type: z.string(), reason: z.string() })).default([]),
+  execution: z.object({ id: z.string(), name: z.string(), startTime: z.string() }).optional(),
+});
+
+export interface SummarizePayload {
+  results: BuildOutput[];
+  /** ValidateTemplate's warnings (the template's), as opposed to each build's own. */
+  warnings: string[];
+  skipped: { name: string; type: string; reason: string }[];
+  execution?: { id: string; name: string; startTime: string };
+}
+
+export interface BuildsSummary {
+  builds: BuildOutput[];
+  warnings: string[];
+  skipped: { name: string; type: string; reason: string }[];
+  /** How many builds failed; the execution fails when this is not 0. */
+  failed: number;
+  /** The failed build's error name when exactly one failed, else {@link BUILDS_FAILED}. Absent on success. */
+  error?: string;
+  /** A readable, multi-line account of the failures and their cleanup. Absent on success. */
+  cause?: string;
+}
+
+/** Checks the payload the state machine sends (`{ results, warnings, skipped, execution }`). */
+export function parseSummarizePayload(payload: unknown): SummarizePayload {
+  const parsed = summarizePayloadSchema.safeParse(payload);
+  if (!parsed.success) {
+    throw new TaskInputError(`Summarize Builds input is malformed: ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data as SummarizePayload;
+}
+
+function failureText(build: BuildOutput): string {
+  const after = build.timings.total !== undefined ? ` after ${build.timings.total}` : '';
+  const lines = [`Build '${build.name}' errored${after}: ${build.error?.Cause ?? 'unknown error'}`];
+  if (build.error !== undefined) lines.push(`  error: ${build.error.Error}`);
+  if (build.cleanup !== undefined) {
+    lines.push(`  cleanup: ${describeCleanup(build.cleanup)}`);
+    for (const kept of build.cleanup.kept) lines.push(`  kept ${kept.resource}: ${kept.reason}`);
+  }
+  return lines.join('\n');
+}
+
+function limit(text: string): string {
+  if (text.length <= MAX_EXECUTION_CAUSE_CHARS) return text;
+  const marker = '\n… (truncated: the output of each build holds the rest)';
+  return text.slice(0, MAX_EXECUTION_CAUSE_CHARS - marker.length) + marker;
+}
+
+/**
+ * Summarizes the builds. On failure the cause reads like the end of a Packer run:
+ *
+ * ```
+ * Build 'amazon-instance' errored after 3 minutes 5 seconds: <message>
+ *   error: ProvisionerFailedError
+ *   cleanup: terminated instance i-…; deleted security group sg-…; deleted 3 staged objects
+ *
+ * ==> Builds finished. The artifacts of successful builds are:
+ * --> other: AMIs were created:
+ * us-east-1: ami-…
+ * ```
+ */
+export function summarizeBuilds(
+  payload: SummarizePayload,
+  log: (line: string) => void = () => {},
+): BuildsSummary {
+  const failedBuilds = payload.results.filter((b) => b.status === 'failed');
+  const summary: BuildsSummary = {
+    builds: payload.results,
+    warnings: payload.warnings,
+    skipped: payload.skipped,
+    failed: failedBuilds.length,
+  };
+  if (failedBuilds.length === 0) {
+    log(
+      `${payload.results.length} build(s) succeeded: ${payload.results.map((b) => b.artifactId).join(' ')}`,
+    );
+    return summary;
+  }
+
+  const only = failedBuilds.length === 1 ? failedBuilds[0] : undefined;
+  summary.error = only?.error?.Error || BUILDS_FAILED;
+  const sections = [failedBuilds.map(failureText).join('\n')];
+  const succeeded = payload.results.filter((b) => b.status === 'succeeded');
+  if (succeeded.length > 0) {
+    sections.push(
+      `==> Builds finished. The artifacts of successful builds are:\n${succeeded
+        .map((b) => `--> ${b.name}: ${artifactString(b.artifacts).trimEnd()}`)
+        .join('\n')}`,
+    );
+  }
+  summary.cause = limit(sections.join('\n\n'));
+  log(`${failedBuilds.length} of ${payload.results.length} build(s) failed: ${summary.error}`);
+  return summary;
+}

@@ -1,0 +1,14 @@
+import { cleanupArgsSchema } from '../shared/cleanup-report.js';
+import { createClients, lambdaHandler } from '../shared/runtime.js';
+import { parseTaskEvent } from '../shared/task-event.js';
+import { terminateInstance } from './terminate-instance.js';
+
+const deps = { clients: createClients() };
+
+/**
+ * States "Terminate Instance" / "Clean Up After Failure": `{ build, args: { reason } }` → `CleanupReport` at
+ * `$.cleanup`.
+ */
+export const handler = lambdaHandler((event: unknown) =>
+  terminateInstance(parseTaskEvent(event, cleanupArgsSchema), deps),
+);

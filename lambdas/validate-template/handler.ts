@@ -1,0 +1,13 @@
+import { lambdaHandler } from '../shared/runtime.js';
+import { validateTemplate } from '../shared/template/validate.js';
+import { parseValidatePayload, validateTemplateTask } from './validate-template.js';
+
+const deps = { validate: validateTemplate };
+
+/**
+ * State "Validate Template": `{ input: $, execution: { id, name, startTime } }` →
+ * `{ builds, warnings, skipped, execution }`, which replaces the state.
+ */
+export const handler = lambdaHandler((event: unknown) =>
+  validateTemplateTask(parseValidatePayload(event), deps),
+);

@@ -1,0 +1,212 @@
+import { DeleteSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deleteTemporaryResources } from '../../../lambdas/delete-temporary-resources/delete-temporary-resources.js';
+import type { CleanupArgs } from '../../../lambdas/shared/cleanup-report.js';
+import { SecurityGroupInUseError } from '../../../lambdas/shared/errors.js';
+import { createClients } from '../../../lambdas/shared/runtime.js';
+import type { CleanupReport, TaskEvent } from '../../../lambdas/shared/state.js';
+import {
+  awsError,
+  type BuildStateOverrides,
+  makeBuildState,
+  makeEnvironment,
+  regionOf,
+} from '../fixtures.js';
+
+const ec2Mock = mockClient(EC2Client);
+const s3Mock = mockClient(S3Client);
+const deps = { clients: createClients(), env: makeEnvironment(), homeRegion: 'eu-central-1' };
+
+const PREFIX = 'staging/build-2024-01-02/amazon-instance/';
+const STAGED = [
+  `${PREFIX}commands/02-x509/cert.pem`,
+  `${PREFIX}commands/02-x509/key.pem`,
+  `${PREFIX}commands/02-x509/run.sh`,
+];
+
+const terminated: CleanupReport = {
+  terminatedInstances: ['i-0123456789abcdef0'],
+  deletedSecurityGroups: [],
+  deletedStagedObjects: 0,
+  deregisteredImages: [],
+  kept: [],
+};
+
+function event(reason: CleanupArgs['reason'], overrides: BuildStateOverrides = {}): TaskEvent<CleanupArgs> {
+  return {
+    build: makeBuildState({
+      network: { securityGroupIds: ['sg-0temp'], temporarySecurityGroupId: 'sg-0temp' },
+      instance: { instanceId: 'i-0123456789abcdef0' },
+      cleanup: terminated,
+      ...overrides,
+    }),
+    args: { reason },
+  };
+}
+
+describe('deleteTemporaryResources', () => {
+  beforeEach(() => {
+    ec2Mock.reset();
+    s3Mock.reset();
+    ec2Mock.on(DeleteSecurityGroupCommand).resolves({});
+    s3Mock
+      .on(ListObjectsV2Command)
+      .resolves({ Contents: STAGED.map((Key) => ({ Key })), IsTruncated: false });
+    s3Mock.on(DeleteObjectsCommand).resolves({});
+  });
+  afterEach(() => {
+    ec2Mock.reset();
+    s3Mock.reset();
+  });
+
+  it('deletes the temporary security group and the build’s staged objects, merged into the cleanup report', async () => {
+    // Act
+    const report = await deleteTemporaryResources(
+      event('success', { config: { region: 'us-west-2' } }),
+      deps,
+    );
+
+    // Assess
+    expect(report).toEqual({ ...terminated, deletedSecurityGroups: ['sg-0temp'], deletedStagedObjects: 3 });
+    const sg = ec2Mock.commandCalls(DeleteSecurityGroupCommand);
+    expect(sg).toHaveLength(1);
+    expect(sg[0]?.args[0].input).toEqual({ GroupId: 'sg-0temp' });
+    expect(await regionOf(sg[0]!)).toBe('us-west-2');
+    const list = s3Mock.commandCalls(ListObjectsV2Command);
+    expect(list[0]?.args[0].input).toMatchObject({ Bucket: 'staging-bucket', Prefix: PREFIX });
+    expect(await regionOf(list[0]!)).toBe('eu-central-1');
+    expect(s3Mock.commandCalls(DeleteObjectsCommand)[0]?.args[0].input).toEqual({
+      Bucket: 'staging-bucket',
+      Delete: { Objects: STAGED.map((Key) => ({ Key })), Quiet: true },
+    });
+  });
+
+  it('never deletes a security group the template named', async () => {
+    // Act
+    const report = await deleteTemporaryResources(
+      event('success', { network: { securityGroupIds: ['sg-0users'] } }),
+      deps,
+    );
+
+    // Assess
+    expect(ec2Mock.commandCalls(DeleteSecurityGroupCommand)).toHaveLength(0);
+    expect(report.deletedSecurityGroups).toEqual([]);
+  });
+
+  it('never touches the bundle bucket', async () => {
+    // Act
+    await deleteTemporaryResources(event('failure'), deps);
+
+    // Assess
+    const buckets = s3Mock.calls().map((c) => (c.args[0].input as { Bucket?: string }).Bucket);
+    expect(buckets.length).toBeGreaterThan(0);
+    expect(buckets.every((b) => b === 'staging-bucket')).toBe(true);
+  });
+
+  it('keeps the security group of a failed build when on_error is abort, but still deletes the staged objects', async () => {
+    // Prepare
+    const kept = [{ resource: 'instance i-0123456789abcdef0 (us-east-1)', reason: 'on_error is abort' }];
+
+    // Act
+    const report = await deleteTemporaryResources(
+      event('failure', {
+        config: { onError: 'abort' },
+        cleanup: { ...terminated, terminatedInstances: [], kept },
+      }),
+      deps,
+    );
+
+    // Assess
+    expect(ec2Mock.commandCalls(DeleteSecurityGroupCommand)).toHaveLength(0);
+    expect(report.deletedStagedObjects).toBe(3);
+    expect(report.kept).toEqual([
+      ...kept,
+      {
+        resource: 'security group sg-0temp (us-east-1)',
+        reason:
+          'on_error is abort: kept for debugging; delete it once its instance is terminated with: ' +
+          'aws ec2 delete-security-group --region us-east-1 --group-id sg-0temp',
+      },
+    ]);
+  });
+
+  it('deletes the security group of a successful build even when on_error is abort', async () => {
+    // Act
+    const report = await deleteTemporaryResources(event('success', { config: { onError: 'abort' } }), deps);
+
+    // Assess
+    expect(report.deletedSecurityGroups).toEqual(['sg-0temp']);
+    expect(report.kept).toEqual([]);
+  });
+
+  it('fails with SecurityGroupInUseError when the group is still in use, after deleting the staged objects', async () => {
+    // Prepare
+    ec2Mock
+      .on(DeleteSecurityGroupCommand)
+      .rejects(awsError('DependencyViolation', 'resource sg-0temp has a dependent object'));
+
+    // Act
+    const result = deleteTemporaryResources(event('failure'), deps);
+
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(SecurityGroupInUseError);
+    await expect(result).rejects.toMatchObject({ name: 'SecurityGroupInUseError' });
+    expect(s3Mock.commandCalls(DeleteObjectsCommand)).toHaveLength(1);
+  });
+
+  it('treats a security group that is already gone as deleted', async () => {
+    // Prepare
+    ec2Mock
+      .on(DeleteSecurityGroupCommand)
+      .rejects(awsError('InvalidGroup.NotFound', "The security group 'sg-0temp' does not exist"));
+
+    // Act
+    const report = await deleteTemporaryResources(event('success'), deps);
+
+    // Assess
+    expect(report.deletedSecurityGroups).toEqual(['sg-0temp']);
+  });
+
+  it('does nothing new when invoked again after everything is gone', async () => {
+    // Prepare
+    const first = await deleteTemporaryResources(event('success'), deps);
+    ec2Mock.on(DeleteSecurityGroupCommand).rejects(awsError('InvalidGroup.NotFound'));
+    s3Mock.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
+    s3Mock.resetHistory();
+
+    // Act
+    const second = await deleteTemporaryResources(event('success'), deps);
+
+    // Assess
+    expect(s3Mock.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
+    expect(second).toEqual({ ...first, deletedStagedObjects: 0 });
+  });
+
+  it('does nothing when the build failed before creating anything', async () => {
+    // Prepare
+    s3Mock.on(ListObjectsV2Command).resolves({ IsTruncated: false });
+
+    // Act
+    const report = await deleteTemporaryResources(
+      event('failure', { network: undefined, instance: undefined, cleanup: undefined }),
+      deps,
+    );
+
+    // Assess
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(report).toEqual({ ...terminated, terminatedInstances: [] });
+  });
+
+  it('fails when DeleteSecurityGroup fails for another reason', async () => {
+    // Prepare
+    ec2Mock.on(DeleteSecurityGroupCommand).rejects(awsError('UnauthorizedOperation', 'no', 403));
+
+    // Act
+    const result = deleteTemporaryResources(event('success'), deps);
+
+    // Assess
+    await expect(result).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+  });
+});

@@ -1,0 +1,167 @@
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  AMI_DATA_TYPE,
+  checkParameterName,
+  type PublishAmiIdsDeps,
+  publishAmiIds,
+} from '../../../lambdas/publish-ami-ids/publish-ami-ids.js';
+import { createClients } from '../../../lambdas/shared/runtime.js';
+import type { TaskEvent } from '../../../lambdas/shared/state.js';
+import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '../fixtures.js';
+
+const ssmMock = mockClient(SSMClient);
+
+function makeDeps(prefix = '/ami-builder/'): PublishAmiIdsDeps {
+  return { clients: createClients(), env: { amiParameterPrefix: prefix } };
+}
+
+function event(parameter: string | undefined, overrides: BuildStateOverrides = {}): TaskEvent {
+  return {
+    build: makeBuildState({
+      config: { amiIdParameter: parameter, amiRegions: ['us-west-2', 'eu-west-1'] },
+      image: { region: 'us-east-1', imageId: 'ami-0east' },
+      copies: [
+        { region: 'us-west-2', imageId: 'ami-0west' },
+        { region: 'eu-west-1', imageId: 'ami-0eu' },
+      ],
+      ...overrides,
+    }),
+    args: {},
+  };
+}
+
+describe('publishAmiIds', () => {
+  beforeEach(() => {
+    ssmMock.reset();
+    ssmMock.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+  });
+
+  afterEach(() => {
+    ssmMock.reset();
+  });
+
+  it('writes each region’s AMI id into the parameter in that region, as aws:ec2:image', async () => {
+    // Prepare
+    const input = event('/ami-builder/web/latest');
+
+    // Act
+    const result = await publishAmiIds(input, makeDeps());
+
+    // Assess
+    expect(result).toEqual({
+      parameter: '/ami-builder/web/latest',
+      published: [
+        { region: 'eu-west-1', imageId: 'ami-0eu', version: 1, changed: true },
+        { region: 'us-east-1', imageId: 'ami-0east', version: 1, changed: true },
+        { region: 'us-west-2', imageId: 'ami-0west', version: 1, changed: true },
+      ],
+    });
+    const calls = ssmMock.commandCalls(PutParameterCommand);
+    const byRegion = Object.fromEntries(
+      await Promise.all(calls.map(async (c) => [await regionOf(c), c.args[0].input] as const)),
+    );
+    expect(Object.keys(byRegion).sort()).toEqual(['eu-west-1', 'us-east-1', 'us-west-2']);
+    expect(byRegion['us-west-2']).toMatchObject({
+      Name: '/ami-builder/web/latest',
+      Value: 'ami-0west',
+      Type: 'String',
+      DataType: AMI_DATA_TYPE,
+      Overwrite: true,
+    });
+    expect(byRegion['us-east-1']?.Value).toBe('ami-0east');
+    expect(byRegion['eu-west-1']?.Value).toBe('ami-0eu');
+  });
+
+  it('leaves a parameter that already holds the AMI id alone, so a retry adds no version', async () => {
+    // Prepare
+    ssmMock.on(GetParameterCommand).resolves({
+      Parameter: {
+        Name: '/ami-builder/web',
+        Value: 'ami-0east',
+        Type: 'String',
+        DataType: AMI_DATA_TYPE,
+        Version: 4,
+      },
+    });
+    const input = event('/ami-builder/web', { copies: [] });
+
+    // Act
+    const result = await publishAmiIds(input, makeDeps());
+
+    // Assess
+    expect(result.published).toEqual([
+      { region: 'us-east-1', imageId: 'ami-0east', version: 4, changed: false },
+    ]);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  it('overwrites a parameter that holds an older AMI id', async () => {
+    // Prepare
+    ssmMock.on(GetParameterCommand).resolves({
+      Parameter: {
+        Name: '/ami-builder/web',
+        Value: 'ami-0old',
+        Type: 'String',
+        DataType: AMI_DATA_TYPE,
+        Version: 4,
+      },
+    });
+    ssmMock.on(PutParameterCommand).resolves({ Version: 5 });
+
+    // Act
+    const result = await publishAmiIds(event('/ami-builder/web', { copies: [] }), makeDeps());
+
+    // Assess
+    expect(result.published).toEqual([
+      { region: 'us-east-1', imageId: 'ami-0east', version: 5, changed: true },
+    ]);
+  });
+
+  it('does nothing when the template has no ami_id_parameter', async () => {
+    // Act
+    const result = await publishAmiIds(event(undefined), makeDeps());
+
+    // Assess
+    expect(result).toEqual({ published: [] });
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it('fails when the parameter is outside the stack’s prefix, before writing anything', async () => {
+    // Act
+    const error = await publishAmiIds(event('/other/web'), makeDeps()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ name: 'AmiParameterNotAllowedError' });
+    expect((error as Error).message).toBe(
+      'ami_id_parameter "/other/web" is not under the stack\'s AMI parameter prefix "/ami-builder/": name a parameter such as "/ami-builder/<name>", or deploy the stack with -c amiParameterPrefix=<path>',
+    );
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it('passes other SSM errors through with their names, for the state machine’s retries', async () => {
+    // Prepare
+    ssmMock.on(GetParameterCommand).rejects(awsError('ThrottlingException', 'Rate exceeded', 400));
+
+    // Act
+    const error = await publishAmiIds(event('/ami-builder/web'), makeDeps()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ name: 'ThrottlingException' });
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+});
+
+describe('checkParameterName', () => {
+  it('accepts names strictly under the prefix', () => {
+    expect(() => checkParameterName('/ami-builder/a/b', '/ami-builder/')).not.toThrow();
+  });
+
+  it('fails when the name is the prefix itself or only shares its start', () => {
+    expect(() => checkParameterName('/ami-builder/', '/ami-builder/')).toThrow(/not under/);
+    expect(() => checkParameterName('/ami-builder-evil/x', '/ami-builder/')).toThrow(/not under/);
+    expect(() => checkParameterName('/ami-builder-evil/x', '/ami-builder')).toThrow(/not under/);
+  });
+});

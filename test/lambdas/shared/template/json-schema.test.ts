@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import AjvModule from 'ajv';
+import { describe, expect, it } from 'vitest';
+import {
+  DOC_PATH,
+  SCHEMA_PATH,
+  templateSchema,
+  templateSchemaText,
+  withKeyReference,
+} from '../../../../lambdas/shared/template/json-schema.js';
+import { BUILDER_KEYS, FILE_KEYS, SHELL_KEYS } from '../../../../lambdas/shared/template/keys.js';
+
+const fixtures = join(__dirname, '..', '..', '..', 'fixtures', 'templates');
+const fixture = (name: string): unknown => JSON.parse(readFileSync(join(fixtures, name), 'utf8'));
+
+describe('the JSON Schema', () => {
+  it('is up to date: the committed file is what the generator produces', () => {
+    expect(readFileSync(SCHEMA_PATH, 'utf8')).toBe(templateSchemaText());
+  });
+
+  it('describes every builder, shell and file key', () => {
+    // Act
+    const schema = templateSchema() as {
+      definitions: Record<string, { properties: Record<string, unknown> }>;
+    };
+
+    // Assess
+    expect(Object.keys(schema.definitions.amazonInstanceBuilder?.properties ?? {})).toEqual(
+      expect.arrayContaining(BUILDER_KEYS.map((k) => k.key)),
+    );
+    expect(Object.keys(schema.definitions.shellProvisioner?.properties ?? {})).toEqual(
+      SHELL_KEYS.map((k) => k.key),
+    );
+    expect(Object.keys(schema.definitions.fileProvisioner?.properties ?? {})).toEqual(
+      FILE_KEYS.map((k) => k.key),
+    );
+  });
+
+  it('accepts the fixtures and flags an unknown key', () => {
+    // Prepare
+    // ajv is CommonJS: its class is the module's `default` export (installed with aws-local-stepfunctions).
+    const Ajv = AjvModule.default;
+    const validate = new Ajv({ allowUnionTypes: true, strict: false }).compile(templateSchema());
+
+    // Act
+    const results = ['seed-basic-example.json', 'multi-builder.json', 'wrapped.json'].map((name) =>
+      validate(fixture(name)),
+    );
+    const unknown = validate({
+      type: 'amazon-instance',
+      region: 'us-east-1',
+      s3_bucket: 'b',
+      x509_cert_path: 'x',
+      x509_key_path: 'y',
+      ami_name: 'abc',
+      amiName: 'x',
+    });
+
+    // Assess
+    expect(results).toEqual([true, true, true]);
+    expect(unknown).toBe(false);
+  });
+});
+
+describe('docs/TEMPLATE.md', () => {
+  it('holds the key reference the generator produces', () => {
+    // Prepare
+    const doc = readFileSync(DOC_PATH, 'utf8');
+
+    // Act
+    const regenerated = withKeyReference(doc);
+
+    // Assess
+    expect(doc).toBe(regenerated);
+  });
+
+  it('lists every builder key', () => {
+    const doc = readFileSync(DOC_PATH, 'utf8');
+    for (const key of BUILDER_KEYS) expect(doc).toContain(`| \`${key.key}\` |`);
+  });
+});
