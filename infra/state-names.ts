@@ -56,6 +56,8 @@ export const StateNames = {
   WaitForAmiCopy: 'Wait For AMI Copy',
   FinishAmiCopy: 'Finish AMI Copy',
 
+  PublishAmiIdsChoice: 'Publish AMI IDs?',
+  PublishAmiIds: 'Publish AMI IDs',
   TerminateInstance: 'Terminate Instance',
   CheckInstanceTerminated: 'Check Instance Terminated',
   InstanceTerminated: 'Instance Terminated?',
@@ -78,6 +80,7 @@ export const StateNames = {
   ReportFailedBuild: 'Report Failed Build',
 
   SummarizeBuilds: 'Summarize Builds',
+  NotifyBuildResult: 'Notify Build Result',
   AllBuildsSucceeded: 'All Builds Succeeded?',
   BuildSucceeded: 'Build Succeeded',
   BuildFailed: 'Build Failed',
@@ -151,6 +154,9 @@ export const StateDescriptions: Record<StateKey, string> = {
   AmiCopyAvailable: 'Goes on when the copy is available; otherwise waits.',
   WaitForAmiCopy: 'Waits aws_polling.delay_seconds before the next copy check.',
   FinishAmiCopy: 'Finishes the copy like Finish AMI, in its region.',
+  PublishAmiIdsChoice: 'Publishes the AMI ids only when the template sets ami_id_parameter.',
+  PublishAmiIds:
+    'Writes each region’s AMI id to the ami_id_parameter SSM parameter in that region (data type aws:ec2:image).',
   TerminateInstance: 'Terminates the build instance.',
   CheckInstanceTerminated: 'Describes the instance until it is terminated.',
   InstanceTerminated: 'Goes on when the instance is terminated; otherwise waits.',
@@ -178,6 +184,8 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Produces the failed build’s entry of the output: the error, its cause and what was cleaned up.',
   SummarizeBuilds:
     'Collects every build’s entry, the warnings and the skipped builders into the execution output.',
+  NotifyBuildResult:
+    'Puts an "AMI Build Succeeded" or "AMI Build Failed" event on EventBridge (and a summary on the SNS topic when configured); its own failure does not change the result.',
   AllBuildsSucceeded: 'Ends in Build Succeeded when no build failed, otherwise in Build Failed.',
   BuildSucceeded: 'The execution succeeded; its output lists the AMIs of every build.',
   BuildFailed: 'The execution failed; error and cause name the failed builds and what to do.',

@@ -26,6 +26,11 @@ export interface BuildState {
   copies?: ImageInfo[];
   /** `$.error` (set by the failure Catch: Step Functions' `{ Error, Cause }`) */
   error?: { Error: string; Cause: string };
+  /**
+   * `$.cleanupError` (set when a failure-path state itself fails: the error-cleanup command, Clean Up After
+   * Failure, its termination check or Delete Temporary Resources After Failure). `$.error` keeps the first error.
+   */
+  cleanupError?: { Error: string; Cause: string };
   /** `$.cleanup` (Clean Up / Clean Up After Failure) */
   cleanup?: CleanupReport;
 }

@@ -1,0 +1,516 @@
+/**
+ * Least privilege, task by task: every AWS action a Lambda task calls, on the narrowest resources EC2, S3, SSM
+ * and IAM support, with tag conditions where resources are addressed by tag. docs/IAM.md is generated from this
+ * file (`npx tsx infra/diagram.ts`).
+ *
+ * Conventions:
+ * - EC2 ARNs use region `*`: a build runs in the template's region and copies to `ami_regions`, which the stack
+ *   cannot know.
+ * - Whatever a build creates is tagged `ami-builder:stack = <stack name>` at creation (TagSpecifications); the
+ *   create calls require that tag (`aws:RequestTag`), and terminate, delete and attribute changes require it on
+ *   the resource (`ec2:ResourceTag`).
+ * - Image and snapshot ARNs carry no account; EC2 itself refuses to deregister or modify other accounts' images.
+ * - A grant whose resources contain `*` must say why in `wildcardReason`; that text is the cdk-nag
+ *   acknowledgement. No action contains `*`.
+ */
+import { Aws, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { TagKeys } from '../lambdas/shared/runtime.js';
+import type { ExtraInstanceProfile } from './config.js';
+import { bucketArns, bucketObjectArns } from './constructs/build-instance-role.js';
+import { acknowledgeWildcardResources, flattenCfnReference } from './constructs/nag.js';
+import { STAGING_PREFIX } from './constructs/staging-bucket.js';
+import type { TaskFunction } from './constructs/task-function.js';
+import type { TaskId } from './tasks.js';
+
+/** The resources the grants name. Plain strings (CloudFormation tokens in the stack; placeholders in the docs). */
+export interface PermissionContext {
+  /** Value of the `ami-builder:stack` tag. */
+  stackName: string;
+  partition: string;
+  account: string;
+  /** The stack's region (where the command document lives). */
+  region: string;
+  stagingBucketArn: string;
+  commandDocumentName: string;
+  /** The build-instance role (the default instance profile's role). */
+  buildRoleArn: string;
+  /** ARN of the default build-instance profile. */
+  buildInstanceProfileArn: string;
+  extraInstanceProfiles: ExtraInstanceProfile[];
+  bundleBucketPatterns: string[];
+  x509ParameterPrefix: string;
+  /** Name of the build state machine (Abort Cleanup describes its executions). */
+  stateMachineName: string;
+  /** The SSM parameter path `ami_id_parameter` may name. */
+  amiParameterPrefix: string;
+  /** The EventBridge bus build events go to. */
+  eventBusName: string;
+  /** The notification topic and its KMS key, when the stack has one. */
+  notificationTopic?: { topicArn: string; keyArn: string };
+}
+
+type Conditions = Record<string, Record<string, string | string[]>>;
+
+/** One IAM statement of a task, with the reason for any wildcard resource. */
+export interface TaskGrant {
+  /** Statement id: what the grant is for. */
+  sid: string;
+  actions: string[];
+  resources: string[];
+  conditions?: Conditions;
+  /** Why the resources cannot be narrower; required when one contains `*` (becomes the cdk-nag reason). */
+  wildcardReason?: string;
+}
+
+const DESCRIBE_REASON =
+  'EC2 Describe* and SSM/STS read calls support no resource-level permissions: the Service Authorization Reference lists only "*" for them.';
+
+/** Every task's grants. Tasks without AWS calls have an empty list. */
+export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> {
+  const { partition: p, account: a } = ctx;
+  const ec2 = (type: string) => `arn:${p}:ec2:*:${a}:${type}/*`;
+  const images = `arn:${p}:ec2:*::image/*`;
+  const snapshots = `arn:${p}:ec2:*::snapshot/*`;
+  const stackTag = { [`aws:RequestTag/${TagKeys.stack}`]: ctx.stackName };
+  const taggedByStack: Conditions = { StringEquals: { [`ec2:ResourceTag/${TagKeys.stack}`]: ctx.stackName } };
+  const createdWithStackTag: Conditions = { StringEquals: stackTag };
+  const tagOnCreate = (action: string): Conditions => ({ StringEquals: { 'ec2:CreateAction': action } });
+
+  const stagedObjects = `${ctx.stagingBucketArn}/${STAGING_PREFIX}*`;
+  const bundleBuckets = bucketArns(ctx.bundleBucketPatterns, p);
+  const bundleObjects = bucketObjectArns(ctx.bundleBucketPatterns, p);
+  const bundleReason =
+    'Bundle buckets are named by each template (s3_bucket); access is limited to the bucket-name patterns the stack is configured to allow (allowedBucketPatterns).';
+  const stagedReason = `Each build stages its files under ${STAGING_PREFIX}<execution>/<build>/ in the stack's own staging bucket; the key is known only at run time.`;
+  const ec2Reason = (what: string) =>
+    `${what} A build runs in the template's region and copies to ami_regions, so the region is "*"; the resource id is only known at run time.`;
+
+  const describe = (sid: string, actions: string[]): TaskGrant => ({
+    sid,
+    actions,
+    resources: ['*'],
+    wildcardReason: DESCRIBE_REASON,
+  });
+  const listStaging: TaskGrant = {
+    sid: 'ListStagedFiles',
+    actions: ['s3:ListBucket'],
+    resources: [ctx.stagingBucketArn],
+    conditions: { StringLike: { 's3:prefix': [`${STAGING_PREFIX}*`] } },
+  };
+  const deleteStaged: TaskGrant = {
+    sid: 'DeleteStagedFiles',
+    actions: ['s3:DeleteObject'],
+    resources: [stagedObjects],
+    wildcardReason: stagedReason,
+  };
+  const terminateTagged: TaskGrant = {
+    sid: 'TerminateStackInstances',
+    actions: ['ec2:TerminateInstances'],
+    resources: [ec2('instance')],
+    conditions: taggedByStack,
+    wildcardReason: ec2Reason('Only instances tagged ami-builder:stack with this stack (condition).'),
+  };
+  const deleteTaggedGroups: TaskGrant = {
+    sid: 'DeleteStackSecurityGroups',
+    actions: ['ec2:DeleteSecurityGroup'],
+    resources: [ec2('security-group')],
+    conditions: taggedByStack,
+    wildcardReason: ec2Reason('Only security groups tagged ami-builder:stack with this stack (condition).'),
+  };
+  const readUserObjects: TaskGrant = {
+    sid: 'ReadReferencedObjects',
+    actions: ['s3:GetObject'],
+    resources: [stagedObjects, ...bundleObjects],
+    wildcardReason: `Templates reference S3 objects (scripts, files, user_data_file, X.509 files) in the staging bucket or an allowed bucket; object keys are known only at run time. ${bundleReason}`,
+  };
+
+  return {
+    ValidateTemplate: [],
+
+    Prevalidate: [
+      describe('DescribeRegionsAndImages', ['ec2:DescribeRegions', 'ec2:DescribeImages']),
+      describe('GetCallerIdentity', ['sts:GetCallerIdentity']),
+    ],
+
+    EnsureBundleBucket: [
+      {
+        sid: 'EnsureAllowedBundleBucket',
+        actions: [
+          's3:GetBucketLocation',
+          's3:CreateBucket',
+          // CreateBucket with ObjectOwnership (BucketOwnerPreferred, so ec2-upload-bundle's ACLs work) needs it.
+          's3:PutBucketOwnershipControls',
+          's3:PutBucketPublicAccessBlock',
+        ],
+        resources: bundleBuckets,
+        wildcardReason: bundleReason,
+      },
+    ],
+
+    CreateSecurityGroup: [
+      describe('DescribeNetwork', [
+        'ec2:DescribeVpcs',
+        'ec2:DescribeSubnets',
+        'ec2:DescribeSecurityGroups',
+        'ec2:DescribeInstanceTypeOfferings',
+      ]),
+      {
+        sid: 'CreateTaggedSecurityGroup',
+        actions: ['ec2:CreateSecurityGroup'],
+        resources: [ec2('security-group')],
+        conditions: createdWithStackTag,
+        wildcardReason: ec2Reason(
+          'Only groups created with the tag ami-builder:stack = this stack (condition).',
+        ),
+      },
+      {
+        sid: 'CreateSecurityGroupInVpc',
+        actions: ['ec2:CreateSecurityGroup'],
+        resources: [ec2('vpc')],
+        wildcardReason: ec2Reason('CreateSecurityGroup also authorizes the VPC the group is created in.'),
+      },
+      {
+        sid: 'TagSecurityGroupOnCreate',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2('security-group')],
+        conditions: tagOnCreate('CreateSecurityGroup'),
+        wildcardReason: ec2Reason(
+          'Tagging only as part of CreateSecurityGroup (condition ec2:CreateAction).',
+        ),
+      },
+    ],
+
+    LaunchInstance: [
+      {
+        sid: 'RunTaggedInstance',
+        actions: ['ec2:RunInstances'],
+        resources: [ec2('instance')],
+        conditions: createdWithStackTag,
+        wildcardReason: ec2Reason(
+          'Only instances launched with the tag ami-builder:stack = this stack (condition).',
+        ),
+      },
+      {
+        sid: 'RunInstanceWithResources',
+        actions: ['ec2:RunInstances'],
+        resources: [
+          images,
+          ec2('subnet'),
+          ec2('security-group'),
+          ec2('network-interface'),
+          ec2('volume'),
+          ec2('capacity-reservation'),
+          ec2('dedicated-host'),
+          `arn:${p}:resource-groups:*:${a}:group/*`,
+          `arn:${p}:license-manager:*:${a}:license-configuration:*`,
+        ],
+        wildcardReason: ec2Reason(
+          'RunInstances also authorizes the source AMI (any owner: source_ami may be public), the subnet, security groups, the new network interface and volumes, and the capacity reservation, dedicated host / host resource group and license configurations a template may name.',
+        ),
+      },
+      {
+        sid: 'TagInstanceOnLaunch',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2('instance'), ec2('volume'), ec2('network-interface')],
+        conditions: tagOnCreate('RunInstances'),
+        wildcardReason: ec2Reason('Tagging only as part of RunInstances (condition ec2:CreateAction).'),
+      },
+      describe('DescribeInstances', ['ec2:DescribeInstances']),
+      {
+        sid: 'PassBuildInstanceRoles',
+        actions: ['iam:PassRole'],
+        resources: [ctx.buildRoleArn, ...ctx.extraInstanceProfiles.map((x) => x.roleArn)],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      },
+      { ...readUserObjects, sid: 'ReadUserDataFile' },
+    ],
+
+    CheckInstance: [describe('DescribeInstances', ['ec2:DescribeInstances'])],
+
+    CheckAgent: [
+      describe('DescribeManagedInstances', ['ssm:DescribeInstanceInformation']),
+      describe('DescribeInstances', ['ec2:DescribeInstances']),
+    ],
+
+    SendCommand: [
+      {
+        sid: 'SendStackCommandDocument',
+        actions: ['ssm:SendCommand'],
+        resources: [`arn:${p}:ssm:${ctx.region}:${a}:document/${ctx.commandDocumentName}`],
+      },
+      {
+        sid: 'SendCommandToStackInstances',
+        actions: ['ssm:SendCommand'],
+        resources: [ec2('instance')],
+        conditions: { StringEquals: { [`ssm:resourceTag/${TagKeys.stack}`]: ctx.stackName } },
+        wildcardReason: ec2Reason('Only instances tagged ami-builder:stack with this stack (condition).'),
+      },
+      describe('FindSentCommands', ['ssm:ListCommands']),
+      describe('DescribeInstance', ['ec2:DescribeInstances']),
+      {
+        sid: 'StageCommandFiles',
+        actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'],
+        resources: [stagedObjects],
+        wildcardReason: stagedReason,
+      },
+      { ...readUserObjects, sid: 'ReadReferencedFiles' },
+      {
+        sid: 'ListStagedAndReferencedFolders',
+        actions: ['s3:ListBucket'],
+        resources: [ctx.stagingBucketArn, ...bundleBuckets],
+        wildcardReason: `A file provisioner's source may be an S3 folder, listed to copy its objects. ${bundleReason}`,
+      },
+      {
+        sid: 'ReadX509Parameters',
+        actions: ['ssm:GetParameter'],
+        resources: [`arn:${p}:ssm:*:${a}:parameter${ctx.x509ParameterPrefix}*`],
+        wildcardReason: `X.509 SecureString parameters are named by templates (ssm:${ctx.x509ParameterPrefix}…); access is limited to that path prefix (x509ParameterPrefix), in any region a build runs in.`,
+      },
+      {
+        sid: 'DecryptX509ParametersViaSsm',
+        actions: ['kms:Decrypt'],
+        resources: [`arn:${p}:kms:*:${a}:key/*`],
+        conditions: { StringLike: { 'kms:ViaService': 'ssm.*.amazonaws.com' } },
+        wildcardReason:
+          'The key of a SecureString parameter is chosen by whoever wrote it; decryption is allowed only through SSM (condition kms:ViaService) and only for the parameters this task may read.',
+      },
+    ],
+
+    CheckCommand: [
+      describe('ReadCommandStatus', ['ssm:GetCommandInvocation']),
+      {
+        sid: 'CancelTimedOutCommand',
+        actions: ['ssm:CancelCommand'],
+        resources: ['*'],
+        wildcardReason:
+          'A command that outlives its timeout is cancelled; ssm:CancelCommand supports no resource-level permissions (the Service Authorization Reference lists only "*").',
+      },
+    ],
+
+    ForceDeregister: [
+      describe('DescribeImages', ['ec2:DescribeImages']),
+      {
+        sid: 'DeregisterOwnImages',
+        actions: ['ec2:DeregisterImage'],
+        resources: [images],
+        conditions: { StringEquals: { 'ec2:Owner': a } },
+        wildcardReason: ec2Reason(
+          'force_deregister removes earlier AMIs named ami_name that this stack did not necessarily create, so no tag condition applies; image ARNs carry no account, so the condition ec2:Owner limits it to this account’s images.',
+        ),
+      },
+      {
+        sid: 'DeleteDeregisteredSnapshots',
+        actions: ['ec2:DeleteSnapshot'],
+        resources: [snapshots],
+        wildcardReason: ec2Reason(
+          'force_delete_snapshot deletes the EBS snapshots of the deregistered AMIs; snapshot ARNs carry no account and EC2 deletes only the caller’s own snapshots.',
+        ),
+      },
+      {
+        sid: 'DeleteDeregisteredBundles',
+        actions: ['s3:ListBucket', 's3:DeleteObject'],
+        resources: [...bundleBuckets, ...bundleObjects],
+        wildcardReason: `force_delete_snapshot deletes the bundles (parts and manifest) of the deregistered AMIs. ${bundleReason}`,
+      },
+    ],
+
+    RegisterImage: [
+      {
+        sid: 'RegisterTaggedImage',
+        actions: ['ec2:RegisterImage'],
+        resources: [images],
+        conditions: createdWithStackTag,
+        wildcardReason: ec2Reason(
+          'Only images registered with the tag ami-builder:stack = this stack (condition).',
+        ),
+      },
+      {
+        sid: 'TagImageOnRegister',
+        actions: ['ec2:CreateTags'],
+        resources: [images],
+        conditions: tagOnCreate('RegisterImage'),
+        wildcardReason: ec2Reason('Tagging only as part of RegisterImage (condition ec2:CreateAction).'),
+      },
+      describe('DescribeImages', ['ec2:DescribeImages']),
+    ],
+
+    CheckImage: [describe('DescribeImages', ['ec2:DescribeImages'])],
+
+    CopyImage: [
+      {
+        sid: 'CopyToTaggedImage',
+        actions: ['ec2:CopyImage'],
+        resources: [images],
+        conditions: createdWithStackTag,
+        wildcardReason: ec2Reason(
+          'Only copies created with the tag ami-builder:stack = this stack (condition).',
+        ),
+      },
+      {
+        sid: 'TagImageOnCopy',
+        actions: ['ec2:CreateTags'],
+        resources: [images],
+        conditions: tagOnCreate('CopyImage'),
+        wildcardReason: ec2Reason('Tagging only as part of CopyImage (condition ec2:CreateAction).'),
+      },
+      describe('DescribeImages', ['ec2:DescribeImages']),
+      {
+        sid: 'ReadSourceBundle',
+        actions: ['s3:GetObject', 's3:GetBucketAcl'],
+        resources: [...bundleBuckets, ...bundleObjects],
+        wildcardReason: `Copying an instance-store AMI reads its bundle from the source bucket. ${bundleReason}`,
+      },
+      {
+        sid: 'WriteCopiedBundle',
+        actions: [
+          's3:CreateBucket',
+          's3:PutBucketOwnershipControls',
+          's3:GetBucketAcl',
+          's3:PutObject',
+          's3:PutObjectAcl',
+          's3:GetObject',
+        ],
+        resources: [`arn:${p}:s3:::amis-for-${a}-in-*`, `arn:${p}:s3:::amis-for-${a}-in-*/*`],
+        wildcardReason:
+          'Copying an instance-store AMI makes EC2 create (or reuse) the bucket amis-for-<account>-in-<region>-<suffix> in the target region with the caller’s permissions; the suffix is chosen by EC2.',
+      },
+      {
+        sid: 'FindCopyBucket',
+        actions: ['s3:ListAllMyBuckets'],
+        resources: [`arn:${p}:s3:::*`],
+        wildcardReason:
+          'EC2 lists the caller’s buckets to find an existing amis-for-… bucket in the target region; ListAllMyBuckets has no narrower resource.',
+      },
+    ],
+
+    FinishImage: [
+      {
+        sid: 'FinishStackImages',
+        actions: [
+          'ec2:ModifyImageAttribute',
+          'ec2:EnableImageDeprecation',
+          'ec2:EnableImageDeregistrationProtection',
+          'ec2:CreateTags',
+        ],
+        resources: [images],
+        conditions: taggedByStack,
+        wildcardReason: ec2Reason('Only images tagged ami-builder:stack with this stack (condition).'),
+      },
+      describe('DescribeImages', ['ec2:DescribeImages']),
+      {
+        sid: 'ShareWithOrganizations',
+        actions: ['organizations:DescribeOrganization', 'organizations:DescribeOrganizationalUnit'],
+        resources: ['*'],
+        wildcardReason:
+          'Sharing an AMI with ami_org_arns / ami_ou_arns makes EC2 check the organization and OUs with the caller’s permissions; the organization is not known to the stack.',
+      },
+    ],
+
+    TerminateInstance: [terminateTagged],
+
+    DeleteTemporaryResources: [deleteTaggedGroups, listStaging, deleteStaged],
+
+    ReportBuild: [describe('DescribeImages', ['ec2:DescribeImages'])],
+
+    SummarizeBuilds: [],
+
+    Notify: [
+      {
+        sid: 'PutBuildEvents',
+        actions: ['events:PutEvents'],
+        resources: [`arn:${p}:events:${ctx.region}:${a}:event-bus/${ctx.eventBusName}`],
+      },
+      ...(ctx.notificationTopic === undefined
+        ? []
+        : [
+            {
+              sid: 'PublishBuildSummary',
+              actions: ['sns:Publish'],
+              resources: [ctx.notificationTopic.topicArn],
+            },
+            {
+              sid: 'EncryptBuildSummary',
+              actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+              resources: [ctx.notificationTopic.keyArn],
+            },
+          ]),
+    ],
+
+    PublishAmiIds: [
+      {
+        sid: 'PublishAmiIdParameters',
+        actions: ['ssm:GetParameter', 'ssm:PutParameter'],
+        resources: [`arn:${p}:ssm:*:${a}:parameter${ctx.amiParameterPrefix}*`],
+        wildcardReason: `ami_id_parameter is named by each template; writes are limited to the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}), in the build region and every ami_regions region.`,
+      },
+      // Parameter Store checks that an aws:ec2:image value names an AMI the caller can describe.
+      describe('ValidateAmiIds', ['ec2:DescribeImages']),
+    ],
+
+    AbortCleanup: [
+      describe('FindExecutionResources', [
+        'ec2:DescribeRegions',
+        'ec2:DescribeInstances',
+        'ec2:DescribeSecurityGroups',
+        'ec2:DescribeImages',
+      ]),
+      terminateTagged,
+      deleteTaggedGroups,
+      listStaging,
+      deleteStaged,
+      {
+        sid: 'DescribeBuildExecutions',
+        actions: ['states:DescribeExecution'],
+        resources: [`arn:${p}:states:${ctx.region}:${a}:execution:${ctx.stateMachineName}:*`],
+        wildcardReason:
+          'Abort Cleanup reads the execution named in the status-change event; executions of this state machine only.',
+      },
+    ],
+  };
+}
+
+/** The context for the stack: CloudFormation pseudo parameters for partition, account and region. */
+export function stackPermissionContext(
+  values: Omit<PermissionContext, 'partition' | 'account' | 'region'>,
+): PermissionContext {
+  return { ...values, partition: Aws.PARTITION, account: Aws.ACCOUNT_ID, region: Aws.REGION };
+}
+
+/** X-Ray's statement, added by `tracing: ACTIVE` to every task role. */
+const XRAY_REASON =
+  'X-Ray tracing (tracing: ACTIVE) adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.';
+
+/**
+ * Adds each task's grants to its function's role and acknowledges the cdk-nag IAM5 findings of their wildcard
+ * resources with the grants' reasons.
+ *
+ * @throws Error when a grant has a wildcard resource and no `wildcardReason`, or an action with `*`.
+ */
+export function applyTaskGrants(functions: Record<TaskId, TaskFunction>, ctx: PermissionContext): void {
+  const grants = taskGrants(ctx);
+  for (const [taskId, fn] of Object.entries(functions) as [TaskId, TaskFunction][]) {
+    const stack = Stack.of(fn);
+    const reasons: { resources: string[]; reason: string }[] = [{ resources: ['*'], reason: XRAY_REASON }];
+    for (const grant of grants[taskId]) {
+      const wildcard = grant.resources.some((r) => flattenCfnReference(stack.resolve(r)).includes('*'));
+      if (wildcard && grant.wildcardReason === undefined) {
+        throw new Error(`${taskId}/${grant.sid}: a wildcard resource needs a wildcardReason`);
+      }
+      const starAction = grant.actions.find((action) => action.includes('*'));
+      if (starAction !== undefined)
+        throw new Error(`${taskId}/${grant.sid}: action "${starAction}" has a wildcard`);
+      fn.taskRole.addToPolicy(
+        new PolicyStatement({
+          sid: grant.sid,
+          actions: grant.actions,
+          resources: grant.resources,
+          conditions: grant.conditions,
+        }),
+      );
+      if (grant.wildcardReason !== undefined)
+        reasons.push({ resources: grant.resources, reason: grant.wildcardReason });
+    }
+    acknowledgeWildcardResources(fn.taskRole, reasons);
+  }
+}

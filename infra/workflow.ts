@@ -1,0 +1,532 @@
+/**
+ * The build workflow, top to bottom as docs/ARCHITECTURE.md draws it. State names come from
+ * `infra/state-names.ts`; error names from `lambdas/shared/errors.ts`; every wait is a {@link PollLoop}.
+ *
+ * JSONPath only: the local runner (aws-local-stepfunctions) does not execute JSONata.
+ */
+import { Duration } from 'aws-cdk-lib';
+import {
+  type CatchProps,
+  Chain,
+  Choice,
+  Condition,
+  Errors,
+  Fail,
+  type IChainable,
+  JitterType,
+  JsonPath,
+  Map as MapState,
+  Parallel,
+  type RetryProps,
+  Succeed,
+  TaskInput,
+  Timeout,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ErrorNames } from '../lambdas/shared/errors.js';
+import { PollLoop } from './constructs/poll-loop.js';
+import type { TaskFunction } from './constructs/task-function.js';
+import { StateDescriptions, type StateKey, StateNames } from './state-names.js';
+import type { TaskId } from './tasks.js';
+
+/** Retry of {@link ErrorNames.AwsTransient} (throttling, 5xx) on every task. */
+export const TRANSIENT_RETRY: RetryProps = {
+  errors: [ErrorNames.AwsTransient],
+  interval: Duration.seconds(5),
+  backoffRate: 2,
+  maxAttempts: 6,
+  jitterStrategy: JitterType.FULL,
+};
+
+/** Retry of {@link ErrorNames.SecurityGroupInUse} on the Delete Temporary Resources states. */
+export const SECURITY_GROUP_IN_USE_RETRY: RetryProps = {
+  errors: [ErrorNames.SecurityGroupInUse],
+  interval: Duration.seconds(10),
+  backoffRate: 1.5,
+  maxAttempts: 10,
+};
+
+/** A Task's `TimeoutSeconds`: the function's own timeout plus this margin, so the Lambda's timeout wins. */
+export const TASK_TIMEOUT_MARGIN = Duration.seconds(60);
+
+/** Where the failure Catch puts Step Functions' `{ Error, Cause }`. */
+export const ERROR_PATH = '$.error';
+/** Where a cleanup state's own error goes, so that `$.error` keeps the build's first error. */
+export const CLEANUP_ERROR_PATH = '$.cleanupError';
+
+/** The functions the workflow invokes, by task id. */
+export type WorkflowFunctions = Record<TaskId, TaskFunction>;
+
+interface InvokeOptions {
+  /** `args` of the `{ build: $, args }` payload. */
+  args?: Record<string, unknown>;
+  /** A payload other than `{ build: $, args }`. */
+  payload?: Record<string, unknown>;
+  /**
+   * Where the task's result goes; `$` replaces the state. `$` is written by leaving ResultPath out (its default):
+   * aws-local-stepfunctions 3 mishandles an explicit `"ResultPath": "$"`.
+   */
+  resultPath: string;
+}
+
+/**
+ * The build state machine's definition.
+ *
+ * @param scope the construct the states are created in
+ * @param functions one function per task
+ */
+export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): IChainable {
+  const states = new Construct(scope, 'States');
+  const name = (key: StateKey) => StateNames[key];
+  const comment = (key: StateKey) => StateDescriptions[key];
+
+  /**
+   * A Lambda task: the function is invoked directly (`payloadResponseOnly`), so its return value is the
+   * result and lands at `resultPath` as is. CDK retries Lambda service errors; throttling and 5xx that survive
+   * the SDK's own retries (AwsTransientError) are retried with backoff; TimeoutSeconds is always set.
+   */
+  const invoke = (key: StateKey, taskId: TaskId, options: InvokeOptions): LambdaInvoke => {
+    const fn = functions[taskId];
+    const timeout = (fn.timeout ?? Duration.seconds(60)).plus(TASK_TIMEOUT_MARGIN);
+    const task = new LambdaInvoke(states, name(key), {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      payload: TaskInput.fromObject(
+        options.payload ?? { build: JsonPath.entirePayload, args: options.args ?? {} },
+      ),
+      resultPath: options.resultPath === '$' ? undefined : options.resultPath,
+      taskTimeout: Timeout.duration(timeout),
+      comment: comment(key),
+    });
+    task.addRetry(TRANSIENT_RETRY);
+    return task;
+  };
+
+  /** Check → Choice → Wait → Check, storing the check's result at `$.poll.<waitKey>`. */
+  const poll = (
+    keys: { check: StateKey; choice: StateKey; wait: StateKey },
+    taskId: TaskId,
+    waitKey: string,
+    args: Record<string, unknown>,
+    retry?: IChainable,
+  ): { loop: PollLoop; check: LambdaInvoke } => {
+    const check = invoke(keys.check, taskId, { args, resultPath: `$.poll.${waitKey}` });
+    const loop = new PollLoop(states, `${name(keys.check)} Loop`, {
+      check,
+      waitKey,
+      choiceName: name(keys.choice),
+      waitName: name(keys.wait),
+      comments: { choice: comment(keys.choice), wait: comment(keys.wait) },
+      retry,
+    });
+    return { loop, check };
+  };
+
+  // ─── Failure path: every build state from Prevalidate on catches into it ─────────────────────────────────
+  const reportFailedBuild = invoke('ReportFailedBuild', 'ReportBuild', {
+    args: { status: 'failed' },
+    resultPath: '$',
+  });
+  const cleanupFailed = catchInto(reportFailedBuild, CLEANUP_ERROR_PATH);
+
+  const deleteAfterFailure = cleanupFailed(
+    invoke('DeleteTemporaryResourcesAfterFailure', 'DeleteTemporaryResources', {
+      args: { reason: 'failure' },
+      resultPath: '$.cleanup',
+    }),
+  );
+  deleteAfterFailure.addRetry(SECURITY_GROUP_IN_USE_RETRY);
+  deleteAfterFailure.next(reportFailedBuild);
+
+  const terminationAfterFailure = poll(
+    {
+      check: 'CheckInstanceTerminatedAfterFailure',
+      choice: 'InstanceTerminatedAfterFailure',
+      wait: 'WaitForInstanceTerminationAfterFailure',
+    },
+    'CheckInstance',
+    'instanceTerminated',
+    { want: 'terminated' },
+  );
+  cleanupFailed(terminationAfterFailure.check);
+  terminationAfterFailure.loop.next(deleteAfterFailure);
+
+  const cleanUpAfterFailure = cleanupFailed(
+    invoke('CleanUpAfterFailure', 'TerminateInstance', {
+      args: { reason: 'failure' },
+      resultPath: '$.cleanup',
+    }),
+  ).next(
+    // Nothing to wait for when no instance was terminated (on_error: abort keeps it).
+    new Choice(states, name('InstanceTerminating'), { comment: comment('InstanceTerminating') })
+      .when(Condition.isPresent('$.cleanup.terminatedInstances[0]'), terminationAfterFailure.loop)
+      .otherwise(deleteAfterFailure),
+  );
+
+  const instanceLaunched = new Choice(states, name('InstanceLaunched'), {
+    comment: comment('InstanceLaunched'),
+  })
+    .when(Condition.isPresent('$.instance.instanceId'), cleanUpAfterFailure)
+    .otherwise(deleteAfterFailure);
+
+  // The error-cleanup provisioner's own failure must not skip the instance's termination.
+  const errorCleanupFailed = catchInto(instanceLaunched, CLEANUP_ERROR_PATH);
+  const sendErrorCleanup = errorCleanupFailed(
+    invoke('SendErrorCleanupCommand', 'SendCommand', {
+      args: { kind: 'error-cleanup' },
+      resultPath: '$.command',
+    }),
+  );
+  const errorCleanupCommand = poll(
+    {
+      check: 'CheckErrorCleanupCommand',
+      choice: 'ErrorCleanupCommandDone',
+      wait: 'WaitForErrorCleanupCommand',
+    },
+    'CheckCommand',
+    'command',
+    {},
+    sendErrorCleanup,
+  );
+  errorCleanupFailed(errorCleanupCommand.check);
+  sendErrorCleanup.next(errorCleanupCommand.loop);
+  errorCleanupCommand.loop.next(instanceLaunched);
+
+  // Packer runs the error-cleanup provisioner once provisioning has started (the agent was reachable), and not
+  // with -on-error=abort.
+  const failurePath = new Choice(states, name('RunErrorCleanupProvisionerChoice'), {
+    comment: comment('RunErrorCleanupProvisionerChoice'),
+  })
+    .when(
+      Condition.and(
+        Condition.isPresent('$.config.errorCleanupProvisioner'),
+        Condition.isPresent('$.poll.agent.done'),
+        Condition.booleanEquals('$.poll.agent.done', true),
+        Condition.stringEquals('$.config.onError', 'cleanup'),
+      ),
+      sendErrorCleanup,
+    )
+    .otherwise(instanceLaunched);
+
+  const guard = catchInto(failurePath, ERROR_PATH);
+
+  // ─── One build: Packer's steps ───────────────────────────────────────────────────────────────────────────
+  const prevalidate = guard(invoke('Prevalidate', 'Prevalidate', { resultPath: '$.source' }));
+  const ensureBundleBucket = guard(
+    invoke('EnsureBundleBucket', 'EnsureBundleBucket', { resultPath: '$.bucket' }),
+  );
+  const createSecurityGroup = guard(
+    invoke('CreateSecurityGroup', 'CreateSecurityGroup', { resultPath: '$.network' }),
+  );
+  const launchInstance = guard(invoke('LaunchInstance', 'LaunchInstance', { resultPath: '$.instance' }));
+  const instanceRunning = poll(
+    { check: 'CheckInstanceRunning', choice: 'InstanceRunning', wait: 'WaitForInstanceRunning' },
+    'CheckInstance',
+    'instanceRunning',
+    { want: 'running' },
+  );
+  guard(instanceRunning.check);
+  const agentOnline = poll(
+    { check: 'CheckSsmAgent', choice: 'SsmAgentOnline', wait: 'WaitForSsmAgent' },
+    'CheckAgent',
+    'agent',
+    {},
+  );
+  guard(agentOnline.check);
+
+  // Provisioners, one at a time. The iteration state is the build plus the provisioner and its index; each
+  // iteration ends with only its command's summary, so the Map's result stays small.
+  const sendProvisionerCommand = invoke('SendProvisionerCommand', 'SendCommand', {
+    args: { kind: 'provision', provisionerIndex: JsonPath.numberAt('$.provisionerIndex') },
+    resultPath: '$.command',
+  });
+  const provisionerCommand = poll(
+    { check: 'CheckProvisionerCommand', choice: 'ProvisionerCommandDone', wait: 'WaitForProvisionerCommand' },
+    'CheckCommand',
+    'command',
+    {},
+    sendProvisionerCommand,
+  );
+  const runProvisioners = guard(
+    new MapState(states, name('RunProvisioners'), {
+      comment: comment('RunProvisioners'),
+      itemsPath: '$.config.provisioners',
+      maxConcurrency: 1,
+      itemSelector: {
+        ...buildStateSelector(['source', 'bucket', 'network', 'instance']),
+        provisioner: JsonPath.objectAt('$$.Map.Item.Value'),
+        provisionerIndex: JsonPath.numberAt('$$.Map.Item.Index'),
+      },
+      resultPath: JsonPath.DISCARD,
+    }),
+  ).itemProcessor(
+    Chain.start(
+      new Wait(states, name('PauseBeforeProvisioner'), {
+        comment: comment('PauseBeforeProvisioner'),
+        time: WaitTime.secondsPath('$.provisioner.pauseBeforeSeconds'),
+      }),
+    )
+      .next(sendProvisionerCommand)
+      .next(provisionerCommand.loop)
+      .next(
+        new Succeed(states, name('ProvisionerFinished'), {
+          comment: comment('ProvisionerFinished'),
+          outputPath: '$.command',
+        }),
+      ),
+  );
+
+  const command = (
+    send: StateKey,
+    keys: { check: StateKey; choice: StateKey; wait: StateKey },
+    kind: 'x509' | 'bundle' | 'upload',
+  ): Chain => {
+    const sendTask = guard(invoke(send, 'SendCommand', { args: { kind }, resultPath: '$.command' }));
+    const wait = poll(keys, 'CheckCommand', 'command', {}, sendTask);
+    guard(wait.check);
+    return Chain.start(sendTask).next(wait.loop);
+  };
+
+  const registerAmi = guard(invoke('RegisterAmi', 'RegisterImage', { resultPath: '$.image' }));
+  const amiAvailable = poll(
+    { check: 'CheckAmiAvailable', choice: 'AmiAvailable', wait: 'WaitForAmi' },
+    'CheckImage',
+    'image',
+    {
+      key: 'image',
+      region: JsonPath.stringAt('$.image.region'),
+      imageId: JsonPath.stringAt('$.image.imageId'),
+    },
+  );
+  guard(amiAvailable.check);
+
+  // Copies: the iteration state is the build plus the region (the item); each ends with the finished copy's
+  // ImageInfo, so the Map's result is the list of copies.
+  const amiCopy = poll(
+    { check: 'CheckAmiCopy', choice: 'AmiCopyAvailable', wait: 'WaitForAmiCopy' },
+    'CheckImage',
+    'copy',
+    { key: 'copy', region: JsonPath.stringAt('$.region'), imageId: JsonPath.stringAt('$.copy.imageId') },
+  );
+  const copyToRegions = new MapState(states, name('CopyToRegions'), {
+    comment: comment('CopyToRegions'),
+    itemsPath: '$.config.amiRegions',
+    itemSelector: {
+      ...buildStateSelector(['source', 'bucket', 'network', 'instance', 'image']),
+      region: JsonPath.stringAt('$$.Map.Item.Value'),
+    },
+    resultPath: '$.copies',
+  }).itemProcessor(
+    Chain.start(
+      invoke('CopyAmi', 'CopyImage', {
+        args: { region: JsonPath.stringAt('$.region') },
+        resultPath: '$.copy',
+      }),
+    )
+      .next(amiCopy.loop)
+      .next(
+        invoke('FinishAmiCopy', 'FinishImage', {
+          args: { region: JsonPath.stringAt('$.copy.region'), imageId: JsonPath.stringAt('$.copy.imageId') },
+          resultPath: '$',
+        }),
+      ),
+  );
+  // Branch 1 ends with the build region's ImageInfo, branch 2 with the whole state plus `copies`: the Parallel
+  // passes on branch 2's output (OutputPath `$[1]`).
+  const copyAndFinish = guard(
+    new Parallel(states, name('CopyAndFinish'), { comment: comment('CopyAndFinish'), outputPath: '$[1]' }),
+  )
+    .branch(
+      invoke('FinishAmi', 'FinishImage', {
+        args: { region: JsonPath.stringAt('$.image.region'), imageId: JsonPath.stringAt('$.image.imageId') },
+        resultPath: '$',
+      }),
+    )
+    .branch(copyToRegions);
+
+  const instanceTerminated = poll(
+    { check: 'CheckInstanceTerminated', choice: 'InstanceTerminated', wait: 'WaitForInstanceTermination' },
+    'CheckInstance',
+    'instanceTerminated',
+    { want: 'terminated' },
+  );
+  guard(instanceTerminated.check);
+  const deleteTemporaryResources = guard(
+    invoke('DeleteTemporaryResources', 'DeleteTemporaryResources', {
+      args: { reason: 'success' },
+      resultPath: '$.cleanup',
+    }),
+  );
+  deleteTemporaryResources.addRetry(SECURITY_GROUP_IN_USE_RETRY);
+
+  const terminateInstance = guard(
+    invoke('TerminateInstance', 'TerminateInstance', {
+      args: { reason: 'success' },
+      resultPath: '$.cleanup',
+    }),
+  );
+
+  const build = Chain.start(prevalidate)
+    .next(ensureBundleBucket)
+    .next(createSecurityGroup)
+    .next(launchInstance)
+    .next(instanceRunning.loop)
+    .next(agentOnline.loop)
+    .next(runProvisioners)
+    .next(
+      command(
+        'UploadX509Certificate',
+        { check: 'CheckX509Upload', choice: 'X509UploadDone', wait: 'WaitForX509Upload' },
+        'x509',
+      ),
+    )
+    .next(
+      command(
+        'BundleVolume',
+        { check: 'CheckBundleVolume', choice: 'BundleVolumeDone', wait: 'WaitForBundleVolume' },
+        'bundle',
+      ),
+    )
+    .next(
+      command(
+        'UploadBundle',
+        { check: 'CheckUploadBundle', choice: 'UploadBundleDone', wait: 'WaitForUploadBundle' },
+        'upload',
+      ),
+    )
+    .next(
+      new Choice(states, name('ForceDeregisterChoice'), { comment: comment('ForceDeregisterChoice') })
+        .when(
+          Condition.booleanEquals('$.config.forceDeregister', true),
+          guard(invoke('ForceDeregister', 'ForceDeregister', { resultPath: '$.forceDeregister' })).next(
+            registerAmi,
+          ),
+        )
+        .otherwise(registerAmi)
+        .afterwards(),
+    )
+    .next(amiAvailable.loop)
+    .next(copyAndFinish)
+    .next(
+      new Choice(states, name('PublishAmiIdsChoice'), { comment: comment('PublishAmiIdsChoice') })
+        .when(
+          Condition.isPresent('$.config.amiIdParameter'),
+          guard(invoke('PublishAmiIds', 'PublishAmiIds', { resultPath: '$.published' })).next(
+            terminateInstance,
+          ),
+        )
+        .otherwise(terminateInstance)
+        .afterwards(),
+    )
+    .next(instanceTerminated.loop)
+    .next(deleteTemporaryResources)
+    .next(guard(invoke('ReportBuild', 'ReportBuild', { args: { status: 'succeeded' }, resultPath: '$' })));
+
+  // ─── The execution: validate, build every builder, summarize ─────────────────────────────────────────────
+  const validateTemplate = invoke('ValidateTemplate', 'ValidateTemplate', {
+    payload: {
+      input: JsonPath.entirePayload,
+      execution: {
+        id: JsonPath.stringAt('$$.Execution.Id'),
+        name: JsonPath.stringAt('$$.Execution.Name'),
+        startTime: JsonPath.stringAt('$$.Execution.StartTime'),
+      },
+    },
+    resultPath: '$',
+  });
+  validateTemplate.addCatch(
+    new Fail(states, name('TemplateInvalid'), {
+      comment: comment('TemplateInvalid'),
+      error: ErrorNames.TemplateValidation,
+      causePath: `${ERROR_PATH}.Cause`,
+    }),
+    { errors: [ErrorNames.TemplateValidation], resultPath: ERROR_PATH },
+  );
+
+  const buildEachBuilder = new MapState(states, name('BuildEachBuilder'), {
+    comment: comment('BuildEachBuilder'),
+    itemsPath: '$.builds',
+    maxConcurrency: 0,
+    itemSelector: {
+      config: JsonPath.objectAt('$$.Map.Item.Value'),
+      execution: JsonPath.objectAt('$.execution'),
+      poll: {},
+    },
+    resultPath: '$.results',
+  }).itemProcessor(build);
+
+  const summarizeBuilds = invoke('SummarizeBuilds', 'SummarizeBuilds', {
+    payload: {
+      results: JsonPath.listAt('$.results'),
+      warnings: JsonPath.listAt('$.warnings'),
+      skipped: JsonPath.listAt('$.skipped'),
+      execution: JsonPath.objectAt('$.execution'),
+    },
+    resultPath: '$',
+  });
+
+  // A notification that cannot be delivered is recorded in the output, never turned into a build failure.
+  const notifyBuildResult = invoke('NotifyBuildResult', 'Notify', {
+    payload: {
+      summary: JsonPath.objectAt('$'),
+      execution: {
+        id: JsonPath.stringAt('$$.Execution.Id'),
+        name: JsonPath.stringAt('$$.Execution.Name'),
+        startTime: JsonPath.stringAt('$$.Execution.StartTime'),
+      },
+    },
+    resultPath: '$.notification',
+  });
+
+  const allBuildsSucceeded = new Choice(states, name('AllBuildsSucceeded'), {
+    comment: comment('AllBuildsSucceeded'),
+  });
+  notifyBuildResult.addCatch(allBuildsSucceeded, { resultPath: '$.notificationError' });
+
+  return Chain.start(validateTemplate)
+    .next(buildEachBuilder)
+    .next(summarizeBuilds)
+    .next(notifyBuildResult)
+    .next(
+      allBuildsSucceeded
+        .when(
+          Condition.numberEquals('$.failed', 0),
+          new Succeed(states, name('BuildSucceeded'), { comment: comment('BuildSucceeded') }),
+        )
+        .otherwise(
+          new Fail(states, name('BuildFailed'), {
+            comment: comment('BuildFailed'),
+            errorPath: '$.error',
+            causePath: '$.cause',
+          }),
+        ),
+    );
+}
+
+/** States that can catch errors. */
+interface Catchable {
+  addCatch(handler: IChainable, props?: CatchProps): unknown;
+}
+
+/** Adds a Catch of every error (`States.ALL`) to `handler`, with the error at `resultPath`, and returns the state. */
+function catchInto(handler: IChainable, resultPath: string): <T extends Catchable>(state: T) => T {
+  return (state) => {
+    state.addCatch(handler, { errors: [Errors.ALL], resultPath });
+    return state;
+  };
+}
+
+/** ItemSelector entries that copy the build state (`config`, `execution`, `poll` and the given fields). */
+function buildStateSelector(fields: string[]): Record<string, unknown> {
+  const selector: Record<string, unknown> = {
+    config: JsonPath.objectAt('$.config'),
+    execution: JsonPath.objectAt('$.execution'),
+    poll: JsonPath.objectAt('$.poll'),
+  };
+  for (const field of fields) selector[field] = JsonPath.objectAt(`$.${field}`);
+  return selector;
+}

@@ -1,0 +1,330 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../infra/config.js';
+import { TASK_ID_METADATA_KEY } from '../../infra/constructs/task-function.js';
+import { DOC_PERMISSION_CONTEXT } from '../../infra/diagram.js';
+import { taskGrants } from '../../infra/permissions.js';
+import { type TaskId, Tasks } from '../../infra/tasks.js';
+import { FULL_CONTEXT, type Synthesized, synth } from './synth.js';
+
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+type Resources = Record<
+  string,
+  { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
+>;
+
+let full: Synthesized;
+let resources: Resources;
+/** Every statement of every task role's policy, by task. */
+let statementsByTask: Record<TaskId, Statement[]>;
+
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+beforeAll(() => {
+  full = synth(FULL_CONTEXT);
+  resources = full.template.toJSON().Resources as Resources;
+  const roleOfTask = new Map<string, TaskId>();
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const role = (r.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    roleOfTask.set(role, r.Metadata?.[TASK_ID_METADATA_KEY] as TaskId);
+  }
+  statementsByTask = {} as Record<TaskId, Statement[]>;
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::IAM::Policy') continue;
+    for (const role of r.Properties.Roles as { Ref: string }[]) {
+      const task = roleOfTask.get(role.Ref);
+      if (task === undefined) continue;
+      const statements = (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+      statementsByTask[task] = [...(statementsByTask[task] ?? []), ...statements];
+    }
+  }
+});
+
+const withSid = (task: TaskId, sid: string): Statement => {
+  const found = statementsByTask[task]?.find((s) => s.Sid === sid);
+  if (found === undefined) throw new Error(`${task} has no statement ${sid}`);
+  return found;
+};
+
+describe('IAM', () => {
+  it('gives every task its own role', () => {
+    expect(Object.keys(statementsByTask).sort()).toEqual(Object.keys(Tasks).sort());
+  });
+
+  it('has no "*" in any action of any policy in the stack', () => {
+    // Prepare
+    const actions = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::Role')
+      .flatMap((r) => {
+        const docs = [
+          r.Properties.PolicyDocument,
+          ...((r.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map(
+            (p) => p.PolicyDocument,
+          ),
+        ].filter((d) => d !== undefined) as { Statement: Statement[] }[];
+        return docs.flatMap((d) => d.Statement.flatMap((s) => list(s.Action)));
+      });
+
+    // Assess
+    expect(actions.length).toBeGreaterThan(50);
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+  });
+
+  it('lets Launch Instance pass only the build role and the configured roles, and only to EC2', () => {
+    // Prepare
+    const passRole = Object.values(statementsByTask)
+      .flat()
+      .filter((s) => list(s.Action).includes('iam:PassRole'));
+
+    // Assess
+    expect(passRole).toHaveLength(1);
+    expect(withSid('LaunchInstance', 'PassBuildInstanceRoles')).toEqual({
+      Sid: 'PassBuildInstanceRoles',
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: [
+        { 'Fn::GetAtt': [expect.stringMatching(/^BuildInstanceRole/), 'Arn'] },
+        'arn:aws:iam::123456789012:role/legacy-builder',
+      ],
+      Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+    });
+  });
+
+  it('terminates, deletes security groups and changes AMI attributes only on resources tagged by this stack', () => {
+    const tagged = { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } };
+    const guarded: [TaskId, string][] = [
+      ['TerminateInstance', 'ec2:TerminateInstances'],
+      ['AbortCleanup', 'ec2:TerminateInstances'],
+      ['DeleteTemporaryResources', 'ec2:DeleteSecurityGroup'],
+      ['AbortCleanup', 'ec2:DeleteSecurityGroup'],
+      ['FinishImage', 'ec2:ModifyImageAttribute'],
+      ['FinishImage', 'ec2:EnableImageDeprecation'],
+      ['FinishImage', 'ec2:EnableImageDeregistrationProtection'],
+      ['FinishImage', 'ec2:CreateTags'],
+    ];
+    for (const [task, action] of guarded) {
+      const statements = (statementsByTask[task] ?? []).filter((s) => list(s.Action).includes(action));
+      expect(statements, `${task} ${action}`).not.toHaveLength(0);
+      for (const s of statements) expect(s.Condition, `${task} ${action}`).toEqual(tagged);
+    }
+  });
+
+  it('creates instances, security groups and images only with the stack tag, and tags only while creating', () => {
+    const requestTag = { StringEquals: { 'aws:RequestTag/ami-builder:stack': 'ImageFactory' } };
+    expect(withSid('LaunchInstance', 'RunTaggedInstance').Condition).toEqual(requestTag);
+    expect(withSid('CreateSecurityGroup', 'CreateTaggedSecurityGroup').Condition).toEqual(requestTag);
+    expect(withSid('RegisterImage', 'RegisterTaggedImage').Condition).toEqual(requestTag);
+    expect(withSid('CopyImage', 'CopyToTaggedImage').Condition).toEqual(requestTag);
+    for (const [task, sid, action] of [
+      ['LaunchInstance', 'TagInstanceOnLaunch', 'RunInstances'],
+      ['CreateSecurityGroup', 'TagSecurityGroupOnCreate', 'CreateSecurityGroup'],
+      ['RegisterImage', 'TagImageOnRegister', 'RegisterImage'],
+      ['CopyImage', 'TagImageOnCopy', 'CopyImage'],
+    ] as [TaskId, string, string][]) {
+      expect(withSid(task, sid).Condition, sid).toEqual({ StringEquals: { 'ec2:CreateAction': action } });
+    }
+    // Every CreateTags outside FinishImage is tied to a create action.
+    for (const [task, statements] of Object.entries(statementsByTask)) {
+      for (const s of statements.filter((x) => list(x.Action).includes('ec2:CreateTags'))) {
+        expect(Object.keys(s.Condition?.StringEquals ?? {}), task).toEqual(
+          task === 'FinishImage' ? ['ec2:ResourceTag/ami-builder:stack'] : ['ec2:CreateAction'],
+        );
+      }
+    }
+  });
+
+  it('sends commands only with the stack’s document to instances tagged by this stack', () => {
+    expect(withSid('SendCommand', 'SendStackCommandDocument').Resource).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':ssm:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':document/',
+          { Ref: expect.stringMatching(/^Commands/) },
+        ],
+      ],
+    });
+    expect(withSid('SendCommand', 'SendCommandToStackInstances').Condition).toEqual({
+      StringEquals: { 'ssm:resourceTag/ami-builder:stack': 'ImageFactory' },
+    });
+    expect(withSid('SendCommand', 'DecryptX509ParametersViaSsm').Condition).toEqual({
+      StringLike: { 'kms:ViaService': 'ssm.*.amazonaws.com' },
+    });
+    expect(JSON.stringify(withSid('SendCommand', 'ReadX509Parameters').Resource)).toContain(
+      ':parameter/images/x509/*',
+    );
+  });
+
+  it('limits bucket access to the configured bundle-bucket patterns and the staging prefix', () => {
+    // Prepare
+    const s3Statements = Object.values(statementsByTask)
+      .flat()
+      .filter((s) => list(s.Action).some((a) => a.startsWith('s3:')));
+    const everyBucket = /:s3:::\*"\]\]\}$/;
+
+    // Assess
+    expect(s3Statements.length).toBeGreaterThan(10);
+    let allBuckets = 0;
+    for (const statement of s3Statements) {
+      for (const resource of list(statement.Resource).map((r) => JSON.stringify(r))) {
+        expect(resource, statement.Sid).toMatch(/ami-builder-\*|team-amis|StagingBucket|amis-for-|s3:::\*"/);
+        // Only the listing EC2 needs to find the copy bucket may name every bucket.
+        if (everyBucket.test(resource)) {
+          allBuckets += 1;
+          expect(statement.Action, statement.Sid).toBe('s3:ListAllMyBuckets');
+        }
+      }
+    }
+    expect(allBuckets).toBe(1);
+  });
+
+  it('grants Abort Cleanup only the executions of this state machine', () => {
+    expect(withSid('AbortCleanup', 'DescribeBuildExecutions').Resource).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':execution:ImageFactory-builds:*',
+        ],
+      ],
+    });
+  });
+
+  it('matches every task’s grants to the AWS calls its code makes, and the reverse', () => {
+    // Prepare
+    const grants = taskGrants(DOC_PERMISSION_CONTEXT);
+
+    // Assess
+    for (const taskId of Object.keys(Tasks) as TaskId[]) {
+      const calls = sdkCalls(taskId);
+      const needed = new Set(calls.flatMap((c) => CALL_ACTIONS[c] ?? [c]));
+      const allowedExtra = new Set(calls.flatMap((c) => IMPLIED_ACTIONS[c] ?? []));
+      const granted = new Set(grants[taskId].flatMap((g) => g.actions));
+      expect(
+        [...needed].filter((a) => !granted.has(a)),
+        `${taskId} calls without a grant`,
+      ).toEqual([]);
+      expect(
+        [...granted].filter((a) => !needed.has(a) && !allowedExtra.has(a)),
+        `${taskId} grants without a call`,
+      ).toEqual([]);
+    }
+  });
+
+  it('synthesizes the grants of infra/permissions.ts into each task role', () => {
+    for (const [taskId, statements] of Object.entries(statementsByTask)) {
+      const sids = statements.map((s) => s.Sid).filter((s) => s !== undefined);
+      const expected = taskGrants(DOC_PERMISSION_CONTEXT)[taskId as TaskId].map((g) => g.sid);
+      expect(
+        sids.filter(
+          (s) => s !== 'WriteOwnLogs' && s !== 'PublishBuildSummary' && s !== 'EncryptBuildSummary',
+        ),
+        taskId,
+      ).toEqual(expected.filter((s) => s !== 'PublishBuildSummary' && s !== 'EncryptBuildSummary'));
+    }
+    expect(withSid('Notify', 'PublishBuildSummary').Action).toBe('sns:Publish');
+  });
+});
+
+/** The IAM action(s) an SDK command needs when its name differs from the action. */
+const CALL_ACTIONS: Record<string, string[]> = {
+  's3:ListObjectsV2': ['s3:ListBucket'],
+  's3:HeadObject': ['s3:GetObject'],
+  's3:HeadBucket': ['s3:ListBucket'],
+  's3:DeleteObjects': ['s3:DeleteObject'],
+  's3:CopyObject': ['s3:GetObject', 's3:PutObject'],
+  's3:PutPublicAccessBlock': ['s3:PutBucketPublicAccessBlock'],
+  's3:PutBucketEncryption': ['s3:PutEncryptionConfiguration'],
+};
+
+/** Actions AWS checks on the caller's behalf inside a call (documented per service). */
+const IMPLIED_ACTIONS: Record<string, string[]> = {
+  // TagSpecifications on create calls; the instance profile's role.
+  'ec2:RunInstances': ['ec2:CreateTags', 'iam:PassRole'],
+  'ec2:CreateSecurityGroup': ['ec2:CreateTags'],
+  'ec2:RegisterImage': ['ec2:CreateTags'],
+  // CopyImage of an instance-store AMI reads the source bundle and writes the copy's bucket as the caller.
+  'ec2:CopyImage': [
+    'ec2:CreateTags',
+    's3:CreateBucket',
+    's3:PutBucketOwnershipControls',
+    's3:GetBucketAcl',
+    's3:ListAllMyBuckets',
+    's3:GetObject',
+    's3:PutObject',
+    's3:PutObjectAcl',
+  ],
+  // Sharing with organizations / OUs.
+  'ec2:ModifyImageAttribute': [
+    'organizations:DescribeOrganization',
+    'organizations:DescribeOrganizationalUnit',
+  ],
+  // CreateBucket with ObjectOwnership.
+  's3:CreateBucket': ['s3:PutBucketOwnershipControls'],
+  // SecureString decryption.
+  'ssm:GetParameter': ['kms:Decrypt'],
+  // Publishing to a KMS-encrypted topic.
+  'sns:Publish': ['kms:GenerateDataKey', 'kms:Decrypt'],
+};
+
+const SDK_SERVICES: Record<string, string> = {
+  ec2: 'ec2',
+  ssm: 'ssm',
+  s3: 's3',
+  sts: 'sts',
+  sfn: 'states',
+  eventbridge: 'events',
+  'cloudwatch-logs': 'logs',
+  sns: 'sns',
+  iam: 'iam',
+};
+
+/** `service:Operation` of every SDK command a task's handler module (and what it imports) sends. */
+function sdkCalls(taskId: TaskId): string[] {
+  const seen = new Set<string>();
+  const pending = [join(repoRoot, Tasks[taskId])];
+  const calls = new Set<string>();
+  while (pending.length > 0) {
+    const file = pending.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
+      const next = resolve(dirname(file), `${m[1]}.ts`);
+      if (existsSync(next)) pending.push(next);
+    }
+    for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-([a-z0-9-]+)'/g)) {
+      const service = SDK_SERVICES[m[2] as string];
+      if (service === undefined) throw new Error(`${file}: unknown SDK client ${m[2]}`);
+      for (const raw of (m[1] as string).split(',')) {
+        const name =
+          raw
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0] ?? '';
+        if (name.endsWith('Command') && new RegExp(`new ${name}\\(`).test(text)) {
+          calls.add(`${service}:${name.slice(0, -'Command'.length)}`);
+        }
+      }
+    }
+  }
+  return [...calls].sort();
+}
