@@ -26,6 +26,12 @@ import { resolveSourceImage } from './source-ami.js';
 
 export interface PrevalidateDeps {
   clients: Pick<Clients, 'ec2' | 'sts'>;
+  /**
+   * The stack's region (`AWS_REGION`). The SSM command document and its log group exist only there, so the
+   * build instance must run there too.
+   * @default - not checked
+   */
+  stackRegion?: string;
 }
 
 /**
@@ -186,6 +192,11 @@ export async function prevalidate(event: TaskEvent, deps: PrevalidateDeps): Prom
   const { build } = event;
   const { config } = build;
 
+  if (deps.stackRegion !== undefined && deps.stackRegion !== config.region) {
+    throw new InvalidRegionError(
+      `region ${JSON.stringify(config.region)}: this stack builds in ${deps.stackRegion} only (its SSM command document and command log group live there). Set "region": "${deps.stackRegion}" and list other regions in ami_regions, or deploy the stack in ${config.region} too.`,
+    );
+  }
   if (!config.skipRegionValidation) await validateRegions(deps, config);
   if (!config.forceDeregister) await validateAmiName(deps, build);
 
