@@ -1,9 +1,10 @@
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { checkCommand } from './check-command.js';
 
-const deps = { clients: createClients(), env: readEnvironment() };
+const deps = { clients: createClients({ ssm: SSMClient }), env: readEnvironment() };
 const argsSchema = z.object({});
 
 /**

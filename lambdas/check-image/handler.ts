@@ -1,8 +1,9 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClients, lambdaHandler } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { checkImage, checkImageArgs } from './check-image.js';
 
-const deps = { clients: createClients() };
+const deps = { clients: createClients({ ec2: EC2Client }) };
 
 /**
  * States "Check AMI Available" (`args: { region, key: 'image' }`) and "Check AMI Copy"

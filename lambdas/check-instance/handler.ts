@@ -1,9 +1,10 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { createClients, lambdaHandler } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { checkInstance } from './check-instance.js';
 
-const deps = { clients: createClients() };
+const deps = { clients: createClients({ ec2: EC2Client }) };
 const argsSchema = z.object({ want: z.enum(['running', 'terminated']) });
 
 export const handler = lambdaHandler((event: unknown) =>

@@ -1,9 +1,10 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { copyImage, copyImageArgs } from './copy-image.js';
 
 const deps = {
-  clients: createClients(),
+  clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
   log: (message: string) => console.log(message),
 };

@@ -1,10 +1,12 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
 import { cleanupArgsSchema } from '../shared/cleanup-report.js';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { deleteTemporaryResources } from './delete-temporary-resources.js';
 
 const deps = {
-  clients: createClients(),
+  clients: createClients({ ec2: EC2Client, s3: S3Client }),
   env: readEnvironment(),
   homeRegion: process.env.AWS_REGION ?? 'us-east-1',
 };

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { finishImage, finishImageArgs } from './finish-image.js';
 
 const deps = {
-  clients: createClients(),
+  clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
   log: (message: string) => console.log(message),
   sleep: async (milliseconds: number) => {

@@ -1,9 +1,14 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { createClients, lambdaHandler } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { forceDeregister } from './force-deregister.js';
 
-const deps = { clients: createClients(), log: (message: string) => console.log(message) };
+const deps = {
+  clients: createClients({ ec2: EC2Client, s3: S3Client }),
+  log: (message: string) => console.log(message),
+};
 const argsSchema = z.object({});
 
 /** State "Force Deregister": `{ build, args: {} }` → `{ deregistered: ImageInfo[] }` at `$.forceDeregister`. */

@@ -1,8 +1,10 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
 import { notify, parseNotifyPayload } from './notify.js';
 
 const deps = {
-  clients: createClients(),
+  clients: createClients({ events: EventBridgeClient, sns: SNSClient }),
   env: readEnvironment(),
   clock: systemClock,
   region: process.env.AWS_REGION ?? 'us-east-1',

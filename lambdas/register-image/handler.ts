@@ -1,10 +1,11 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { registerImage } from './register-image.js';
 
 const deps = {
-  clients: createClients(),
+  clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
   log: (message: string) => console.log(message),
 };

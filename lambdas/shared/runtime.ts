@@ -3,14 +3,15 @@
  * region and reused across invocations), the tags that tie resources to a stack and an execution, and the
  * wrapper that turns a plain task function into a Lambda handler.
  */
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { STSClient } from '@aws-sdk/client-sts';
+// Type-only imports: each handler passes the client classes it uses, so a bundle holds only those SDK clients.
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { AwsTransientError } from './errors.js';
 
 /** The Lambda environment every task may read. Set by infra; the local runner sets the same names. */
@@ -83,23 +84,32 @@ function cached<T>(make: (region: string) => T): (region: string) => T {
   };
 }
 
+/** A client class: constructed with a region and SDK options. */
+export type ClientClass<C> = new (config: {
+  region: string;
+  maxAttempts?: number;
+  forcePathStyle?: boolean;
+}) => C;
+
 /**
- * Creates the client factory. Endpoints come from the SDK's own `AWS_ENDPOINT_URL` handling, so the same code
- * reaches AWS or the local emulator; S3 uses path-style addressing when an endpoint override is set.
+ * Creates the client factory for the services a handler uses (`createClients({ ec2: EC2Client })`): only those
+ * SDK clients are imported, so each Lambda bundle stays small and starts fast. Endpoints come from the SDK's own
+ * `AWS_ENDPOINT_URL` handling, so the same code reaches AWS or the local emulator; S3 uses path-style
+ * addressing when an endpoint override is set.
  */
-export function createClients(): Clients {
+export function createClients<K extends keyof Clients>(
+  classes: { [P in K]: ClientClass<ReturnType<Clients[P]>> },
+): Pick<Clients, K> {
   const endpointOverride = Boolean(process.env.AWS_ENDPOINT_URL);
-  const common = { maxAttempts: 4 };
-  return {
-    ec2: cached((region) => new EC2Client({ ...common, region })),
-    ssm: cached((region) => new SSMClient({ ...common, region })),
-    s3: cached((region) => new S3Client({ ...common, region, forcePathStyle: endpointOverride })),
-    sts: cached((region) => new STSClient({ ...common, region })),
-    sfn: cached((region) => new SFNClient({ ...common, region })),
-    events: cached((region) => new EventBridgeClient({ ...common, region })),
-    logs: cached((region) => new CloudWatchLogsClient({ ...common, region })),
-    sns: cached((region) => new SNSClient({ ...common, region })),
-  };
+  const factories = {} as Pick<Clients, K>;
+  for (const service of Object.keys(classes) as K[]) {
+    const Client = classes[service] as ClientClass<unknown>;
+    const options = service === 's3' ? { forcePathStyle: endpointOverride } : {};
+    (factories as Record<string, unknown>)[service] = cached(
+      (region) => new Client({ maxAttempts: 4, region, ...options }),
+    );
+  }
+  return factories;
 }
 
 /** Tag keys that tie a resource to this system. IAM conditions in infra use the same keys. */

@@ -16,7 +16,7 @@ import {
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
-const deps = { clients: createClients(), env: makeEnvironment() };
+const deps = { clients: createClients({ ec2: EC2Client, ssm: SSMClient }), env: makeEnvironment() };
 
 function event(overrides: BuildStateOverrides = {}): TaskEvent {
   return {

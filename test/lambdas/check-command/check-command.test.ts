@@ -35,7 +35,7 @@ import {
 } from '../fixtures.js';
 
 const ssmMock = mockClient(SSMClient);
-const deps = { clients: createClients(), env: makeEnvironment() };
+const deps = { clients: createClients({ ssm: SSMClient }), env: makeEnvironment() };
 
 const COMMAND_ID = '11111111-2222-3333-4444-555555555555';
 const INSTANCE_ID = 'i-0123456789abcdef0';

@@ -13,7 +13,7 @@ import type { PollResult, TaskEvent } from '../../../lambdas/shared/state.js';
 import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '../fixtures.js';
 
 const ec2Mock = mockClient(EC2Client);
-const deps = { clients: createClients() };
+const deps = { clients: createClients({ ec2: EC2Client }) };
 
 function event(
   want: CheckInstanceArgs['want'],

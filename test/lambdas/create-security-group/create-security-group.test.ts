@@ -26,7 +26,7 @@ import {
 } from '../fixtures.js';
 
 const ec2Mock = mockClient(EC2Client);
-const deps = { clients: createClients(), env: makeEnvironment() };
+const deps = { clients: createClients({ ec2: EC2Client }), env: makeEnvironment() };
 const GROUP_NAME = temporaryGroupName(EXECUTION_ID, 'amazon-instance');
 
 const source: SourceInfo = {

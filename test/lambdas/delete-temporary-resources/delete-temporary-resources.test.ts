@@ -17,7 +17,11 @@ import {
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
-const deps = { clients: createClients(), env: makeEnvironment(), homeRegion: 'eu-central-1' };
+const deps = {
+  clients: createClients({ ec2: EC2Client, s3: S3Client }),
+  env: makeEnvironment(),
+  homeRegion: 'eu-central-1',
+};
 
 const PREFIX = 'staging/build-2024-01-02/amazon-instance/';
 const STAGED = [

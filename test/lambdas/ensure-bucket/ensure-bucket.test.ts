@@ -24,7 +24,7 @@ import {
 } from '../fixtures.js';
 
 const s3Mock = mockClient(S3Client);
-const deps = { clients: createClients(), env: makeEnvironment() };
+const deps = { clients: createClients({ s3: S3Client }), env: makeEnvironment() };
 
 function event(overrides: BuildStateOverrides = {}): TaskEvent {
   return { build: makeBuildState(overrides), args: {} };

@@ -34,7 +34,7 @@ import {
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
 const env = makeEnvironment({ allowedInstanceProfiles: ['TeamProfile'] });
-const deps = { clients: createClients(), env };
+const deps = { clients: createClients({ ec2: EC2Client, s3: S3Client }), env };
 
 const source: SourceInfo = {
   imageId: 'ami-0123456789abcdef0',

@@ -70,7 +70,7 @@ function payload(builds: BuildOutput[], overrides: Partial<NotifyPayload> = {}):
 
 function makeDeps(topic?: string): NotifyDeps {
   return {
-    clients: createClients(),
+    clients: createClients({ events: EventBridgeClient, sns: SNSClient }),
     env: { eventBusName: 'builds', notificationTopicArn: topic },
     clock: { now: () => NOW },
     region: 'us-east-1',

@@ -16,7 +16,7 @@ import { awsError, type BuildStateOverrides, EXECUTION_ID, makeBuildState, regio
 
 const ec2Mock = mockClient(EC2Client);
 const stsMock = mockClient(STSClient);
-const deps = { clients: createClients() };
+const deps = { clients: createClients({ ec2: EC2Client, sts: STSClient }) };
 
 const sourceImage: Image = {
   ImageId: 'ami-0123456789abcdef0',

@@ -14,7 +14,7 @@ import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '..
 const ssmMock = mockClient(SSMClient);
 
 function makeDeps(prefix = '/ami-builder/'): PublishAmiIdsDeps {
-  return { clients: createClients(), env: { amiParameterPrefix: prefix } };
+  return { clients: createClients({ ssm: SSMClient }), env: { amiParameterPrefix: prefix } };
 }
 
 function event(parameter: string | undefined, overrides: BuildStateOverrides = {}): TaskEvent {

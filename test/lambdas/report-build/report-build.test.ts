@@ -27,7 +27,7 @@ function makeDeps() {
   return {
     lines,
     deps: {
-      clients: createClients(),
+      clients: createClients({ ec2: EC2Client }),
       env: makeEnvironment(),
       clock: { now: () => FINISHED },
       log: (line: string) => lines.push(line),

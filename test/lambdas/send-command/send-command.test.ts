@@ -44,7 +44,7 @@ const COMMAND_ID = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const KEY_PEM = '-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretsecret\n-----END RSA PRIVATE KEY-----\n';
 
 const deps = {
-  clients: createClients(),
+  clients: createClients({ ec2: EC2Client, ssm: SSMClient, s3: S3Client }),
   env: makeEnvironment(),
   stagingRegion: 'us-west-2',
   randomSuffix: () => 42,

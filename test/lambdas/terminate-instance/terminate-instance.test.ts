@@ -8,7 +8,7 @@ import { terminateInstance } from '../../../lambdas/terminate-instance/terminate
 import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '../fixtures.js';
 
 const ec2Mock = mockClient(EC2Client);
-const deps = { clients: createClients() };
+const deps = { clients: createClients({ ec2: EC2Client }) };
 
 function event(reason: CleanupArgs['reason'], overrides: BuildStateOverrides = {}): TaskEvent<CleanupArgs> {
   return {
