@@ -9,7 +9,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 /** The execution statuses that skip the workflow's own cleanup (no Catch runs) or may have left resources. */
-export const ABORT_CLEANUP_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
+export const ABORT_CLEANUP_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED', 'SUCCEEDED'] as const;
 
 export interface AbortCleanupRuleProps {
   /** The build state machine whose executions are watched. */
@@ -26,7 +26,8 @@ export interface AbortCleanupRuleProps {
 /**
  * Cleanup for executions that end without running the workflow's Catch: an EventBridge rule on
  * "Step Functions Execution Status Change" with status ABORTED, TIMED_OUT or FAILED for this state machine
- * invokes Abort Cleanup, which finds the execution's resources by tag. Defaults, all here:
+ * invokes Abort Cleanup, which finds the execution's resources by tag. SUCCEEDED invokes it too, to delete the
+ * files the CLI staged for the whole execution. Defaults, all here:
  * - delivery retried up to 8 times within 6 hours, then the event goes to an encrypted, TLS-only dead-letter
  *   queue kept 14 days;
  * - the function's own failures (after Lambda's 2 async retries) go to the same queue;

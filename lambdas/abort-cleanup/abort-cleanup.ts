@@ -502,13 +502,21 @@ async function deleteExecutionStaging(
 
 /**
  * Cleans up after the execution named by the event. Returns what was done and kept, and logs it in one line.
- * An event for a status other than ABORTED, TIMED_OUT or FAILED changes nothing.
+ * After SUCCEEDED it only deletes the execution's staged files; an event for any other status (RUNNING, …)
+ * changes nothing.
  */
 export async function abortCleanup(
   change: ExecutionStatusChange,
   deps: AbortCleanupDeps,
 ): Promise<CleanupReport> {
   const { executionArn, status } = change.detail;
+  if (status === 'SUCCEEDED') {
+    // The builds removed their own resources; what is left is the files the CLI staged for the whole
+    // execution (X.509 copies among them), which no single build may delete while others still run.
+    const report = await deleteExecutionStaging(change, deps);
+    deps.log(`Cleanup after ${executionArn} (SUCCEEDED): ${describeCleanup(report)}`);
+    return report;
+  }
   if (!(CLEANUP_STATUSES as readonly string[]).includes(status)) {
     deps.log(`Abort cleanup of ${executionArn}: status ${status} needs no cleanup`);
     return emptyCleanupReport();

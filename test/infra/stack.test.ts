@@ -202,7 +202,7 @@ describe('the stack', () => {
     expect(ofType(plain, 'AWS::Logs::LogGroup').length).toBe(Object.keys(Tasks).length + 2);
   });
 
-  it('invokes Abort Cleanup when one of its executions is aborted, times out or fails', () => {
+  it('invokes Abort Cleanup when one of its executions is aborted, times out, fails or succeeds', () => {
     // Prepare
     const [abortCleanup] =
       ofType(plain, 'AWS::Lambda::Function').find(
@@ -215,7 +215,10 @@ describe('the stack', () => {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [{ Ref: machine }] },
+        detail: {
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED', 'SUCCEEDED'],
+          stateMachineArn: [{ Ref: machine }],
+        },
       },
       Targets: [
         Match.objectLike({

@@ -146,7 +146,7 @@ function makeDeps(overrides: Partial<AbortCleanupDeps> = {}) {
   const sleeps: number[] = [];
   const lines: string[] = [];
   const deps: AbortCleanupDeps = {
-    clients: createClients(),
+    clients: createClients({ ec2: EC2Client, s3: S3Client, sfn: SFNClient }),
     env: makeEnvironment(),
     homeRegion: HOME,
     clock: { now: () => new Date(now) },
@@ -451,6 +451,23 @@ describe('abortCleanup', () => {
           'could not be cleaned up (UnauthorizedOperation); look for resources tagged ami-builder:execution',
       },
     ]);
+  });
+
+  it('deletes only the execution’s staged files after a successful execution', async () => {
+    // Prepare
+    world.instances.set('us-west-2', [{ id: 'i-1', state: 'running', groups: [] }]);
+    const { deps } = makeDeps();
+
+    // Act
+    const report = await abortCleanup(parseStatusChange(statusChange('SUCCEEDED')), deps);
+
+    // Assess
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(s3Mock.commandCalls(ListObjectsV2Command)[0]?.args[0].input).toMatchObject({
+      Prefix: expect.stringMatching(/^staging\/[^/]+\/$/),
+    });
+    expect(report.terminatedInstances).toEqual([]);
+    expect(report.deletedStagedObjects).toBeGreaterThan(0);
   });
 
   it('changes nothing for an execution that is still running', async () => {
