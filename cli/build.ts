@@ -3,13 +3,10 @@
  * [--detach] [-machine-readable] [--manifest [path]]`: runs a template on the deployed state machine and follows it
  * as `packer build` would print it.
  *
- * 1. Validates the template locally, in CLI mode (`{{env}}` in variable defaults, `{{template_dir}}`, local files),
- *    with the messages of `ami-builder validate`.
- * 2. Finds the state machine and staging bucket from the stack's outputs.
- * 3. Uploads the local files the template references (./stage.ts) and rewrites them to `s3://` URIs.
- * 4. Removes credential keys (`access_key`, `secret_key`, `token`, …), with a warning: the workflow builds with
- *    its own role. Sends only the variables the remaining template uses, and refuses to send the caller's AWS
- *    credentials in any of them.
+ * 1–4. Prepares the input with ./prepare.ts, as `ami-builder local` does: validates the template locally, in CLI
+ *    mode, with the messages of `ami-builder validate`; removes credential keys, with a warning; finds the state
+ *    machine and staging bucket from the stack's outputs; uploads the local files the template references
+ *    (./stage.ts) and rewrites them to `s3://` URIs.
  * 5. Starts an execution named `<build or template>-<UTC yyyymmdd-hhmmss>-<4 hex>` with the input
  *    `{ template, vars, only?, except? }`.
  * 6. Follows the execution history every 2 seconds and prints Packer's lines, then the artifacts; writes
@@ -18,8 +15,6 @@
  * Ctrl-C stops the execution: the stack's abort cleanup then removes what the build created.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, resolve } from 'node:path';
 import {
   GetExecutionHistoryCommand,
   type HistoryEvent,
@@ -28,26 +23,12 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { StateNames } from '../infra/state-names.js';
-import type { BuildConfig } from '../lambdas/shared/config.js';
 import { executionConsoleUrl, parseArn } from '../lambdas/shared/console.js';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
-import { Report } from '../lambdas/shared/template/decode.js';
-import {
-  isPlainText,
-  parseTemplate,
-  referencedFunctions,
-  referencedUserVariables,
-  renderTemplate,
-} from '../lambdas/shared/template/engine.js';
-import { packerFunctions } from '../lambdas/shared/template/functions.js';
-import { goQuote } from '../lambdas/shared/template/go-fmt.js';
-import { readInput, readVarMap } from '../lambdas/shared/template/input.js';
-import { BUILDER_KEYS } from '../lambdas/shared/template/keys.js';
-import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
-import { type FlagSpec, flagUsage, listFlag, parseArgs, TEMPLATE_FLAGS, varFlags } from './args.js';
-import { localFileChecker } from './files.js';
+import { type FlagSpec, flagUsage, listFlag, TEMPLATE_FLAGS, varFlags } from './args.js';
 import type { CliIo, Command } from './io.js';
-import { DEFAULT_MANIFEST_PATH, type ManifestBuild, writeManifest } from './manifest.js';
+import { MANIFEST_USAGE, parseArgsWithManifest, writeBuildManifests } from './outcome.js';
+import { BuildStartError, prepareExecution, TemplateInputError } from './prepare.js';
 import { HistoryConverter, type ProgressEvent } from './progress/events.js';
 import { ProgressPrinter, type WorkflowOutput } from './progress/printer.js';
 import {
@@ -57,9 +38,21 @@ import {
   findStackOutputs,
   StackLookupError,
 } from './stack.js';
-import { stageTemplateFiles } from './stage.js';
 import { workflowOutput } from './status.js';
-import { parseTemplateText } from './validate.js';
+
+// The input preparation is shared with `ami-builder local`; these are part of `build`'s API too.
+export {
+  CREDENTIAL_KEYS,
+  checkNoCredentials,
+  type ExecutionInput,
+  executionBase,
+  executionName,
+  MAX_EXECUTION_INPUT_BYTES,
+  MAX_EXECUTION_NAME_CHARS,
+  planVariables,
+  stripCredentials,
+  type VariablePlan,
+} from './prepare.js';
 
 /**
  * How often the history is read while following a build.
@@ -70,7 +63,6 @@ export const POLL_INTERVAL_MS = 2000;
 /** The error and cause StopExecution records when the user presses Ctrl-C. */
 export const CANCEL_ERROR = 'UserCancelled';
 export const CANCEL_CAUSE = 'Stopped from ami-builder build (Ctrl-C)';
-
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...TEMPLATE_FLAGS,
@@ -96,7 +88,7 @@ export const BUILD_USAGE = [
   '',
   'Options:',
   ...flagUsage(FLAGS),
-  `  ${'-manifest[=path]'.padEnd(28)} Write or append ${DEFAULT_MANIFEST_PATH} (Packer's manifest) for the builds that succeed.`,
+  MANIFEST_USAGE,
 ].join('\n');
 
 /** Everything `build` needs from the outside world; tests replace each part. */
@@ -213,17 +205,8 @@ interface Options {
   manifest?: string;
 }
 
-/** Takes `-manifest`, `-manifest=path` or `-manifest path` out of argv (the flag parser has no optional values). */
-
 function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
-  const taken = takeManifestFlag(argv);
-  let parsed = parseArgs(taken.rest, FLAGS);
-  let manifest = taken.manifest;
-  if (taken.candidate !== undefined) {
-    // `-manifest out.json TEMPLATE` names a path; `-manifest TEMPLATE` does not.
-    if (parsed.positional.length === 0) parsed = parseArgs([...taken.rest, taken.candidate], FLAGS);
-    else manifest = taken.candidate;
-  }
+  const { parsed, manifest } = parseArgsWithManifest(argv, FLAGS);
   const vars = varFlags(parsed);
   if (parsed.positional.length !== 1) parsed.errors.push('build expects exactly one TEMPLATE argument');
   const only = listFlag(parsed, 'only');
@@ -261,106 +244,38 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
   const closing: Closing = options.machineReadable
     ? { blank: () => {}, error: (text) => printer.print({ level: 'error', text }) }
     : { blank: () => io.out(''), error: (text) => io.err(text) };
-
-  // 1. Read and validate locally.
-  let text: string;
-  try {
-    text = options.file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, options.file), 'utf8');
-  } catch (error) {
-    io.err(`Failed to parse template: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
-  }
-  const parsedText = parseTemplateText(text);
-  if (parsedText.error !== undefined) {
-    io.err(parsedText.error);
-    return 1;
-  }
-  const given = givenVariables(options, io);
-  if (given === undefined) return 1;
   const now = deps.now();
-  const templateDir = options.file === '-' ? io.cwd : dirname(resolve(io.cwd, options.file));
-  const envOf = (name: string) => io.env[name];
-  const validation = checkTemplate(parsedText.value, {
-    mode: 'cli',
-    now,
-    uuidSeed: randomUUID(),
-    vars: Object.fromEntries(given),
-    only: options.only,
-    except: options.except,
-    env: envOf,
-    templateDir,
-    pwd: io.cwd,
-    checkLocalFile: localFileChecker(io.cwd),
-  });
-  if (validation.template === undefined) {
-    printValidationFailure(io, validation);
-    return 1;
-  }
-  const validated = validation.template;
-  for (const skip of validated.skipped) say(`Skipping build '${skip.name}' (${skip.type}): ${skip.reason}`);
-  for (const warning of validated.warnings) io.err(`Warning: ${warning}`);
-  if (validated.builds.length === 1) printer.setDefaultTarget(validated.builds[0]?.name ?? 'amazon-instance');
 
   try {
-    // 2. What is sent: the template without credentials, unused variables or local paths.
-    const report = new Report();
-    const doc = readInput(parsedText.value, report);
-    const input = asRecord(parsedText.value) ?? {};
-    const wrapped = doc?.root.length === 1;
-    let template = structuredClone(
-      wrapped
-        ? (asRecord(typeof input.template === 'string' ? JSON.parse(input.template) : input.template) ?? {})
-        : input,
-    );
-    const all = new Map<string, string>([...(doc?.wrapper.vars ?? new Map<string, string>()), ...given]);
-    for (const warning of stripCredentials(template)) io.err(`Warning: ${warning}`);
-    const plan = planVariables(template, doc?.variables ?? new Map(), all, {
+    // 1–4. Validate locally, find the stack, stage the files, build the input.
+    let stack: { stateMachineArn: string; stagingBucketName: string } | undefined;
+    let clients: Pick<CliClients, 'cloudformation' | 'sfn' | 's3'> | undefined;
+    const prepared = await prepareExecution(options, {
+      io,
       now,
-      env: envOf,
-      templateDir,
-      pwd: io.cwd,
+      randomHex: deps.randomHex,
+      say,
+      message,
+      onValidated: (validated) => {
+        if (validated.builds.length === 1) {
+          printer.setDefaultTarget(validated.builds[0]?.name ?? 'amazon-instance');
+        }
+      },
+      stagingTarget: async () => {
+        clients = deps.clients(options.region);
+        stack = await findStackOutputs(clients.cloudformation, options.stack, [
+          'stateMachineArn',
+          'stagingBucketName',
+        ]);
+        return { s3: clients.s3, bucket: stack.stagingBucketName };
+      },
     });
-    const declared = asRecord(template.variables);
-    if (declared !== undefined) {
-      for (const name of plan.unused) delete declared[name];
-    }
+    if (stack === undefined || clients === undefined) throw new Error('the stack was not looked up');
+    const { name, validated } = prepared;
 
-    // 3. The stack, then the staged files.
-    const clients = deps.clients(options.region);
-    const stack = await findStackOutputs(clients.cloudformation, options.stack, [
-      'stateMachineArn',
-      'stagingBucketName',
-    ]);
-    const filters = [doc?.wrapper.only, options.only].some((f) => (f?.length ?? 0) > 0)
-      ? { only: validated.builds.map((b) => b.name) }
-      : (doc?.wrapper.except?.length ?? 0) > 0 || (options.except?.length ?? 0) > 0
-        ? { except: [...(doc?.wrapper.except ?? []), ...(options.except ?? [])] }
-        : {};
-    const name = executionName(executionBase(validated.builds, options.file), now, deps.randomHex());
-    const staged = await stageTemplateFiles(template, {
-      s3: clients.s3,
-      bucket: stack.stagingBucketName,
-      prefix: name,
-      templateDir,
-      vars: plan.resolved,
-      pwd: io.cwd,
-      only: validated.builds.map((b) => b.name),
-      now,
-    });
-    template = asRecord(staged.template) ?? template;
-    for (const file of staged.staged) message(`Uploaded ${file.localPath} to ${file.uri}`);
-
-    // 4. Start.
-    const executionInput: ExecutionInput = { template, vars: plan.vars, ...filters };
-    checkNoCredentials(executionInput, io.env);
-    const body = JSON.stringify(executionInput);
-    if (Buffer.byteLength(body, 'utf8') > MAX_EXECUTION_INPUT_BYTES) {
-      throw new BuildStartError(
-        `the execution input is ${Buffer.byteLength(body, 'utf8')} bytes, over Step Functions' limit of ${MAX_EXECUTION_INPUT_BYTES}: move long inline scripts to files`,
-      );
-    }
+    // 5. Start.
     const started = await clients.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: stack.stateMachineArn, name, input: body }),
+      new StartExecutionCommand({ stateMachineArn: stack.stateMachineArn, name, input: prepared.body }),
     );
     const executionArn = started.executionArn ?? '';
     const region = parseArn(executionArn)?.region ?? parseArn(stack.stateMachineArn)?.region;
@@ -374,7 +289,7 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
     say(`Started execution ${name}`);
     message(`Console: ${consoleUrl}`);
 
-    // 5. Follow until the execution ends or the user interrupts.
+    // 6. Follow until the execution ends or the user interrupts.
     return await follow(
       executionArn,
       consoleUrl,
@@ -384,12 +299,19 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
       closing,
       deps,
       async (output) => {
-        const written = await writeManifests(output, validated.builds, options, io, deps);
+        const written = await writeBuildManifests(output, validated.builds, {
+          manifest: options.manifest,
+          cwd: io.cwd,
+          now: deps.now(),
+          runUuid: deps.runUuid(),
+        });
         for (const path of written) say(`Wrote the manifest ${path}`);
       },
     );
   } catch (error) {
-    if (error instanceof TemplateValidationError) {
+    if (error instanceof TemplateInputError) {
+      for (const line of error.lines) io.err(line);
+    } else if (error instanceof TemplateValidationError) {
       io.err('Template validation failed. Errors are shown below.\n');
       io.err(error.message);
     } else if (error instanceof StackLookupError || error instanceof BuildStartError) {

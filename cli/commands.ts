@@ -12,6 +12,10 @@ export interface CommandEntry {
 export const commands: Readonly<Record<string, CommandEntry>> = {
   validate: { summary: 'check that a template is valid', load: () => import('./validate.js') },
   build: { summary: 'build a template on the deployed stack', load: () => import('./build.js') },
+  local: {
+    summary: 'build a template offline, against a local AWS emulator',
+    load: () => import('./local.js'),
+  },
   status: { summary: 'show the status, last state and result of a build', load: () => import('./status.js') },
   logs: { summary: "print the SSM command output of a build's instance", load: () => import('./logs.js') },
 };

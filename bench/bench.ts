@@ -1,0 +1,600 @@
+/**
+ * `npm run bench`: a benchmark of the offline build, not a test. It reports and asserts nothing; the issue's
+ * targets are printed next to the measured values. Writes `bench/results/latest.json` (gitignored) and prints a
+ * table.
+ *
+ * What it measures, for `examples/basic.json` with waits zeroed (as `ami-builder local` runs it):
+ * - the build: state transitions, Lambda invocations, AWS API calls by operation (the emulator's counts), wall
+ *   time per phase (from the runner's event timestamps) and in total, for the first build in the process (handler
+ *   modules load during it) and for a second one;
+ * - each Lambda handler: the bundled size (esbuild with infra's TaskFunction options) and the module
+ *   initialization time, importing the handler in a fresh `node --import tsx` process, and its bundle in a fresh
+ *   `node` process (what Lambda loads);
+ * - throughput of 1, 10 and 50 concurrent builds in one process against one emulator, with distinct execution
+ *   names, and whether any two builds shared an execution name, a launch token, an instance or an AMI.
+ *
+ * Concurrent executions start one second apart on the workflow's clock ({{timestamp}} is the execution's start
+ * time, see {@link run}): `ami_name: "packer-quick-start {{timestamp}}"` started within one second would name the
+ * same AMI, which AWS refuses (AmiNameInUseError), as it refuses Packer's builds.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { S3Client } from '@aws-sdk/client-s3';
+import { build as esbuild } from 'esbuild';
+import {
+  applyLambdaEnvironment,
+  deployToEmulator,
+  loadHandler,
+  type RunResult,
+  runExecution,
+} from '../cli/local/runner.js';
+import { type SynthesizedStack, synthesizeForLocalRun } from '../cli/local/synthesized.js';
+import { captureConsole } from '../cli/local.js';
+import { type PreparedExecution, prepareExecution } from '../cli/prepare.js';
+import type { LocalEventLog } from '../cli/progress/events.js';
+import { EMULATED_ACCOUNT_ID, sourceSeeds } from '../cli/seed.js';
+import { ensureExampleX509 } from '../cli/x509.js';
+import { type Emulator, startEmulator, useEmulatorEnvironment } from '../emulator/index.js';
+import { StateNames } from '../infra/state-names.js';
+import { type TaskId, Tasks } from '../infra/tasks.js';
+import type { ValidatedTemplate } from '../lambdas/shared/config.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = join(ROOT, 'bench', 'results');
+const TEMPLATE = 'examples/basic.json';
+const CONCURRENCY = [1, 10, 50] as const;
+
+/** The issue's targets (a benchmark, not a timed test). */
+const TARGETS = {
+  buildWallMs: 3000,
+  stateTransitions: 60,
+  handlerInitMs: 150,
+  concurrentBuilds: 50,
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Phases
+
+const S = StateNames;
+const PHASES: readonly { name: string; states: readonly string[] }[] = [
+  { name: 'validate', states: [S.ValidateTemplate, S.TemplateInvalid] },
+  {
+    name: 'prevalidate…launch',
+    states: [
+      S.BuildEachBuilder,
+      S.Prevalidate,
+      S.EnsureBundleBucket,
+      S.CreateSecurityGroup,
+      S.LaunchInstance,
+    ],
+  },
+  {
+    name: 'agent',
+    states: [
+      S.CheckInstanceRunning,
+      S.InstanceRunning,
+      S.WaitForInstanceRunning,
+      S.CheckSsmAgent,
+      S.SsmAgentOnline,
+      S.WaitForSsmAgent,
+    ],
+  },
+  {
+    name: 'provision',
+    states: [
+      S.RunProvisioners,
+      S.PauseBeforeProvisioner,
+      S.SendProvisionerCommand,
+      S.CheckProvisionerCommand,
+      S.ProvisionerCommandDone,
+      S.WaitForProvisionerCommand,
+      S.ProvisionerFinished,
+    ],
+  },
+  {
+    name: 'bundle/upload',
+    states: [
+      S.UploadX509Certificate,
+      S.CheckX509Upload,
+      S.X509UploadDone,
+      S.WaitForX509Upload,
+      S.BundleVolume,
+      S.CheckBundleVolume,
+      S.BundleVolumeDone,
+      S.WaitForBundleVolume,
+      S.UploadBundle,
+      S.CheckUploadBundle,
+      S.UploadBundleDone,
+      S.WaitForUploadBundle,
+    ],
+  },
+  {
+    name: 'register/copy/finish',
+    states: [
+      S.ForceDeregisterChoice,
+      S.ForceDeregister,
+      S.RegisterAmi,
+      S.CheckAmiAvailable,
+      S.AmiAvailable,
+      S.WaitForAmi,
+      S.CopyAndFinish,
+      S.FinishAmi,
+      S.CopyToRegions,
+      S.CopyAmi,
+      S.CheckAmiCopy,
+      S.AmiCopyAvailable,
+      S.WaitForAmiCopy,
+      S.FinishAmiCopy,
+    ],
+  },
+];
+const CLEANUP_PHASE = 'cleanup';
+const phaseOf = new Map<string, string>(PHASES.flatMap((p) => p.states.map((s) => [s, p.name] as const)));
+const PHASE_NAMES = [...PHASES.map((p) => p.name), CLEANUP_PHASE];
+
+/**
+ * Wall time per phase: each interval between two events belongs to the phase of the state last entered. States
+ * after the AMI (termination, deletion, the reports and the end) are the cleanup phase.
+ */
+function phaseTimes(events: readonly LocalEventLog[]): { phases: Record<string, number>; totalMs: number } {
+  const phases: Record<string, number> = Object.fromEntries(PHASE_NAMES.map((p) => [p, 0]));
+  let current = PHASE_NAMES[0] ?? 'validate';
+  for (let i = 0; i < events.length - 1; i += 1) {
+    const event = events[i];
+    const next = events[i + 1];
+    if (event === undefined || next === undefined) continue;
+    if (event.type === 'StateEntered' && event.state !== undefined) {
+      current = phaseOf.get(event.state.name) ?? CLEANUP_PHASE;
+    }
+    phases[current] = (phases[current] ?? 0) + (next.timestamp - event.timestamp);
+  }
+  const first = events[0]?.timestamp ?? 0;
+  const last = events[events.length - 1]?.timestamp ?? first;
+  return { phases, totalMs: last - first };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The local stack
+
+interface Bench {
+  emulator: Emulator;
+  stack: SynthesizedStack;
+  s3: S3Client;
+}
+
+const silentIo = {
+  out: () => {},
+  err: (line: string) => process.stderr.write(`${line}\n`),
+  cwd: ROOT,
+  env: process.env,
+  readStdin: async () => '',
+};
+
+async function setUp(): Promise<Bench & { synthMs: number; emulatorStartMs: number }> {
+  const emulatorStarted = Date.now();
+  const starting = startEmulator({ agentOnlineDelayMs: 0 });
+  const synthStarted = Date.now();
+  process.env.CDK_VALIDATION = 'false';
+  const stack = synthesizeForLocalRun({
+    region: 'us-east-1',
+    account: EMULATED_ACCOUNT_ID,
+    context: { allowedBucketPatterns: ['ami-builder-*', 'packer-images'] },
+  });
+  const synthMs = Date.now() - synthStarted;
+  const emulator = await starting;
+  const emulatorStartMs = Date.now() - emulatorStarted;
+  useEmulatorEnvironment(emulator.endpoint);
+  applyLambdaEnvironment(stack);
+  const s3 = new S3Client({ region: stack.region, endpoint: emulator.endpoint, forcePathStyle: true });
+  return { emulator, stack, s3, synthMs, emulatorStartMs };
+}
+
+/** A fresh emulator state: the stack's resources and the source AMI, as `ami-builder local` creates them. */
+async function freshDeployment(bench: Bench, validated: ValidatedTemplate): Promise<void> {
+  await bench.emulator.reset();
+  await bench.emulator.setOptions({ agentOnlineDelayMs: 0 });
+  await deployToEmulator(bench.stack, bench.emulator);
+  for (const seed of sourceSeeds(validated.builds)) await bench.emulator.seedImage(seed.image);
+}
+
+async function prepare(bench: Bench, now: Date, randomHex: () => string): Promise<PreparedExecution> {
+  return prepareExecution(
+    { file: TEMPLATE, vars: new Map(), varFiles: [] },
+    {
+      io: silentIo,
+      now,
+      randomHex,
+      say: () => {},
+      message: () => {},
+      beforeValidation: (input, context) => {
+        ensureExampleX509(input, { cwd: ROOT, templateDir: context.templateDir, vars: context.vars });
+      },
+      stagingTarget: async () => ({ s3: bench.s3, bucket: bench.stack.resources.stagingBucket }),
+    },
+  );
+}
+
+/**
+ * Runs one execution. aws-local-stepfunctions sets `$$.Execution.StartTime` to the moment it starts, whatever
+ * the runner's `startTime`; a build started concurrently is given its own second on the workflow's clock by
+ * setting `execution.startTime` in the task payloads that carry it (Validate Template, Notify).
+ */
+function run(bench: Bench, prepared: PreparedExecution, startTime?: Date): Promise<RunResult> {
+  return runExecution({
+    stack: bench.stack,
+    input: prepared.input,
+    executionName: prepared.name,
+    startTime,
+    invoke:
+      startTime === undefined
+        ? undefined
+        : (_task, handler, payload) => handler(withStartTime(payload, startTime.toISOString())),
+  });
+}
+
+function withStartTime(payload: unknown, startTime: string): unknown {
+  const p = payload as { execution?: { startTime?: unknown } } | null;
+  if (p === null || typeof p !== 'object' || typeof p.execution?.startTime !== 'string') return payload;
+  return { ...p, execution: { ...p.execution, startTime } };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One build
+
+interface BuildMeasure {
+  status: string;
+  wallMs: number;
+  executionMs: number;
+  phasesMs: Record<string, number>;
+  stateTransitions: number;
+  lambdaInvocations: Record<string, number>;
+  lambdaInvocationsTotal: number;
+  apiCalls: { operation: string; region: string; count: number }[];
+  apiCallsTotal: number;
+}
+
+async function measureOneBuild(bench: Bench, validated: ValidatedTemplate): Promise<BuildMeasure> {
+  await freshDeployment(bench, validated);
+  const prepared = await prepare(bench, new Date(), () => randomBytes(2).toString('hex'));
+  await bench.emulator.resetCalls();
+  const started = Date.now();
+  const result = await run(bench, prepared);
+  const wallMs = Date.now() - started;
+  const calls = (await bench.emulator.calls())
+    .map((c) => ({ operation: `${c.service}:${c.operation}`, region: c.region, count: c.count }))
+    .sort((a, b) => b.count - a.count || a.operation.localeCompare(b.operation));
+  const { phases, totalMs } = phaseTimes(result.events);
+  return {
+    status: result.status,
+    wallMs,
+    executionMs: totalMs,
+    phasesMs: phases,
+    stateTransitions: result.stateTransitions,
+    lambdaInvocations: Object.fromEntries(
+      Object.entries(result.invocations).sort(([a], [b]) => a.localeCompare(b)),
+    ),
+    lambdaInvocationsTotal: Object.values(result.invocations).reduce((a, b) => a + b, 0),
+    apiCalls: calls,
+    apiCallsTotal: calls.reduce((a, c) => a + c.count, 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Handlers: bundle size and module initialization
+
+interface HandlerMeasure {
+  task: TaskId;
+  bundleBytes: number;
+  bundleGzipBytes: number;
+  /** `await import(handler.ts)` in a fresh `node --import tsx` (TypeScript transpiled on the fly). */
+  initTsxMs: number;
+  /** `await import(bundle.mjs)` in a fresh `node`: what Lambda loads at a cold start. */
+  initBundleMs: number;
+}
+
+/** infra/constructs/task-function.ts's bundling options. */
+async function bundle(entry: string, outfile: string): Promise<void> {
+  await esbuild({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    minify: true,
+    keepNames: true,
+    sourcemap: true,
+    sourcesContent: false,
+    external: [],
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+    logLevel: 'error',
+  });
+}
+
+/** Milliseconds to import `url` in a fresh node process with `nodeArgs`. */
+function importTime(url: string, nodeArgs: string[], env: NodeJS.ProcessEnv): number {
+  const script = `const t=performance.now();await import(${JSON.stringify(url)});process.stdout.write(String(performance.now()-t));`;
+  const out = execFileSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return Math.round(Number(out) * 10) / 10;
+}
+
+async function measureHandlers(stack: SynthesizedStack): Promise<HandlerMeasure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'ami-builder-bench-'));
+  // The handlers read their environment at load; the synthesized one, with the emulator's dummy credentials.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...stack.environment,
+    NODE_OPTIONS: '',
+    AWS_REGION: stack.region,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const results: HandlerMeasure[] = [];
+  try {
+    for (const [task, entry] of Object.entries(Tasks) as [TaskId, string][]) {
+      const outfile = join(dir, task, 'index.mjs');
+      await bundle(join(ROOT, entry), outfile);
+      const code = readFileSync(outfile);
+      results.push({
+        task,
+        bundleBytes: code.byteLength,
+        bundleGzipBytes: gzipSync(code).byteLength,
+        initTsxMs: importTime(pathToFileURL(join(ROOT, entry)).href, ['--import', 'tsx'], env),
+        initBundleMs: importTime(pathToFileURL(outfile).href, [], env),
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Throughput
+
+interface ThroughputMeasure {
+  builds: number;
+  succeeded: number;
+  failed: { name: string; error?: string }[];
+  wallMs: number;
+  buildsPerMinute: number;
+  stateTransitions: number;
+  apiCallsTotal: number;
+  collisions: {
+    executionNamesRedrawn: number;
+    duplicateExecutionNames: number;
+    duplicateLaunchTokens: number;
+    duplicateInstances: number;
+    duplicateAmis: number;
+  };
+}
+
+function duplicates(values: readonly (string | null | undefined)[]): number {
+  const present = values.filter((v): v is string => typeof v === 'string' && v !== '');
+  return present.length - new Set(present).size;
+}
+
+async function measureThroughput(
+  bench: Bench,
+  validated: ValidatedTemplate,
+  builds: number,
+): Promise<ThroughputMeasure> {
+  await freshDeployment(bench, validated);
+  // Names as the CLI draws them (4 random hex digits); a repeat is drawn again and counted.
+  const now = new Date();
+  const seen = new Set<string>();
+  let redrawn = 0;
+  const prepared: PreparedExecution[] = [];
+  for (let i = 0; i < builds; i += 1) {
+    for (;;) {
+      const p = await prepare(bench, now, () => randomBytes(2).toString('hex'));
+      if (!seen.has(p.name)) {
+        seen.add(p.name);
+        prepared.push(p);
+        break;
+      }
+      redrawn += 1;
+    }
+  }
+  await bench.emulator.resetCalls();
+  const started = Date.now();
+  const results = await Promise.all(
+    prepared.map((p, i) => run(bench, p, new Date(now.getTime() + i * 1000))),
+  );
+  const wallMs = Date.now() - started;
+  const launches = await bench.emulator.launches();
+  const calls = await bench.emulator.calls();
+  const amis = results.flatMap((r) => Object.values(r.output?.builds?.[0]?.artifacts ?? {}));
+  const succeeded = results.filter((r) => r.status === 'SUCCEEDED').length;
+  return {
+    builds,
+    succeeded,
+    failed: results
+      .filter((r) => r.status !== 'SUCCEEDED')
+      .map((r) => ({ name: r.executionArn.split(':').pop() ?? '', error: r.error })),
+    wallMs,
+    buildsPerMinute: Math.round((succeeded / (wallMs / 60_000)) * 10) / 10,
+    stateTransitions: results.reduce((a, r) => a + r.stateTransitions, 0),
+    apiCallsTotal: calls.reduce((a, c) => a + c.count, 0),
+    collisions: {
+      executionNamesRedrawn: redrawn,
+      duplicateExecutionNames: duplicates(results.map((r) => r.executionArn)),
+      duplicateLaunchTokens: duplicates(launches.map((l) => l.clientToken)),
+      duplicateInstances: duplicates(launches.map((l) => l.instanceId)),
+      duplicateAmis: duplicates(amis),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Report
+
+const ms = (value: number) => `${Math.round(value)} ms`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const mark = (ok: boolean) => (ok ? 'meets' : 'MISSES');
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+async function main(): Promise<void> {
+  const log = (line = '') => process.stdout.write(`${line}\n`);
+  log(`ami-builder benchmark: ${TEMPLATE}, waits zeroed (node ${process.version}, ${process.platform})`);
+  const setup = await setUp();
+  const bench: Bench = setup;
+  const restoreConsole = captureConsole(() => {});
+  let report: Record<string, unknown>;
+  try {
+    // The validated template tells which source AMI to seed; preparing it stages to the deployed bucket.
+    await deployToEmulator(bench.stack, bench.emulator);
+    const first = await prepare(bench, new Date(), () => randomBytes(2).toString('hex'));
+    const validated = first.validated;
+
+    const cold = await measureOneBuild(bench, validated);
+    // Every handler module is loaded now: the second build runs warm.
+    await Promise.all((Object.keys(Tasks) as TaskId[]).map((t) => loadHandler(t)));
+    const warm = await measureOneBuild(bench, validated);
+    const throughput: ThroughputMeasure[] = [];
+    for (const n of CONCURRENCY) throughput.push(await measureThroughput(bench, validated, n));
+    restoreConsole();
+    log('Bundling and importing each handler in fresh processes...');
+    const handlers = await measureHandlers(bench.stack);
+
+    report = {
+      generatedAt: new Date().toISOString(),
+      template: TEMPLATE,
+      node: process.version,
+      targets: TARGETS,
+      setup: { synthMs: setup.synthMs, emulatorStartMs: setup.emulatorStartMs },
+      build: { cold, warm },
+      handlers,
+      throughput,
+    };
+
+    // The table.
+    log();
+    log('Basic example, one build');
+    log(
+      table([
+        ['', 'first build', 'second build', 'target'],
+        ['status', cold.status, warm.status, ''],
+        [
+          'wall time (run)',
+          ms(cold.wallMs),
+          ms(warm.wallMs),
+          `< ${TARGETS.buildWallMs} ms: ${mark(warm.wallMs < TARGETS.buildWallMs)}`,
+        ],
+        ['execution (first → last event)', ms(cold.executionMs), ms(warm.executionMs), ''],
+        ...PHASE_NAMES.map((p) => [`  ${p}`, ms(cold.phasesMs[p] ?? 0), ms(warm.phasesMs[p] ?? 0), '']),
+        [
+          'state transitions',
+          String(cold.stateTransitions),
+          String(warm.stateTransitions),
+          `<= ${TARGETS.stateTransitions}: ${mark(warm.stateTransitions <= TARGETS.stateTransitions)}`,
+        ],
+        ['Lambda invocations', String(cold.lambdaInvocationsTotal), String(warm.lambdaInvocationsTotal), ''],
+        ['AWS API calls', String(cold.apiCallsTotal), String(warm.apiCallsTotal), ''],
+      ]),
+    );
+    log(
+      `(setup, not part of the build: synth ${ms(setup.synthMs)}, emulator start ${ms(setup.emulatorStartMs)})`,
+    );
+    log();
+    log('Lambda invocations by task (second build)');
+    log(
+      table([
+        ['task', 'invocations'],
+        ...Object.entries(warm.lambdaInvocations).map(([t, n]) => [t, String(n)]),
+      ]),
+    );
+    log();
+    log('AWS API calls by operation (second build)');
+    log(
+      table([
+        ['operation', 'region', 'calls'],
+        ...warm.apiCalls.map((c) => [c.operation, c.region, String(c.count)]),
+      ]),
+    );
+    log();
+    log(
+      `Handlers: bundle (esbuild, TaskFunction options) and cold module initialization (target < ${TARGETS.handlerInitMs} ms)`,
+    );
+    log(
+      table([
+        ['task', 'bundle', 'gzipped', 'init (tsx)', 'init (bundle)', 'target'],
+        ...handlers.map((h) => [
+          h.task,
+          kib(h.bundleBytes),
+          kib(h.bundleGzipBytes),
+          ms(h.initTsxMs),
+          ms(h.initBundleMs),
+          mark(h.initBundleMs < TARGETS.handlerInitMs),
+        ]),
+      ]),
+    );
+    log();
+    log('Throughput: concurrent builds in one process against one emulator');
+    log(
+      table([
+        [
+          'builds',
+          'succeeded',
+          'wall time',
+          'builds/min',
+          'transitions',
+          'API calls',
+          'name/token/instance/AMI collisions',
+        ],
+        ...throughput.map((t) => [
+          String(t.builds),
+          String(t.succeeded),
+          ms(t.wallMs),
+          String(t.buildsPerMinute),
+          String(t.stateTransitions),
+          String(t.apiCallsTotal),
+          `${t.collisions.duplicateExecutionNames}/${t.collisions.duplicateLaunchTokens}/${t.collisions.duplicateInstances}/${t.collisions.duplicateAmis} (names redrawn: ${t.collisions.executionNamesRedrawn})`,
+        ]),
+      ]),
+    );
+    const fifty = throughput.find((t) => t.builds === TARGETS.concurrentBuilds);
+    if (fifty !== undefined) {
+      const clean = Object.entries(fifty.collisions)
+        .filter(([k]) => k !== 'executionNamesRedrawn')
+        .every(([, v]) => v === 0);
+      log(
+        `target: ${TARGETS.concurrentBuilds} concurrent builds all succeed with no collisions: ${mark(fifty.succeeded === fifty.builds && clean)}`,
+      );
+    }
+  } finally {
+    restoreConsole();
+    bench.s3.destroy();
+    await bench.emulator.stop();
+  }
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, 'latest.json');
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  log();
+  log(`Wrote ${relative(ROOT, file)}`);
+}
+
+await main();

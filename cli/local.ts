@@ -1,0 +1,452 @@
+/**
+ * `ami-builder local <template> [-var k=v]... [-var-file f] [-only a,b] [-except a,b] [--real-waits]
+ * [--keep-emulator] [-machine-readable] [--manifest [path]] [--fault <json|@file>]... [-debug]`: runs a whole build
+ * offline, as `packer build` would print it, with no AWS account.
+ *
+ * - The state machine is the one `cdk deploy` ships: the app is synthesized in-process and its definition taken
+ *   from the template, intrinsics resolved (./local/synthesized.ts). aws-local-stepfunctions runs it; each Lambda
+ *   task calls the real handler module in-process (./local/runner.ts).
+ * - The handlers' AWS calls go over HTTP to the emulator (moto, patched: emulator/README.md), started on a free
+ *   loopback port and stopped at the end (`--keep-emulator` leaves it running for the AWS CLI).
+ * - The run "deploys" what the tasks need into the emulator (staging bucket, command document, log group, build
+ *   instance profile), and allows the template's bundle buckets in the local stack's `allowedBucketPatterns`.
+ * - It seeds the template's source AMI (./seed.ts), and the examples' throwaway X.509 pair (./x509.ts).
+ * - The input is prepared exactly as `ami-builder build` prepares it (./prepare.ts): the local files are staged,
+ *   to the emulated staging bucket.
+ * - Wait states and retry intervals take 1 ms unless `--real-waits` is given.
+ * - `--fault` arms an emulator fault (emulator/README.md#faults) before the run; `-debug` prints the script of
+ *   every SSM command the instance was sent.
+ *
+ * Ctrl-C aborts the execution; the abort cleanup then runs as the stack's EventBridge rule runs it.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { format } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  type Emulator,
+  type EmulatorOptions,
+  type Fault,
+  InvalidFaultError,
+  parseFault,
+  type RecordedCommand,
+  startEmulator,
+  useEmulatorEnvironment,
+} from '../emulator/index.js';
+import { StateNames } from '../infra/state-names.js';
+import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
+import { TemplateValidationError } from '../lambdas/shared/errors.js';
+import type { CleanupReport } from '../lambdas/shared/state.js';
+import { type FlagSpec, flagUsage, listFlag, TEMPLATE_FLAGS, varFlags } from './args.js';
+import type { CliIo, Command } from './io.js';
+import { applyLambdaEnvironment, deployToEmulator, type RunResult, runExecution } from './local/runner.js';
+import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
+import { MANIFEST_USAGE, parseArgsWithManifest, writeBuildManifests } from './outcome.js';
+import { BuildStartError, prepareExecution, TemplateInputError } from './prepare.js';
+import { causeMessage } from './progress/messages.js';
+import { ProgressPrinter, type WorkflowOutput } from './progress/printer.js';
+import { describeSeed, EMULATED_ACCOUNT_ID, sourceSeeds } from './seed.js';
+import { workflowOutput } from './status.js';
+import { ensureExampleX509 } from './x509.js';
+
+/** The bundle bucket pattern of a stack deployed with the default configuration (infra/config.ts). */
+const DEFAULT_BUCKET_PATTERN = 'ami-builder-*';
+
+const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  ...TEMPLATE_FLAGS,
+  'real-waits': {
+    kind: 'boolean',
+    description: "Keep the state machine's real Wait intervals (default: 1 ms each).",
+  },
+  'keep-emulator': {
+    kind: 'boolean',
+    description: 'Leave the emulator running afterwards, for the AWS CLI.',
+  },
+  fault: {
+    kind: 'repeatable',
+    placeholder: '<json|@file>',
+    description: 'Arm an emulator fault (emulator/README.md), e.g. a command exit code (repeatable).',
+  },
+  debug: { kind: 'boolean', description: 'Print the script of every SSM command sent to the instance.' },
+};
+
+export const LOCAL_USAGE = [
+  'Usage: ami-builder local [options] TEMPLATE',
+  '',
+  '  Builds the template offline: the synthesized state machine runs in-process with the real task handlers,',
+  '  against a local AWS emulator (moto). No AWS account is used. Ctrl-C aborts the build; the abort cleanup',
+  '  then runs.',
+  '',
+  'Options:',
+  ...flagUsage(FLAGS),
+  MANIFEST_USAGE,
+].join('\n');
+
+/** Everything `local` needs from the outside world; tests and the benchmark replace parts. */
+export interface LocalDeps {
+  startEmulator: (options: EmulatorOptions) => Promise<Emulator>;
+  now: () => Date;
+  /** Four random hex digits, for the execution name. */
+  randomHex: () => string;
+  /** The run id recorded in the manifest (Packer's PACKER_RUN_UUID). */
+  runUuid: () => string;
+  /** Calls `handler` on Ctrl-C (SIGINT); returns a function that stops listening. */
+  onInterrupt: (handler: () => void) => () => void;
+}
+
+export function defaultLocalDeps(): LocalDeps {
+  return {
+    startEmulator,
+    now: () => new Date(),
+    randomHex: () => randomBytes(2).toString('hex'),
+    runUuid: randomUUID,
+    onInterrupt: (handler) => {
+      process.on('SIGINT', handler);
+      return () => process.off('SIGINT', handler);
+    },
+  };
+}
+
+interface Options {
+  file: string;
+  vars: Map<string, string>;
+  varFiles: string[];
+  only?: string[];
+  except?: string[];
+  realWaits: boolean;
+  keepEmulator: boolean;
+  faults: Fault[];
+  debug: boolean;
+  machineReadable: boolean;
+  manifest?: string;
+}
+
+/** The faults of one `--fault` value: a JSON object, or `@file` holding one object or an array of them. */
+export function readFaults(value: string, cwd: string): Fault[] {
+  if (!value.startsWith('@')) return [parseFault(value)];
+  const path = resolve(cwd, value.slice(1));
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InvalidFaultError(`Cannot read the fault file ${value.slice(1)}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidFaultError(`The fault file ${value.slice(1)} is not JSON: ${(error as Error).message}`);
+  }
+  return Array.isArray(parsed) ? parsed.map((f) => parseFault(JSON.stringify(f))) : [parseFault(text)];
+}
+
+function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
+  const { parsed, manifest } = parseArgsWithManifest(argv, FLAGS);
+  const vars = varFlags(parsed);
+  if (parsed.positional.length !== 1) parsed.errors.push('local expects exactly one TEMPLATE argument');
+  const only = listFlag(parsed, 'only');
+  const except = listFlag(parsed, 'except');
+  if ((only?.length ?? 0) > 0 && (except?.length ?? 0) > 0) {
+    parsed.errors.push("Only one of '-only' or '-except' may be specified.");
+  }
+  const faults: Fault[] = [];
+  for (const value of parsed.values.get('fault') ?? []) {
+    try {
+      faults.push(...readFaults(value, io.cwd));
+    } catch (error) {
+      parsed.errors.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  if (parsed.errors.length > 0) {
+    for (const e of parsed.errors) io.err(e);
+    io.err('');
+    io.err(LOCAL_USAGE);
+    return undefined;
+  }
+  return {
+    file: parsed.positional[0] ?? '',
+    vars: new Map(vars),
+    varFiles: parsed.values.get('var-file') ?? [],
+    only,
+    except,
+    realWaits: parsed.booleans.get('real-waits') === true,
+    keepEmulator: parsed.booleans.get('keep-emulator') === true,
+    faults,
+    debug: parsed.booleans.get('debug') === true,
+    machineReadable: parsed.booleans.get('machine-readable') === true,
+    manifest,
+  };
+}
+
+/**
+ * Synthesizes the app for the local run without CDK's built-in CloudFormation validation, which takes most of
+ * the synth time (`CDK_VALIDATION=false`); `cdk synth` and the infra tests keep it.
+ */
+function synthesizeQuickly(options: SynthOptions): SynthesizedStack {
+  const previous = process.env.CDK_VALIDATION;
+  process.env.CDK_VALIDATION = 'false';
+  try {
+    return synthesizeForLocalRun(options);
+  } finally {
+    if (previous === undefined) delete process.env.CDK_VALIDATION;
+    else process.env.CDK_VALIDATION = previous;
+  }
+}
+
+/** Glob match of infra's bucket patterns: `*` matches any run of characters. */
+function matchesPattern(bucket: string, pattern: string): boolean {
+  const source = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${source}$`).test(bucket);
+}
+
+/** The local stack's `allowedBucketPatterns`: the default, plus each bundle bucket it does not cover. */
+export function localBucketPatterns(buckets: readonly string[]): { patterns: string[]; added: string[] } {
+  const added = [...new Set(buckets)].filter((b) => !matchesPattern(b, DEFAULT_BUCKET_PATTERN)).sort();
+  return { patterns: [DEFAULT_BUCKET_PATTERN, ...added], added };
+}
+
+/** Where the closing lines go: stderr for people, machine-readable lines on stdout otherwise. */
+interface Closing {
+  blank: () => void;
+  error: (text: string) => void;
+}
+
+/** The lines of `-debug`: each SSM command the instance was sent, with the script it would have run. */
+export function debugLines(commands: readonly RecordedCommand[]): string[] {
+  const lines: string[] = [];
+  for (const c of commands) {
+    const exit = c.fault === null ? '' : `, exit ${c.fault.exitCode} (injected)`;
+    lines.push(
+      `SSM command ${c.commandId} "${c.comment}" to ${c.instanceIds.join(', ')} in ${c.region}: ${c.status}${exit}`,
+    );
+    if (c.staged !== null) lines.push(`  files: ${c.staged.keys.join(', ') || '(none)'}`);
+    const script = c.staged?.runScript;
+    if (script === null || script === undefined) {
+      lines.push('  (no run.sh was staged)');
+      continue;
+    }
+    lines.push('  run.sh:');
+    for (const line of script.replace(/\n$/, '').split('\n')) lines.push(`  | ${line}`);
+  }
+  return lines;
+}
+
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
+
+/** Sends every console line of this process to `sink` until the returned function is called. */
+export function captureConsole(sink: (line: string) => void): () => void {
+  const saved = CONSOLE_METHODS.map((name) => [name, console[name]] as const);
+  for (const name of CONSOLE_METHODS) {
+    console[name] = (...args: unknown[]) => {
+      for (const line of format(...args).split('\n')) sink(line);
+    };
+  }
+  return () => {
+    for (const [name, method] of saved) console[name] = method;
+  };
+}
+
+function isCleanupReport(value: unknown): value is CleanupReport {
+  const r = value as Partial<CleanupReport> | undefined;
+  return Array.isArray(r?.terminatedInstances) && Array.isArray(r?.deletedSecurityGroups);
+}
+
+/** Runs `local`. Resolves to the exit code: 0 when every build succeeded, else 1. */
+export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDeps): Promise<number> {
+  const options = parseOptions(argv, io);
+  if (options === undefined) return 1;
+  const printer = new ProgressPrinter({ write: io.out, machineReadable: options.machineReadable });
+  const say = (text: string) => printer.print({ level: 'say', text });
+  const message = (text: string) => printer.print({ level: 'message', text });
+  const closing: Closing = options.machineReadable
+    ? { blank: () => {}, error: (text) => printer.print({ level: 'error', text }) }
+    : { blank: () => io.out(''), error: (text) => io.err(text) };
+  // The environment as the user has it: the emulator's dummy credentials replace theirs during the run.
+  const userIo: CliIo = { ...io, env: { ...io.env } };
+  const now = deps.now();
+
+  let emulator: Emulator | undefined;
+  let restoreEnvironment: (() => void) | undefined;
+  let stack: SynthesizedStack | undefined;
+  let s3: S3Client | undefined;
+  try {
+    const prepared = await prepareExecution(options, {
+      io: userIo,
+      now,
+      randomHex: deps.randomHex,
+      say,
+      message,
+      beforeValidation: (input, context) => {
+        for (const pair of ensureExampleX509(input, {
+          cwd: io.cwd,
+          templateDir: context.templateDir,
+          vars: context.vars,
+        })) {
+          say(
+            `Generated a throwaway self-signed X.509 pair for the example: ${relative(io.cwd, pair.cert)}, ${relative(io.cwd, pair.key)} (git ignores them)`,
+          );
+        }
+      },
+      onValidated: (validated) => {
+        if (validated.builds.length === 1) {
+          printer.setDefaultTarget(validated.builds[0]?.name ?? 'amazon-instance');
+        }
+      },
+      stagingTarget: async (validated) => {
+        // The emulator boots (a Python process) while the app synthesizes.
+        const starting = deps.startEmulator({
+          detached: options.keepEmulator,
+          // With waits zeroed, an agent that comes online later only adds polls.
+          ...(options.realWaits ? {} : { agentOnlineDelayMs: 0 }),
+        });
+        const region = validated.builds[0]?.region ?? 'us-east-1';
+        const buckets = localBucketPatterns(validated.builds.map((b) => b.bundle.bucket));
+        try {
+          stack = synthesizeQuickly({
+            region,
+            account: EMULATED_ACCOUNT_ID,
+            context: { allowedBucketPatterns: buckets.patterns },
+          });
+        } catch (error) {
+          void starting.then((started) => started.stop()).catch(() => undefined);
+          throw error;
+        }
+        emulator = await starting;
+        say(`Started the local AWS emulator at ${emulator.endpoint}`);
+        restoreEnvironment = useEmulatorEnvironment(emulator.endpoint);
+        if (buckets.added.length > 0) {
+          message(
+            `Allowed the bundle bucket ${buckets.added.join(', ')} in the local stack's allowedBucketPatterns ` +
+              `(a deployed stack needs -c allowedBucketPatterns='${JSON.stringify(buckets.patterns)}')`,
+          );
+        }
+        await deployToEmulator(stack, emulator);
+        applyLambdaEnvironment(stack);
+        say(
+          `Deployed stack ${stack.stackName} into the emulator (${region}, account ${EMULATED_ACCOUNT_ID})`,
+        );
+        for (const seed of sourceSeeds(validated.builds)) {
+          const imageId = await emulator.seedImage(seed.image);
+          say(describeSeed(seed, imageId));
+        }
+        s3 = new S3Client({ region, endpoint: emulator.endpoint, forcePathStyle: true });
+        return { s3, bucket: stack.resources.stagingBucket };
+      },
+    });
+    if (emulator === undefined || stack === undefined) throw new Error('the emulator was not started');
+    const writeManifests = async (output: WorkflowOutput) => {
+      const written = await writeBuildManifests(output, prepared.validated.builds, {
+        manifest: options.manifest,
+        cwd: io.cwd,
+        now: deps.now(),
+        runUuid: deps.runUuid(),
+      });
+      for (const path of written) say(`Wrote the manifest ${path}`);
+    };
+    for (const fault of options.faults) {
+      await emulator.addFault(fault);
+      message(`Armed the emulator fault ${JSON.stringify(fault)}`);
+    }
+
+    // Run, printing as the events arrive; Ctrl-C aborts.
+    say(`Started execution ${prepared.name}`);
+    const controller = new AbortController();
+    const stopListening = deps.onInterrupt(() => {
+      if (controller.signal.aborted) return;
+      say('Interrupted: aborting the execution...');
+      controller.abort();
+    });
+    let summary: WorkflowOutput | undefined;
+    let result: RunResult;
+    const startedAt = Date.now();
+    // The handlers log as in Lambda (CloudWatch Logs); here their lines are shown only with -debug.
+    const restoreConsole = captureConsole(options.debug ? (line) => io.err(`[lambda] ${line}`) : () => {});
+    try {
+      result = await runExecution({
+        stack,
+        input: prepared.input,
+        executionName: prepared.name,
+        realWaits: options.realWaits,
+        signal: controller.signal,
+        startTime: now,
+        onEvent: (event) => {
+          printer.handle(event);
+          if (event.kind === 'state-exited' && event.state === StateNames.SummarizeBuilds) {
+            summary = workflowOutput(event.output) ?? summary;
+          }
+        },
+      });
+    } finally {
+      restoreConsole();
+      stopListening();
+    }
+    const elapsed = Date.now() - startedAt;
+
+    if (options.debug) {
+      for (const line of debugLines(await emulator.commands())) message(line);
+    }
+
+    if (result.status === 'SUCCEEDED') {
+      const output = workflowOutput(result.output) ?? { builds: [] };
+      closing.blank();
+      printer.summary(output, elapsed);
+      await writeManifests(output);
+      return 0;
+    }
+    if (summary !== undefined) {
+      closing.blank();
+      printer.summary(summary, elapsed);
+      await writeManifests(summary);
+    }
+    closing.blank();
+    if (result.status === 'FAILED') {
+      closing.error(`==> Execution failed: ${result.error ?? 'States.Failed'}`);
+      if (result.cause) closing.error(causeMessage(result.cause));
+    } else {
+      closing.error('==> Execution was aborted.');
+    }
+    if (isCleanupReport(result.abortCleanup)) {
+      closing.error(
+        `==> Abort cleanup (as the stack's EventBridge rule runs it): ${describeCleanup(result.abortCleanup)}`,
+      );
+    }
+    return 1;
+  } catch (error) {
+    if (error instanceof TemplateInputError) {
+      for (const line of error.lines) io.err(line);
+    } else if (error instanceof TemplateValidationError) {
+      io.err('Template validation failed. Errors are shown below.\n');
+      io.err(error.message);
+    } else if (error instanceof BuildStartError) {
+      io.err(`Error: ${error.message}`);
+    } else {
+      const e = error as { name?: unknown; message?: unknown };
+      io.err(`Error: ${String(e.name ?? 'Error')}: ${String(e.message ?? error)}`);
+    }
+    return 1;
+  } finally {
+    s3?.destroy();
+    restoreEnvironment?.();
+    if (emulator !== undefined) {
+      if (options.keepEmulator) {
+        const region = stack?.region ?? 'us-east-1';
+        io.err('');
+        io.err(
+          `The emulator keeps running at ${emulator.endpoint} (pid ${emulator.pid}). Inspect it with the AWS CLI:`,
+        );
+        io.err(
+          `  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url ${emulator.endpoint} --region ${region} ec2 describe-images --owners self`,
+        );
+        io.err(`Stop it with: kill ${emulator.pid}`);
+      } else {
+        await emulator.stop();
+      }
+    }
+  }
+}
+
+export const command: Command = {
+  usage: LOCAL_USAGE,
+  run: (args, io) => runLocal(args, io, defaultLocalDeps()),
+};

@@ -1,0 +1,305 @@
+/**
+ * Runs the synthesized state machine locally: aws-local-stepfunctions executes the definition, each Lambda task
+ * state calls the real handler module in-process, and the handlers' AWS calls go over HTTP to the emulator.
+ */
+import { createHash } from 'node:crypto';
+import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateDocumentCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { Emulator } from '../../emulator/index.js';
+import { type TaskId, Tasks } from '../../infra/tasks.js';
+import { fromLocalEvent, type LocalEventLog, type ProgressEvent } from '../progress/events.js';
+import type { WorkflowOutput } from '../progress/printer.js';
+import type { SynthesizedStack } from './synthesized.js';
+
+type Handler = (event: unknown) => Promise<unknown>;
+
+const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+
+/** aws-local-stepfunctions needs Promise.withResolvers, which Node 20 lacks. */
+function polyfillPromiseWithResolvers(): void {
+  const P = Promise as unknown as { withResolvers?: unknown };
+  if (typeof P.withResolvers === 'function') return;
+  P.withResolvers = <T>() => {
+    let resolve!: (value: T | PromiseLike<T>) => void;
+    let reject!: (reason?: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+/** Creates, in the emulator, what `cdk deploy` would create and the tasks need at run time. */
+export async function deployToEmulator(stack: SynthesizedStack, emulator: Emulator): Promise<void> {
+  const region = stack.region;
+  const s3 = new S3Client({ region, endpoint: emulator.endpoint, forcePathStyle: true });
+  const ssm = new SSMClient({ region, endpoint: emulator.endpoint });
+  const logs = new CloudWatchLogsClient({ region, endpoint: emulator.endpoint });
+  const { stagingBucket, commandDocument, commandLogGroup, instanceProfile } = stack.resources;
+  await s3
+    .send(
+      new CreateBucketCommand({
+        Bucket: stagingBucket,
+        ...(region === 'us-east-1'
+          ? {}
+          : { CreateBucketConfiguration: { LocationConstraint: region as never } }),
+      }),
+    )
+    .catch(ignoreCode('BucketAlreadyOwnedByYou'));
+  const content =
+    typeof commandDocument.content === 'string'
+      ? commandDocument.content
+      : JSON.stringify(commandDocument.content);
+  await ssm
+    .send(
+      new CreateDocumentCommand({
+        Name: commandDocument.name,
+        Content: content,
+        DocumentType: 'Command',
+        DocumentFormat: 'JSON',
+      }),
+    )
+    .catch(ignoreCode('DocumentAlreadyExists'));
+  if (commandLogGroup) {
+    await logs
+      .send(new CreateLogGroupCommand({ logGroupName: commandLogGroup }))
+      .catch(ignoreCode('ResourceAlreadyExistsException'));
+  }
+  if (instanceProfile) await emulator.createInstanceProfile(instanceProfile);
+  s3.destroy();
+  ssm.destroy();
+  logs.destroy();
+}
+
+function ignoreCode(code: string) {
+  return (error: unknown) => {
+    if ((error as { name?: string }).name === code) return undefined;
+    throw error;
+  };
+}
+
+/** Every Task and Wait state of the definition, including those inside Map and Parallel states. */
+export function walkStates(
+  definition: Record<string, unknown>,
+  visit: (name: string, state: Record<string, unknown>) => void,
+): void {
+  const states = (definition.States ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, state] of Object.entries(states)) {
+    visit(name, state);
+    const processor = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
+    if (processor) walkStates(processor, visit);
+    for (const branch of (state.Branches ?? []) as Record<string, unknown>[]) walkStates(branch, visit);
+  }
+}
+
+export interface RunOptions {
+  stack: SynthesizedStack;
+  input: unknown;
+  executionName: string;
+  /** Keep the definition's real Wait durations (default: waits take 1 ms). */
+  realWaits?: boolean;
+  onEvent?: (event: ProgressEvent, raw: LocalEventLog) => void;
+  /** Aborts the execution (like StopExecution); the abort cleanup then runs as the EventBridge rule would run it. */
+  signal?: AbortSignal;
+  /** Wraps each handler call, e.g. to count invocations or to invoke twice. */
+  invoke?: (task: TaskId, handler: Handler, payload: unknown) => Promise<unknown>;
+  startTime?: Date;
+}
+
+export interface RunResult {
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  executionArn: string;
+  output?: WorkflowOutput;
+  error?: string;
+  cause?: string;
+  /** Every raw event of the run (state inputs and outputs included), for inspection by tests. */
+  events: LocalEventLog[];
+  /** What the abort-cleanup task did, when it ran (aborted or failed executions, as the EventBridge rule does). */
+  abortCleanup?: unknown;
+  /** States entered. A retry is not counted here (AWS bills it as a transition too). */
+  stateTransitions: number;
+  /** Handler calls by task, the abort cleanup included. */
+  invocations: Record<string, number>;
+}
+
+const handlerCache = new Map<TaskId, Handler>();
+
+/** Loads a task's handler module (after the environment is set: handlers read it once at load). */
+export async function loadHandler(task: TaskId): Promise<Handler> {
+  const cached = handlerCache.get(task);
+  if (cached) return cached;
+  const url = new URL(`../../${Tasks[task].replace(/\.ts$/, '.js')}`, import.meta.url);
+  const module = (await import(url.href)) as { handler: Handler };
+  handlerCache.set(task, module.handler);
+  return module.handler;
+}
+
+/** Sets the Lambda environment of the synthesized functions in this process. */
+export function applyLambdaEnvironment(stack: SynthesizedStack): void {
+  for (const [k, v] of Object.entries(stack.environment)) {
+    if (k === 'NODE_OPTIONS') continue;
+    process.env[k] = v;
+  }
+  process.env.AWS_REGION = stack.region;
+}
+
+/** Lambda passes JSON, not object references: each call gets and returns a fresh copy. */
+const jsonCopy = (value: unknown): unknown =>
+  value === undefined ? null : JSON.parse(JSON.stringify(value));
+
+/**
+ * Runs one execution of the synthesized definition to its end (or its abort) and, when it did not succeed, the
+ * abort cleanup the deployed stack's EventBridge rule would run.
+ */
+export async function runExecution(options: RunOptions): Promise<RunResult> {
+  polyfillPromiseWithResolvers();
+  const { StateMachine, ExecutionAbortedError } = await import('aws-local-stepfunctions');
+  const { stack } = options;
+  const definition = stack.definition;
+  const executionArn = `arn:aws:states:${stack.region}:${stack.account}:execution:${stack.stateMachineArn.split(':').pop()}:${options.executionName}`;
+  const invocations: Record<string, number> = {};
+
+  const taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  const waitOverrides: Record<string, number> = {};
+  const retryOverrides: Record<string, number> = {};
+  // Invocations still running when the execution stops: like a Lambda invocation on AWS, each runs to its end.
+  const inFlight = new Set<Promise<unknown>>();
+  const callHandler = async (functionName: string, payload: unknown): Promise<unknown> => {
+    const task = stack.functions.get(functionName);
+    if (!task) throw new Error(`no local handler for ${functionName}`);
+    invocations[task] = (invocations[task] ?? 0) + 1;
+    const handler = await loadHandler(task);
+    const event = jsonCopy(payload);
+    const call = options.invoke ? options.invoke(task, handler, event) : handler(event);
+    inFlight.add(call);
+    try {
+      return jsonCopy(await call);
+    } finally {
+      inFlight.delete(call);
+    }
+  };
+  walkStates(definition, (name, state) => {
+    if (state.Type === 'Task' && typeof state.Resource === 'string') {
+      const resource = state.Resource;
+      if (resource === LAMBDA_INVOKE) {
+        // The optimized integration wraps the call: `{ FunctionName, Payload }` in, `{ Payload, … }` out.
+        taskHandlers[name] = async (raw: unknown) => {
+          const { FunctionName, Payload } = raw as { FunctionName: string; Payload: unknown };
+          return {
+            Payload: await callHandler(FunctionName, Payload),
+            StatusCode: 200,
+            ExecutedVersion: '$LATEST',
+          };
+        };
+      } else if (stack.functions.has(resource)) {
+        // A function ARN as the resource (CDK's `payloadResponseOnly`): the input is the event, the result is
+        // the function's return value.
+        taskHandlers[name] = (input: unknown) => callHandler(resource, input);
+      } else {
+        // aws-local-stepfunctions would call the real AWS service for it.
+        throw new Error(`state "${name}" runs ${resource}, which has no local handler`);
+      }
+    }
+    if (state.Type === 'Wait' && !options.realWaits) waitOverrides[name] = 1;
+    if (Array.isArray(state.Retry) && !options.realWaits) retryOverrides[name] = 1;
+  });
+
+  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const startTime = options.startTime ?? new Date();
+  const execution = machine.run(options.input as never, {
+    overrides: {
+      taskResourceLocalHandlers: taskHandlers as never,
+      waitTimeOverrides: waitOverrides,
+      retryIntervalOverrides: retryOverrides,
+    },
+    context: {
+      Execution: {
+        Id: executionArn,
+        Name: options.executionName,
+        StartTime: startTime.toISOString(),
+        Input: options.input,
+        RoleArn: `arn:aws:iam::${stack.account}:role/${stack.stackName}-StateMachineRole`,
+        RedriveCount: 0,
+      },
+      StateMachine: { Id: stack.stateMachineArn, Name: stack.stateMachineArn.split(':').pop() },
+    } as never,
+  });
+  const onAbort = () => execution.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const events: LocalEventLog[] = [];
+  let transitions = 0;
+  const drain = (async () => {
+    for await (const raw of execution.eventLogs as AsyncIterable<LocalEventLog>) {
+      events.push(raw);
+      if (raw.type === 'StateEntered') transitions += 1;
+      const event = fromLocalEvent(raw);
+      if (event) options.onEvent?.(event, raw);
+    }
+  })();
+
+  const result: RunResult = {
+    status: 'SUCCEEDED',
+    executionArn,
+    events,
+    stateTransitions: 0,
+    invocations,
+  };
+  let failure: unknown;
+  try {
+    result.output = (await execution.result) as unknown as WorkflowOutput;
+  } catch (error) {
+    if (error instanceof ExecutionAbortedError) result.status = 'ABORTED';
+    else {
+      result.status = 'FAILED';
+      failure = error;
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  // The ExecutionFailed event may still be on its way when the result rejects: read the whole log first.
+  await drain.catch(() => undefined);
+  if (result.status === 'FAILED') {
+    // ExecutionError wraps the error that ended the execution (a Fail state's Error and Cause) as its cause.
+    const inner = (failure as { cause?: { name?: string; message?: string } } | undefined)?.cause;
+    const failed = [...events].reverse().find((x) => x.type === 'ExecutionFailed');
+    result.error = failed?.Error ?? inner?.name ?? (failure as Error | undefined)?.name ?? 'States.Failed';
+    result.cause =
+      typeof failed?.Cause === 'string'
+        ? failed.Cause
+        : (inner?.message ?? (failure as Error | undefined)?.message ?? '');
+  }
+  result.stateTransitions = transitions;
+
+  {
+    // An abort does not stop a running task. Let it finish first, so that the cleanup sees what it created (on
+    // AWS the status-change event usually arrives after a short task ends; a long one may race the cleanup).
+    await Promise.allSettled([...inFlight]);
+    // The deployed stack's EventBridge rule invokes Abort Cleanup when an execution ends: a full sweep after
+    // ABORTED, TIMED_OUT and FAILED, the execution's staged files after SUCCEEDED.
+    const handler = await loadHandler('AbortCleanup');
+    invocations.AbortCleanup = (invocations.AbortCleanup ?? 0) + 1;
+    result.abortCleanup = await handler({
+      version: '0',
+      id: createHash('sha256').update(executionArn).digest('hex').slice(0, 32),
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account: stack.account,
+      time: new Date().toISOString(),
+      region: stack.region,
+      resources: [executionArn],
+      detail: {
+        executionArn,
+        stateMachineArn: stack.stateMachineArn,
+        name: options.executionName,
+        status: result.status,
+        startDate: startTime.getTime(),
+        stopDate: Date.now(),
+        input: JSON.stringify(options.input),
+      },
+    });
+  }
+  return result;
+}
