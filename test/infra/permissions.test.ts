@@ -168,6 +168,20 @@ describe('IAM', () => {
     );
   });
 
+  it('limits AMI-id publishing to the configured Parameter Store path', () => {
+    // Prepare
+    const statement = withSid('PublishAmiIds', 'PublishAmiIdParameters');
+    const writers = Object.entries(statementsByTask).filter(([, statements]) =>
+      statements.some((s) => list(s.Action).includes('ssm:PutParameter')),
+    );
+
+    // Assess
+    expect(list(statement.Action).sort()).toEqual(['ssm:GetParameter', 'ssm:PutParameter']);
+    expect(JSON.stringify(statement.Resource)).toContain(':parameter/images/*');
+    expect(JSON.stringify(statement.Resource)).not.toMatch(/:parameter\/\*/);
+    expect(writers.map(([task]) => task)).toEqual(['PublishAmiIds']);
+  });
+
   it('limits bucket access to the configured bundle-bucket patterns and the staging prefix', () => {
     // Prepare
     const s3Statements = Object.values(statementsByTask)
