@@ -77,6 +77,22 @@ describe('ami-builder local', () => {
     expect(run.stdout).not.toMatch(/^Registering the AMI\.\.\.$/m);
   });
 
+  it('builds the full example: the amazon-ebs builder is skipped, the AMI lands in all four regions', async () => {
+    // Act
+    const run = await cli(['local', 'examples/full.json']);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Skipping build 'web-ebs'");
+    expect(run.stdout).toContain('==> web: Provisioning with shell script: ');
+    expect(run.stdout).toMatch(/==> web: Copying\/Encrypting AMI \(ami-[0-9a-f]+\) to other regions\.\.\./);
+    expect(run.stdout).toMatch(/==> web: Modifying attributes on AMI/);
+    const listing = run.stdout.slice(run.stdout.indexOf('--> web: AMIs were created:'));
+    for (const region of ['ap-southeast-2', 'eu-west-1', 'us-east-1', 'us-west-2']) {
+      expect(listing).toMatch(new RegExp(`\\n${region}: ami-[0-9a-f]+`));
+    }
+  });
+
   it('exits 1 when a command fails, with the error name, the cause and what cleanup did', async () => {
     // Act
     const run = await cli([
