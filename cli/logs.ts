@@ -18,6 +18,7 @@ import {
   defaultExecutionDeps,
   describeCliError,
   type ExecutionCommandDeps,
+  parseExecutionArgs,
   readHistory,
   resolveExecution,
   STACK_FLAGS,
@@ -117,18 +118,9 @@ export async function runLogs(
   io: CliIo,
   deps: ExecutionCommandDeps,
 ): Promise<number> {
-  const parsed = parseArgs(args, STACK_FLAGS);
-  if (parsed.errors.length > 0 || parsed.positional.length !== 1) {
-    for (const e of parsed.errors) io.err(e);
-    if (parsed.positional.length !== 1)
-      io.err('logs expects exactly one argument: the execution ARN or name');
-    io.err('');
-    io.err(LOGS_USAGE);
-    return 1;
-  }
-  const ref = parsed.positional[0] ?? '';
-  const region = parsed.values.get('region')?.[0] ?? parseArn(ref)?.region;
-  const stackName = parsed.values.get('stack')?.[0] ?? DEFAULT_STACK_NAME;
+  const parsedArgs = parseExecutionArgs(args, io, 'logs', LOGS_USAGE);
+  if (parsedArgs === undefined) return 1;
+  const { ref, stackName, region } = parsedArgs;
   const clients = deps.clients(region);
   try {
     const { commandLogGroupName } = await findStackOutputs(clients.cloudformation, stackName, [

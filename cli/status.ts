@@ -207,25 +207,48 @@ export const STATUS_USAGE = [
   ...flagUsage(STACK_FLAGS),
 ].join('\n');
 
+/** What `status` and `logs` take: one execution (ARN or name), the stack and the region. */
+export interface ExecutionArgs {
+  ref: string;
+  stackName: string;
+  /** `--region`, else the execution ARN's region (undefined: the SDK's default). */
+  region?: string;
+}
+
+/** Parses `<execution> [--stack] [--region]`; prints the problems and the usage and returns undefined if wrong. */
+export function parseExecutionArgs(
+  args: readonly string[],
+  io: CliIo,
+  command: string,
+  usage: string,
+): ExecutionArgs | undefined {
+  const parsed = parseArgs(args, STACK_FLAGS);
+  if (parsed.errors.length > 0 || parsed.positional.length !== 1) {
+    for (const e of parsed.errors) io.err(e);
+    if (parsed.positional.length !== 1)
+      io.err(`${command} expects exactly one argument: the execution ARN or name`);
+    io.err('');
+    io.err(usage);
+    return undefined;
+  }
+  const ref = parsed.positional[0] ?? '';
+  return {
+    ref,
+    stackName: parsed.values.get('stack')?.[0] ?? DEFAULT_STACK_NAME,
+    region: parsed.values.get('region')?.[0] ?? parseArn(ref)?.region,
+  };
+}
+
 /** Runs `status` with the given clients. */
 export async function runStatus(
   args: readonly string[],
   io: CliIo,
   deps: ExecutionCommandDeps,
 ): Promise<number> {
-  const parsed = parseArgs(args, STACK_FLAGS);
-  if (parsed.errors.length > 0 || parsed.positional.length !== 1) {
-    for (const e of parsed.errors) io.err(e);
-    if (parsed.positional.length !== 1)
-      io.err('status expects exactly one argument: the execution ARN or name');
-    io.err('');
-    io.err(STATUS_USAGE);
-    return 1;
-  }
-  const ref = parsed.positional[0] ?? '';
-  const region = parsed.values.get('region')?.[0];
-  const stackName = parsed.values.get('stack')?.[0] ?? DEFAULT_STACK_NAME;
-  const clients = deps.clients(region ?? parseArn(ref)?.region);
+  const parsedArgs = parseExecutionArgs(args, io, 'status', STATUS_USAGE);
+  if (parsedArgs === undefined) return 1;
+  const { ref, stackName, region } = parsedArgs;
+  const clients = deps.clients(region);
   try {
     const executionArn = await resolveExecution(ref, clients, stackName);
     const execution = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
