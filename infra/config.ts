@@ -6,10 +6,13 @@
  * Values given on the command line arrive as strings; every non-string field also accepts its JSON text
  * (`-c logRetentionDays=90`, `-c allowedBucketPatterns='["my-amis-*"]'`).
  */
+
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { TemplateValidationError } from '../lambdas/shared/errors.js';
+import { validateTemplate } from '../lambdas/shared/template/validate.js';
 
 /** The repository root: schedule template files are read relative to it. */
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -300,9 +303,19 @@ export function parseConfig(
       problems.push(`schedules.${i}.name = "${s.name}": must be unique; it is used twice`);
     seen.add(s.name);
     try {
-      parseTemplateFile(readTemplate(s.templateFile));
+      const template = parseTemplateFile(readTemplate(s.templateFile));
+      // A scheduled build has no CLI to upload local files or resolve {{env}}: check it as the workflow will.
+      validateTemplate(s.vars === undefined ? template : { template, vars: s.vars }, {
+        mode: 'workflow',
+        now: new Date(),
+        uuidSeed: `schedule/${s.name}`,
+      });
     } catch (error) {
-      problems.push(`schedules.${i}.templateFile = "${s.templateFile}": ${(error as Error).message}`);
+      const detail =
+        error instanceof TemplateValidationError
+          ? `is not a template the workflow can build: ${error.problems.join('; ')}`
+          : (error as Error).message;
+      problems.push(`schedules.${i}.templateFile = "${s.templateFile}": ${detail}`);
     }
   });
   const profiles = new Set<string>();

@@ -1,9 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, scheduleInput } from '../../infra/config.js';
 
-const template = JSON.stringify({ builders: [{ type: 'amazon-instance' }] });
+const template = JSON.stringify({
+  builders: [
+    {
+      type: 'amazon-instance',
+      region: 'us-east-1',
+      source_ami: 'ami-0123456789abcdef0',
+      instance_type: 'm3.medium',
+      s3_bucket: 'ami-builder-nightly',
+      x509_cert_path: 's3://ami-builder-nightly/x509/cert.pem',
+      x509_key_path: 'ssm:/ami-builder/x509/key',
+      ami_name: 'nightly-{{timestamp}}',
+    },
+  ],
+});
+/** A template only the CLI can build: its X.509 files are local paths. */
+const localTemplate = JSON.stringify({
+  builders: [{ ...JSON.parse(template).builders[0], x509_cert_path: 'x509/cert.pem', x509_key_path: 'x509/key.pem' }],
+});
 const readTemplate = (path: string) => {
   if (path === 'templates/nightly.json') return template;
+  if (path === 'templates/local.json') return localTemplate;
   if (path === 'templates/broken.json') return '{ "builders": [';
   if (path === 'templates/list.json') return '[]';
   throw new Error(`ENOENT: no such file, open '${path}'`);
@@ -116,6 +134,21 @@ describe('parseConfig', () => {
   it('fails when no bucket pattern is given', () => {
     expect(problemsOf({ allowedBucketPatterns: [] })).toEqual([
       expect.stringMatching(/^allowedBucketPatterns = \[\]: must name at least one pattern/),
+    ]);
+  });
+
+  it('fails when a scheduled template names local files, which only the CLI can upload', () => {
+    // Prepare
+    const schedules = [{ name: 'nightly', expression: 'rate(1 day)', templateFile: 'templates/local.json' }];
+
+    // Act
+    const problems = problemsOf({ schedules });
+
+    // Assess
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^schedules\.0\.templateFile = "templates\/local\.json": is not a template the workflow can build: .*x509_cert_path/,
+      ),
     ]);
   });
 
