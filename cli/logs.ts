@@ -10,10 +10,9 @@ import {
   FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import { parseArn } from '../lambdas/shared/console.js';
-import { flagUsage, parseArgs } from './args.js';
+import { flagUsage } from './args.js';
 import type { CliIo, Command } from './io.js';
-import { DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
+import { findStackOutputs } from './stack.js';
 import {
   defaultExecutionDeps,
   describeCliError,

@@ -17,7 +17,9 @@ const template = JSON.stringify({
 });
 /** A template only the CLI can build: its X.509 files are local paths. */
 const localTemplate = JSON.stringify({
-  builders: [{ ...JSON.parse(template).builders[0], x509_cert_path: 'x509/cert.pem', x509_key_path: 'x509/key.pem' }],
+  builders: [
+    { ...JSON.parse(template).builders[0], x509_cert_path: 'x509/cert.pem', x509_key_path: 'x509/key.pem' },
+  ],
 });
 const readTemplate = (path: string) => {
   if (path === 'templates/nightly.json') return template;
