@@ -24,20 +24,13 @@ import {
 } from '@aws-sdk/client-sfn';
 import { StateNames } from '../infra/state-names.js';
 import { executionConsoleUrl, parseArn } from '../lambdas/shared/console.js';
-import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import { type FlagSpec, flagUsage, listFlag, TEMPLATE_FLAGS, varFlags } from './args.js';
 import type { CliIo, Command } from './io.js';
 import { MANIFEST_USAGE, parseArgsWithManifest, writeBuildManifests } from './outcome.js';
-import { BuildStartError, prepareExecution, TemplateInputError } from './prepare.js';
+import { prepareExecution, printRunError } from './prepare.js';
 import { HistoryConverter, type ProgressEvent } from './progress/events.js';
-import { ProgressPrinter, type WorkflowOutput } from './progress/printer.js';
-import {
-  type CliClients,
-  cliClients,
-  DEFAULT_STACK_NAME,
-  findStackOutputs,
-  StackLookupError,
-} from './stack.js';
+import { type Closing, type ProgressPrinter, runOutput, type WorkflowOutput } from './progress/printer.js';
+import { type CliClients, cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
 import { workflowOutput } from './status.js';
 
 // The input preparation is shared with `ami-builder local`; these are part of `build`'s API too.
@@ -238,12 +231,7 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
 export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDeps): Promise<number> {
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
-  const printer = new ProgressPrinter({ write: io.out, machineReadable: options.machineReadable });
-  const say = (text: string) => printer.print({ level: 'say', text });
-  const message = (text: string) => printer.print({ level: 'message', text });
-  const closing: Closing = options.machineReadable
-    ? { blank: () => {}, error: (text) => printer.print({ level: 'error', text }) }
-    : { blank: () => io.out(''), error: (text) => io.err(text) };
+  const { printer, say, message, closing } = runOutput(io, options.machineReadable);
   const now = deps.now();
 
   try {
@@ -309,25 +297,9 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
       },
     );
   } catch (error) {
-    if (error instanceof TemplateInputError) {
-      for (const line of error.lines) io.err(line);
-    } else if (error instanceof TemplateValidationError) {
-      io.err('Template validation failed. Errors are shown below.\n');
-      io.err(error.message);
-    } else if (error instanceof StackLookupError || error instanceof BuildStartError) {
-      io.err(`Error: ${error.message}`);
-    } else {
-      const e = error as { name?: unknown; message?: unknown };
-      io.err(`Error: ${String(e.name ?? 'Error')}: ${String(e.message ?? error)}`);
-    }
+    printRunError(io, error);
     return 1;
   }
-}
-
-/** Where the closing lines go: stderr for people, machine-readable lines on stdout otherwise. */
-interface Closing {
-  blank: () => void;
-  error: (text: string) => void;
 }
 
 async function follow(

@@ -36,16 +36,15 @@ import {
 } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
-import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { type FlagSpec, flagUsage, listFlag, TEMPLATE_FLAGS, varFlags } from './args.js';
 import type { CliIo, Command } from './io.js';
 import { applyLambdaEnvironment, deployToEmulator, type RunResult, runExecution } from './local/runner.js';
 import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
 import { MANIFEST_USAGE, parseArgsWithManifest, writeBuildManifests } from './outcome.js';
-import { BuildStartError, prepareExecution, TemplateInputError } from './prepare.js';
+import { prepareExecution, printRunError } from './prepare.js';
 import { causeMessage } from './progress/messages.js';
-import { ProgressPrinter, type WorkflowOutput } from './progress/printer.js';
+import { runOutput, type WorkflowOutput } from './progress/printer.js';
 import { describeSeed, EMULATED_ACCOUNT_ID, sourceSeeds } from './seed.js';
 import { workflowOutput } from './status.js';
 import { ensureExampleX509 } from './x509.js';
@@ -206,12 +205,6 @@ export function localBucketPatterns(buckets: readonly string[]): { patterns: str
   return { patterns: [DEFAULT_BUCKET_PATTERN, ...added], added };
 }
 
-/** Where the closing lines go: stderr for people, machine-readable lines on stdout otherwise. */
-interface Closing {
-  blank: () => void;
-  error: (text: string) => void;
-}
-
 /** The lines of `-debug`: each SSM command the instance was sent, with the script it would have run. */
 export function debugLines(commands: readonly RecordedCommand[]): string[] {
   const lines: string[] = [];
@@ -256,12 +249,7 @@ function isCleanupReport(value: unknown): value is CleanupReport {
 export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDeps): Promise<number> {
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
-  const printer = new ProgressPrinter({ write: io.out, machineReadable: options.machineReadable });
-  const say = (text: string) => printer.print({ level: 'say', text });
-  const message = (text: string) => printer.print({ level: 'message', text });
-  const closing: Closing = options.machineReadable
-    ? { blank: () => {}, error: (text) => printer.print({ level: 'error', text }) }
-    : { blank: () => io.out(''), error: (text) => io.err(text) };
+  const { printer, say, message, closing } = runOutput(io, options.machineReadable);
   // The environment as the user has it: the emulator's dummy credentials replace theirs during the run.
   const userIo: CliIo = { ...io, env: { ...io.env } };
   const now = deps.now();
@@ -413,17 +401,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
     }
     return 1;
   } catch (error) {
-    if (error instanceof TemplateInputError) {
-      for (const line of error.lines) io.err(line);
-    } else if (error instanceof TemplateValidationError) {
-      io.err('Template validation failed. Errors are shown below.\n');
-      io.err(error.message);
-    } else if (error instanceof BuildStartError) {
-      io.err(`Error: ${error.message}`);
-    } else {
-      const e = error as { name?: unknown; message?: unknown };
-      io.err(`Error: ${String(e.name ?? 'Error')}: ${String(e.message ?? error)}`);
-    }
+    printRunError(io, error);
     return 1;
   } finally {
     s3?.destroy();

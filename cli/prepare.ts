@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BuildConfig, ValidatedTemplate } from '../lambdas/shared/config.js';
+import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import { Report } from '../lambdas/shared/template/decode.js';
 import {
   isPlainText,
@@ -34,6 +35,7 @@ import { BUILDER_KEYS } from '../lambdas/shared/template/keys.js';
 import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
 import { localFileChecker } from './files.js';
 import type { CliIo } from './io.js';
+import { StackLookupError } from './stack.js';
 import { type StagedFile, stageTemplateFiles } from './stage.js';
 import { parseTemplateText } from './validate.js';
 
@@ -508,4 +510,19 @@ export async function prepareExecution(
     );
   }
   return { name, input: executionInput, body, validated, staged: staged.staged, templateDir };
+}
+
+/** Prints why a `build` or `local` run could not go on: template problems, stack lookup, start refusals, AWS errors. */
+export function printRunError(io: Pick<CliIo, 'err'>, error: unknown): void {
+  if (error instanceof TemplateInputError) {
+    for (const line of error.lines) io.err(line);
+  } else if (error instanceof TemplateValidationError) {
+    io.err('Template validation failed. Errors are shown below.\n');
+    io.err(error.message);
+  } else if (error instanceof StackLookupError || error instanceof BuildStartError) {
+    io.err(`Error: ${error.message}`);
+  } else {
+    const e = error as { name?: unknown; message?: unknown };
+    io.err(`Error: ${String(e.name ?? 'Error')}: ${String(e.message ?? error)}`);
+  }
 }

@@ -121,3 +121,32 @@ function errorText(build: BuildOutput): string {
   if (!build.error) return 'unknown error';
   return `${build.error.Error}: ${build.error.Cause}`;
 }
+
+/** Where a command's closing lines go: stderr for people, machine-readable lines on stdout otherwise. */
+export interface Closing {
+  blank: () => void;
+  error: (text: string) => void;
+}
+
+/** The printer of a build run (`build`, `local`) with its `say`/`message` shorthands and closing-line sink. */
+export interface RunOutput {
+  printer: ProgressPrinter;
+  say: (text: string) => void;
+  message: (text: string) => void;
+  closing: Closing;
+}
+
+export function runOutput(
+  io: { out: (line: string) => void; err: (line: string) => void },
+  machineReadable: boolean,
+): RunOutput {
+  const printer = new ProgressPrinter({ write: io.out, machineReadable });
+  return {
+    printer,
+    say: (text) => printer.print({ level: 'say', text }),
+    message: (text) => printer.print({ level: 'message', text }),
+    closing: machineReadable
+      ? { blank: () => {}, error: (text) => printer.print({ level: 'error', text }) }
+      : { blank: () => io.out(''), error: (text) => io.err(text) },
+  };
+}
