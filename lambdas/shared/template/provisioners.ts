@@ -77,13 +77,21 @@ interface RawProvisioner {
   override?: Record<string, unknown>;
 }
 
-/** Reads the template-level shape of a provisioner; problems are reported once, not per build. */
+/**
+ * Reads the template-level shape of a provisioner; problems are reported once, not per build.
+ *
+ * `selectedNames` holds the raw names of the builds this run builds. A provisioner that their `only`/`except`
+ * excludes from all of them gets only the checks Packer makes before selection (its `type` is present, its
+ * `only`/`except`/`override` name builders), as Packer never loads it: its type is not checked, and
+ * `undefined` is returned since it never runs. Without `selectedNames`, every provisioner is checked in full.
+ */
 export function readProvisioner(
   value: unknown,
   path: Path,
   label: string,
   builderNames: readonly string[],
   report: Report,
+  selectedNames?: readonly string[],
 ): RawProvisioner | undefined {
   const record = asRecord(value);
   if (record === undefined) {
@@ -138,6 +146,9 @@ export function readProvisioner(
         }
       }
     }
+  }
+  if (selectedNames !== undefined && !selectedNames.some((name) => runsFor({ only, except }, name))) {
+    return undefined;
   }
   if (type !== 'shell' && type !== 'file') {
     const hint = ALTERNATIVES[type];

@@ -164,9 +164,18 @@ function run(input: unknown, options: ValidateOptions, report: Report, secrets: 
   warnUnmatchedFilters(filters, names, doc, report);
   const selection = selectBuilds(doc, names, filters, report);
   const rawNames = doc.builders.map((b) => b.rawName);
+  // A provisioner excluded from every selected build is never loaded, as in Packer: its type is not checked.
+  const selectedRawNames = selection.selected.map((s) => s.builder.rawName);
 
   const provisioners = doc.provisioners.map((p, i) =>
-    readProvisioner(p, [...doc.root, 'provisioners', i], `provisioner ${i + 1}`, rawNames, report),
+    readProvisioner(
+      p,
+      [...doc.root, 'provisioners', i],
+      `provisioner ${i + 1}`,
+      rawNames,
+      report,
+      selectedRawNames,
+    ),
   );
   const cleanup =
     doc.errorCleanupProvisioner === undefined
@@ -177,6 +186,7 @@ function run(input: unknown, options: ValidateOptions, report: Report, secrets: 
           'On Error Cleanup Provisioner error',
           rawNames,
           report,
+          selectedRawNames,
         );
   const manifests = readPostProcessors(
     doc.postProcessors,

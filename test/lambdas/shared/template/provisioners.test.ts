@@ -236,6 +236,55 @@ describe('provisioners in the template', () => {
     );
   });
 
+  describe('a provisioner excluded from every selected build', () => {
+    const salt = { type: 'salt-masterless', local_state_tree: 'salt/states', skip_bootstrap: true };
+    const twoBuilders = (provisioner: Record<string, unknown>) => ({
+      builders: [builder(), { type: 'amazon-ebs', name: 'ebs', region: 'us-east-1' }],
+      provisioners: [provisioner, { type: 'shell', inline: ['echo hi'] }],
+    });
+
+    it.each([
+      ['only', { ...salt, only: ['ebs'] }],
+      ['except', { ...salt, except: ['amazon-instance'] }],
+    ])('validates a salt-masterless provisioner excluded by %s, which never runs', (_, provisioner) => {
+      // Act
+      const result = validated(twoBuilders(provisioner));
+
+      // Assess
+      expect(result.builds).toHaveLength(1);
+      expect(result.builds[0]?.provisioners.map((p) => p.type)).toEqual(['shell']);
+    });
+
+    it('validates a provisioner excluded from the builds that -except leaves', () => {
+      // Prepare
+      const template = {
+        builders: [builder({ name: 'a' }), builder({ name: 'b' })],
+        provisioners: [{ ...salt, only: ['b'] }],
+      };
+
+      // Act
+      const result = validated(template, { ...workflow, except: ['b'] });
+
+      // Assess
+      expect(result.builds.map((b) => [b.name, b.provisioners.length])).toEqual([['a', 0]]);
+    });
+
+    it("still gets Packer's checks made before selection", () => {
+      expect(problems(twoBuilders({ ...salt, only: ['nope'] }))).toContain(
+        "provisioners[0]: provisioner 1: 'only' specified builder 'nope' not found",
+      );
+      expect(problems(twoBuilders({ only: ['ebs'] }))).toContain(
+        "provisioners[0]: provisioner 1: Provisioner missing 'type'",
+      );
+    });
+
+    it('is checked in full when it runs for a selected build', () => {
+      expect(problems(twoBuilders({ ...salt, only: ['amazon-instance'] })).join('\n')).toContain(
+        'provisioner type "salt-masterless" is not supported',
+      );
+    });
+  });
+
   it("checks only, except and override against the builders, in Packer's words", () => {
     expect(problems(withProvisioners([{ type: 'shell', inline: ['x'], only: ['nope'] }]))).toContain(
       "provisioners[0]: provisioner 1: 'only' specified builder 'nope' not found",
