@@ -76,8 +76,8 @@ export const TEMPLATE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   'var-file': {
     kind: 'repeatable',
-    placeholder: 'file.json',
-    description: 'JSON file of variables (repeatable).',
+    placeholder: 'file',
+    description: 'Variables file: JSON, or .pkrvars.hcl for HCL2 (repeatable).',
   },
   only: { kind: 'string', placeholder: 'a,b', description: 'Build only the named builds.' },
   except: { kind: 'string', placeholder: 'a,b', description: 'Build every build but the named ones.' },

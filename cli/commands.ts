@@ -16,6 +16,10 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'build a template offline, against a local AWS emulator',
     load: () => import('./local.js'),
   },
+  inspect: {
+    summary: 'print the execution input a template (JSON or HCL2) stands for',
+    load: () => import('./inspect.js'),
+  },
   status: { summary: 'show the status, last state and result of a build', load: () => import('./status.js') },
   logs: { summary: "print the SSM command output of a build's instance", load: () => import('./logs.js') },
 };

@@ -34,6 +34,8 @@ import { readInput, readVarMap } from '../lambdas/shared/template/input.js';
 import { BUILDER_KEYS } from '../lambdas/shared/template/keys.js';
 import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
 import { localFileChecker } from './files.js';
+import { convertHcl, isHclTarget } from './hcl/convert.js';
+import { diagnosticLine, HclDiagnosticsError } from './hcl/diagnostics.js';
 import type { CliIo } from './io.js';
 import { StackLookupError } from './stack.js';
 import { type StagedFile, stageTemplateFiles } from './stage.js';
@@ -404,6 +406,69 @@ function givenVariables(request: TemplateRequest, cwd: string): Map<string, stri
   return given;
 }
 
+/** A template request read: the input (JSON as given, or converted from HCL2) and the variables given. */
+export interface ReadTemplate {
+  input: unknown;
+  /** The variables given (`-var-file`, `-var`); for HCL2, the sensitive variables the conversion keeps. */
+  given: Map<string, string>;
+  templateDir: string;
+  /** Whether the template was HCL2 (its -var, -var-file, -only and -except are already applied). */
+  hcl: boolean;
+  /** What the HCL2 conversion noted (`required_plugins`), and its warnings, one line each. */
+  notes: string[];
+}
+
+/**
+ * Reads the template of a request: a JSON file (or standard input), or an HCL2 file or folder, which is converted
+ * with its variables (`-var-file` `.pkrvars.hcl` or JSON, `-var`, `PKR_VAR_*`, `*.auto.pkrvars.hcl`) into the
+ * `{ template, vars, only, except }` input a JSON template gives.
+ *
+ * @throws TemplateInputError with the parse errors, or Packer's HCL diagnostics
+ */
+export async function readRequest(request: TemplateRequest, io: CliIo, now: Date): Promise<ReadTemplate> {
+  if (request.file !== '-' && isHclTarget(request.file, io.cwd)) {
+    try {
+      const conversion = await convertHcl({
+        target: request.file,
+        cwd: io.cwd,
+        env: io.env,
+        varFiles: request.varFiles,
+        vars: request.vars,
+        only: request.only,
+        except: request.except,
+        now,
+      });
+      return {
+        input: conversion.input,
+        given: new Map(Object.entries(conversion.input.vars)),
+        templateDir: conversion.templateDir,
+        hcl: true,
+        notes: [...conversion.notes, ...conversion.warnings.map((w) => `warning: ${diagnosticLine(w)}`)],
+      };
+    } catch (error) {
+      if (error instanceof HclDiagnosticsError) throw new TemplateInputError(error.lines());
+      throw error;
+    }
+  }
+  let text: string;
+  try {
+    text = request.file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, request.file), 'utf8');
+  } catch (error) {
+    throw new TemplateInputError([
+      `Failed to parse template: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+  const parsedText = parseTemplateText(text);
+  if (parsedText.error !== undefined) throw new TemplateInputError([parsedText.error]);
+  return {
+    input: parsedText.value,
+    given: givenVariables(request, io.cwd),
+    templateDir: request.file === '-' ? io.cwd : dirname(resolve(io.cwd, request.file)),
+    hcl: false,
+    notes: [],
+  };
+}
+
 /**
  * Prepares one build's execution input (see the file comment for the steps). Prints the skipped builders and
  * the warnings (`say`, standard error), and one `Uploaded <file> to <s3 uri>` line per staged file (`message`).
@@ -419,19 +484,12 @@ export async function prepareExecution(
 ): Promise<PreparedExecution> {
   const { io, now } = context;
 
-  // 1. Read.
-  let text: string;
-  try {
-    text = request.file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, request.file), 'utf8');
-  } catch (error) {
-    throw new TemplateInputError([
-      `Failed to parse template: ${error instanceof Error ? error.message : String(error)}`,
-    ]);
-  }
-  const parsedText = parseTemplateText(text);
-  if (parsedText.error !== undefined) throw new TemplateInputError([parsedText.error]);
-  const given = givenVariables(request, io.cwd);
-  const templateDir = request.file === '-' ? io.cwd : dirname(resolve(io.cwd, request.file));
+  // 1. Read (an HCL2 template is converted to the JSON input it stands for).
+  const read = await readRequest(request, io, now);
+  const parsedText = { value: read.input };
+  const given = read.given;
+  const templateDir = read.templateDir;
+  for (const note of read.notes) io.err(`Note: ${note}`);
   context.beforeValidation?.(parsedText.value, { templateDir, vars: given });
 
   // 2. Validate locally.
@@ -441,8 +499,8 @@ export async function prepareExecution(
     now,
     uuidSeed: randomUUID(),
     vars: Object.fromEntries(given),
-    only: request.only,
-    except: request.except,
+    only: read.hcl ? undefined : request.only,
+    except: read.hcl ? undefined : request.except,
     env: envOf,
     templateDir,
     pwd: io.cwd,
@@ -481,10 +539,12 @@ export async function prepareExecution(
 
   // 4. Where to, then the staged files.
   const target = await context.stagingTarget(validated);
-  const filters = [doc?.wrapper.only, request.only].some((f) => (f?.length ?? 0) > 0)
+  const cliOnly = read.hcl ? undefined : request.only;
+  const cliExcept = read.hcl ? undefined : request.except;
+  const filters = [doc?.wrapper.only, cliOnly].some((f) => (f?.length ?? 0) > 0)
     ? { only: validated.builds.map((b) => b.name) }
-    : (doc?.wrapper.except?.length ?? 0) > 0 || (request.except?.length ?? 0) > 0
-      ? { except: [...(doc?.wrapper.except ?? []), ...(request.except ?? [])] }
+    : (doc?.wrapper.except?.length ?? 0) > 0 || (cliExcept?.length ?? 0) > 0
+      ? { except: [...(doc?.wrapper.except ?? []), ...(cliExcept ?? [])] }
       : {};
   const name = executionName(executionBase(validated.builds, request.file), now, context.randomHex());
   const staged = await stageTemplateFiles(template, {

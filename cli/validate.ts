@@ -5,14 +5,11 @@
  * with Packer's messages; the workflow would need them in S3, and `ami-builder build` uploads them.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { Report } from '../lambdas/shared/template/decode.js';
-import { readVarMap } from '../lambdas/shared/template/input.js';
 import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
 import { flagUsage, listFlag, parseArgs, TEMPLATE_FLAGS, varFlags } from './args.js';
 import { localFileChecker } from './files.js';
 import type { CliIo, Command } from './io.js';
+import { type ReadTemplate, readRequest, TemplateInputError } from './prepare.js';
 
 const FLAGS = {
   ...TEMPLATE_FLAGS,
@@ -26,7 +23,8 @@ const USAGE = [
   'Usage: ami-builder validate [options] TEMPLATE',
   '',
   '  Checks that the template is valid: its syntax, every key of each amazon-instance',
-  '  builder, the provisioners and post-processors. TEMPLATE is a file, or - for stdin.',
+  '  builder, the provisioners and post-processors. TEMPLATE is a JSON file, - for stdin,',
+  '  an HCL2 .pkr.hcl file, or a folder of .pkr.hcl files (with *.auto.pkrvars.hcl).',
   '',
   'Options:',
   '',
@@ -137,51 +135,37 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return 1;
   }
   const file = args.positional[0] ?? '';
-  let text: string;
+  const now = new Date();
+  let read: ReadTemplate;
   try {
-    text = file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, file), 'utf8');
+    read = await readRequest(
+      {
+        file,
+        vars: new Map(vars),
+        varFiles: args.values.get('var-file') ?? [],
+        only: listFlag(args, 'only'),
+        except: listFlag(args, 'except'),
+      },
+      io,
+      now,
+    );
   } catch (error) {
-    out.error(`Failed to parse template: ${error instanceof Error ? error.message : String(error)}`);
+    if (!(error instanceof TemplateInputError)) throw error;
+    for (const line of error.lines) out.error(line);
     return 1;
   }
-  const parsed = parseTemplateText(text);
-  if (parsed.error !== undefined) {
-    out.error(parsed.error);
-    return 1;
-  }
-
-  const overrides = new Map<string, string>();
-  for (const varFile of args.values.get('var-file') ?? []) {
-    const content = (() => {
-      try {
-        return parseTemplateText(readFileSync(resolve(io.cwd, varFile), 'utf8'));
-      } catch (error) {
-        return { error: error instanceof Error ? error.message : String(error) };
-      }
-    })();
-    const report = new Report();
-    const values =
-      content.error === undefined ? readVarMap(content.value, [], report) : new Map<string, string>();
-    const problems = content.error !== undefined ? [content.error] : formatProblems(report.problems);
-    if (problems.length > 0) {
-      out.error(`Error reading variables in '${varFile}': ${problems.join('; ')}`);
-      return 1;
-    }
-    for (const [k, v] of values) overrides.set(k, v);
-  }
-  for (const [k, v] of vars) overrides.set(k, v);
+  for (const note of read.notes) out.say(`Note: ${note}`);
 
   const syntaxOnly = args.booleans.get('syntax-only') === true;
-  const templatePath = file === '-' ? io.cwd : dirname(resolve(io.cwd, file));
-  const result = checkTemplate(parsed.value, {
+  const result = checkTemplate(read.input, {
     mode: 'cli',
-    now: new Date(),
+    now,
     uuidSeed: randomUUID(),
-    vars: Object.fromEntries(overrides),
-    only: listFlag(args, 'only'),
-    except: listFlag(args, 'except'),
+    vars: Object.fromEntries(read.given),
+    only: read.hcl ? undefined : listFlag(args, 'only'),
+    except: read.hcl ? undefined : listFlag(args, 'except'),
     env: (name) => io.env[name],
-    templateDir: templatePath,
+    templateDir: read.templateDir,
     pwd: io.cwd,
     syntaxOnly,
     checkLocalFile: localFileChecker(io.cwd),

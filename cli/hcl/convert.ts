@@ -592,8 +592,10 @@ class Converter {
       } else if (block.type === 'source') this.declareSource(block, json, at);
       else if (block.type === 'data') this.declareData(block, json, at);
     }
+    // Values missing or wrong would only cascade into every use: stop at the variables' own errors.
+    const before = this.diagnostics.errors.length;
     this.assignVariables();
-    if (this.diagnostics.errors.length > 0) return { template: {}, vars: {} };
+    if (this.diagnostics.errors.length > before) return { template: {}, vars: {} };
     this.validateVariables();
     for (const name of this.localDefs.keys()) {
       try {

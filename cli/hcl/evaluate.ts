@@ -287,6 +287,8 @@ class Evaluator {
   private call(node: AstNode, scope: Scope, depth: number): HclValue {
     const meta = node.meta as { name?: string; expandedFinalArgument?: boolean };
     const name = meta.name ?? '';
+    // can() and try() evaluate their arguments themselves, to catch their errors.
+    if (name === 'can' || name === 'try') return this.tryCall(name, node, scope, depth);
     const fn = Object.hasOwn(scope.functions, name) ? scope.functions[name] : undefined;
     if (fn === undefined) {
       const why = scope.unavailable?.get(`${name}()`);
@@ -310,6 +312,29 @@ class Evaluator {
         `${name}(`,
       );
     }
+  }
+
+  private tryCall(name: 'can' | 'try', node: AstNode, scope: Scope, depth: number): HclValue {
+    const args = node.children ?? [];
+    if (name === 'can' && args.length !== 1) {
+      throw new HclEvalError('Invalid function argument', 'Function "can" expects 1 argument.', 'can(');
+    }
+    for (const arg of args) {
+      try {
+        const value = this.eval(arg, scope, depth + 1);
+        return name === 'can' ? true : value;
+      } catch (error) {
+        if (!(error instanceof HclEvalError)) throw error;
+        // Unknown functions and references are mistakes in the template, not failures to catch.
+        if (error.summary === 'Call to unknown function' || error.summary === 'Unknown variable') throw error;
+      }
+    }
+    if (name === 'can') return false;
+    throw new HclEvalError(
+      'Error in function call',
+      'Call to function "try" failed: no expression succeeded.',
+      'try(',
+    );
   }
 
   private binary(node: AstNode, scope: Scope, depth: number): HclValue {

@@ -3,13 +3,14 @@
  * library and Packer's own: `legacy_isotime`, `clean_resource_name`, `env`, `templatefile`…).
  *
  * - time and ids: `timestamp`, `formatdate`, `legacy_isotime`, `uuidv4`;
- * - strings: `lower`, `upper`, `title`, `replace`, `regex_replace`, `format`, `join`, `split`, `trimspace`,
+ * - strings: `lower`, `upper`, `title`, `replace`, `regex`, `regexall`, `regex_replace`, `format`, `join`, `split`, `trimspace`,
  *   `trim`, `trimprefix`, `trimsuffix`, `chomp`, `substr`, `startswith`, `endswith`, `clean_resource_name`;
  * - collections: `concat`, `merge`, `lookup`, `length`, `coalesce`, `coalescelist`, `contains`, `keys`,
  *   `values`, `element`, `flatten`, `distinct`, `compact`, `reverse`, `sort`, `slice`, `zipmap`;
  * - numbers and conversions: `max`, `min`, `abs`, `tostring`, `tonumber`, `tobool`;
  * - paths and files: `basename`, `dirname`, `abspath`, `file`, `fileexists`, `templatefile`;
  * - encodings and hashes: `jsonencode`, `jsondecode`, `base64encode`, `base64decode`, `md5`, `sha256`;
+ * - `can` and `try` (./evaluate.ts);
  * - `env`, only in variable defaults.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -251,6 +252,27 @@ function regex(pattern: string): RegExp {
   }
 }
 
+/** cty's regex result: the match, the list of groups, or the object of named groups. */
+function matchValue(match: RegExpMatchArray): HclValue {
+  if (match.groups !== undefined)
+    return makeObject(Object.entries(match.groups).map(([k, v]) => [k, v ?? null]));
+  if (match.length > 1) return match.slice(1).map((v) => v ?? null);
+  return match[0];
+}
+
+function regexResult(pattern: RegExp, value: string, required: boolean): HclValue | undefined {
+  const match = new RegExp(pattern.source, pattern.flags.replace('g', '')).exec(value);
+  if (match === null) {
+    if (required)
+      throw new HclEvalError(
+        'Error in function call',
+        'Call to function "regex" failed: pattern did not match any part of the given string.',
+      );
+    return undefined;
+  }
+  return matchValue(match);
+}
+
 /** Go's regexp replacement `$1` / `${1}` / `${name}` → JavaScript's. */
 function goReplacement(text: string): string {
   return text.replace(/\$\{(\w+)\}|\$(\w+)|\$\$/g, (all, braced?: string, bare?: string) => {
@@ -306,6 +328,17 @@ export function hclFunctions(context: FunctionContext): Record<string, HclFuncti
         return (value ?? '').replace(regex(search.slice(1, -1)), goReplacement(replacement ?? ''));
       }
       return (value ?? '').split(search ?? '').join(replacement ?? '');
+    },
+    regex: (args) => {
+      arity('regex', args, 2);
+      const pattern = regex(toStr(args[0] ?? null, 'pattern'));
+      const value = toStr(args[1] ?? null);
+      return regexResult(pattern, value, true) ?? null;
+    },
+    regexall: (args) => {
+      arity('regexall', args, 2);
+      const pattern = regex(toStr(args[0] ?? null, 'pattern'));
+      return [...toStr(args[1] ?? null).matchAll(pattern)].map((m) => matchValue(m));
     },
     regex_replace: (args) => {
       arity('regex_replace', args, 3);
