@@ -14,7 +14,7 @@ variable "app_version" {
   type    = string
   default = "1.4.2"
   validation {
-    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.app_version))
+    condition     = regex_replace(var.app_version, "^[0-9]+\\.[0-9]+\\.[0-9]+$", "") == ""
     error_message = "The app_version must look like 1.2.3."
   }
 }
