@@ -7,6 +7,7 @@
  * (`-c logRetentionDays=90`, `-c allowedBucketPatterns='["my-amis-*"]'`).
  */
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -281,6 +282,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 export function parseConfig(
   context: Partial<Record<(typeof CONFIG_KEYS)[number], unknown>>,
   readTemplate: (relativePath: string) => string = (p) => readFileSync(join(repoRoot, p), 'utf8'),
+  inspectHcl: HclInspector = inspectHclTemplate,
 ): BuilderConfig {
   const raw: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
@@ -303,9 +305,9 @@ export function parseConfig(
       problems.push(`schedules.${i}.name = "${s.name}": must be unique; it is used twice`);
     seen.add(s.name);
     try {
-      const template = parseTemplateFile(readTemplate(s.templateFile));
+      const input = scheduleInput(s, readTemplate, inspectHcl);
       // A scheduled build has no CLI to upload local files or resolve {{env}}: check it as the workflow will.
-      validateTemplate(s.vars === undefined ? template : { template, vars: s.vars }, {
+      validateTemplate(input, {
         mode: 'workflow',
         now: new Date(),
         uuidSeed: `schedule/${s.name}`,
@@ -342,14 +344,51 @@ function parseTemplateFile(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** Turns an HCL2 template (and a schedule's `vars`) into the JSON execution input it stands for. */
+export type HclInspector = (relativePath: string, vars: Record<string, string>) => Record<string, unknown>;
+
+/** Whether a schedule's template is HCL2 (`.pkr.hcl`). */
+export function isHclTemplateFile(relativePath: string): boolean {
+  return relativePath.endsWith('.pkr.hcl');
+}
+
+/**
+ * An HCL2 template as the JSON input it stands for, from `ami-builder inspect` run synchronously (the synth is
+ * synchronous; the HCL2 parser is not). The schedule's `vars` are passed as `-var`; `PKR_VAR_*` variables of the
+ * synth's environment are not, so that a schedule builds the same whatever shell synthesizes it.
+ */
+export function inspectHclTemplate(
+  relativePath: string,
+  vars: Record<string, string>,
+): Record<string, unknown> {
+  const args = [...Object.entries(vars).flatMap(([k, v]) => ['-var', `${k}=${v}`]), relativePath];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PKR_VAR_')));
+  let stdout: string;
+  try {
+    stdout = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'cli', 'main.ts'), 'inspect', ...args],
+      { cwd: repoRoot, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
+    );
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message).trim();
+    throw new Error(
+      `is not an HCL2 template the workflow can build: ${stderr.replaceAll('\n', ' ').slice(0, 2000)}`,
+    );
+  }
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
 /**
  * The execution input a schedule starts its builds with: the template, or `{ template, vars }` when the schedule
- * gives variables.
+ * gives variables; an HCL2 template (`.pkr.hcl`) is converted to the same JSON input.
  */
 export function scheduleInput(
   schedule: ScheduleConfig,
   readTemplate: (relativePath: string) => string = (p) => readFileSync(join(repoRoot, p), 'utf8'),
+  inspectHcl: HclInspector = inspectHclTemplate,
 ): Record<string, unknown> {
+  if (isHclTemplateFile(schedule.templateFile)) return inspectHcl(schedule.templateFile, schedule.vars ?? {});
   const template = parseTemplateFile(readTemplate(schedule.templateFile));
   return schedule.vars === undefined ? template : { template, vars: schedule.vars };
 }

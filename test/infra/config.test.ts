@@ -264,3 +264,45 @@ describe('scheduleInput', () => {
     });
   });
 });
+
+describe('schedules of HCL2 templates', () => {
+  const schedule = {
+    name: 'nightly-hcl',
+    expression: 'rate(1 day)',
+    timezone: 'UTC',
+    templateFile: 'examples/nightly.pkr.hcl',
+    enabled: true,
+  };
+
+  it('starts with the JSON input ami-builder inspect gives, the schedule vars as -var', () => {
+    // Act
+    const input = scheduleInput({ ...schedule, vars: { release: 'weekly' } });
+
+    // Assess
+    const template = input.template as { builders: Record<string, unknown>[] };
+    expect(template.builders[0]).toMatchObject({
+      name: 'amazon-instance.nightly',
+      ami_name: 'weekly-{{isotime `20060102-1504`}}',
+      ami_id_parameter: '/ami-builder/weekly/latest',
+    });
+    expect(input.vars).toEqual({});
+  }, 180_000);
+
+  it('checks the converted template as the workflow will', () => {
+    // Prepare: an inspector standing for one that converts to a template needing local files.
+    const inspect = () => ({ template: JSON.parse(localTemplate) as unknown, vars: {} });
+
+    // Act
+    let problems: string[] = [];
+    try {
+      parseConfig({ schedules: [schedule] }, readTemplate, inspect);
+    } catch (error) {
+      if (error instanceof ConfigError) problems = error.problems;
+    }
+
+    // Assess
+    expect(problems.join('\n')).toMatch(
+      /^schedules\.0\.templateFile = "examples\/nightly\.pkr\.hcl": is not a template the workflow can build: /,
+    );
+  });
+});

@@ -232,7 +232,9 @@ function run(input: unknown, options: ValidateOptions, report: Report, secrets: 
       if (provisioner !== undefined) list.push(provisioner);
     });
     const errorCleanupProvisioner =
-      cleanup === undefined ? undefined : buildProvisioner(cleanup, -1, builder.rawName, pctx);
+      cleanup === undefined || !runsFor(cleanup, builder.rawName)
+        ? undefined
+        : buildProvisioner(cleanup, -1, builder.rawName, pctx);
     const manifest = buildManifest(manifests, builder.rawName, except, buildEnv, report);
     report.build = undefined;
     if (result === undefined) continue;

@@ -337,6 +337,20 @@ describe('provisioners in the template', () => {
     });
   });
 
+  it('gives the error-cleanup-provisioner only to the builds its only/except selects', () => {
+    // Act
+    const result = validated({
+      builders: [builder({ name: 'a' }), builder({ name: 'b' })],
+      'error-cleanup-provisioner': { type: 'shell', inline: ['journalctl -n 100'], only: ['b'] },
+    });
+
+    // Assess
+    expect(result.builds.map((b) => [b.name, b.errorCleanupProvisioner?.type])).toEqual([
+      ['a', undefined],
+      ['b', 'shell'],
+    ]);
+  });
+
   it('reports a provisioner problem once even when several builds share it', () => {
     // Prepare
     const input = {
