@@ -181,6 +181,7 @@ type TreeCache = Map<string, AstNode>;
 
 /** Thrown when an expression has not been parsed yet (a `templatefile` read during evaluation). */
 class NeedsParsing extends Error {
+  override readonly name = 'NeedsParsing';
   constructor(readonly texts: string[]) {
     super('expressions to parse');
   }

@@ -306,6 +306,8 @@ class Evaluator {
       if (error instanceof HclEvalError) {
         throw new HclEvalError(error.summary, error.detail, error.near ?? `${name}(`);
       }
+      // Not a failure of the function: the caller must do something first (parse a template file) and retry.
+      if (error instanceof Error && error.name === 'NeedsParsing') throw error;
       throw new HclEvalError(
         'Error in function call',
         `Call to function "${name}" failed: ${error instanceof Error ? error.message : String(error)}.`,

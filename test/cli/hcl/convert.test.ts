@@ -340,6 +340,33 @@ build { sources = ["source.amazon-instance.a"] }
     });
   });
 
+  it('renders templatefile() with its variables, and reads file()', async () => {
+    // Prepare
+    const path = folder({
+      'main.pkr.hcl': `locals {
+  user_data = templatefile("\${path.root}/user-data.tpl", { name = "web", regions = ["a", "b"] })
+}
+source "amazon-instance" "a" {${SOURCE}
+  ami_name        = "img-x"
+  user_data       = local.user_data
+  ami_description = trimspace(file("\${path.root}/description.txt"))
+}
+build { sources = ["source.amazon-instance.a"] }
+`,
+      'user-data.tpl': `#!/bin/sh\necho \${name}%{ for r in regions } \${r}%{ endfor }\n`,
+      'description.txt': 'From a file\n',
+    });
+
+    // Act
+    const result = await convertHcl(request(join(path, 'main.pkr.hcl')));
+
+    // Assess
+    expect(builders(result.input)[0]).toMatchObject({
+      user_data: '#!/bin/sh\necho web a b\n',
+      ami_description: 'From a file',
+    });
+  });
+
   it('reports a local that refers to itself, at the reference that closes the cycle', async () => {
     const found = await diagnostics(`locals {
   a = local.b

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are HCL expressions, whose ${…} is HCL's.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,6 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ami-builder-hcl-fn-'));
   writeFileSync(join(dir, 'motd'), 'Welcome\n');
-  writeFileSync(join(dir, 'user-data.tpl'), '#!/bin/sh\necho ${name}%{ for r in regions } ${r}%{ endfor }\n');
 });
 
 afterAll(() => {
