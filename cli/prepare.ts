@@ -2,7 +2,9 @@
  * The input of one build, prepared the same way for the deployed stack (`ami-builder build`) and for the local
  * emulator (`ami-builder local`):
  *
- * 1. Reads the template (a file, or standard input for `-`) and the `-var-file` / `-var` values.
+ * 1. Reads the template (a file, or standard input for `-`) and the `-var-file` / `-var` values. An HCL2
+ *    template (a `.pkr.hcl` file or a folder) is converted first, with its variables, into the JSON input a JSON
+ *    template gives (./hcl/convert.ts); the rest is the same for both formats.
  * 2. Validates it locally, in CLI mode (`{{env}}` in variable defaults, `{{template_dir}}`, local files), with the
  *    messages of `ami-builder validate`.
  * 3. Removes credential keys (`access_key`, `secret_key`, `token`, …), with a warning: the workflow builds with
