@@ -4,6 +4,7 @@
  * (The same foreign AMI with `adoptForeignImages` on: adopt-foreign-images.test.ts.)
  */
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { StateNames } from '../../infra/state-names.js';
 import { TagKeys } from '../../lambdas/shared/runtime.js';
@@ -104,4 +105,30 @@ describe('ownership', () => {
     const objects = await h.s3.send(new ListObjectsV2Command({ Bucket: REBUILD_BUCKET }));
     expect((objects.Contents ?? []).map((o) => o.Key).sort()).toEqual([manifest, ...parts].sort());
   });
+
+  for (const existing of [
+    { what: 'a SecureString', Type: 'SecureString' as const, Value: 'not-an-ami-secret' },
+    { what: 'a String this stack did not create', Type: 'String' as const, Value: 'team-owned-value' },
+  ]) {
+    it(`refuses to publish the AMI id over ${existing.what}, leaving it unchanged`, async () => {
+      // Prepare
+      const h = harness();
+      const name = '/ami-builder/ami-ids/workflow-test/taken';
+      await h.ssm().send(new PutParameterCommand({ Name: name, Type: existing.Type, Value: existing.Value }));
+      const template = { ...basicExample(h.x509), ami_id_parameter: name };
+
+      // Act
+      const result = await h.run(template, { label: 'publish-refused' });
+
+      // Assess
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('AmiParameterNotOwnedError');
+      expect(result.cause).toContain(
+        `ami_id_parameter "${name}" in ${BUILD_REGION} already exists as a ${existing.Type}`,
+      );
+      expect(result.cause).not.toContain(existing.Value);
+      const after = await h.ssm().send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+      expect(after.Parameter).toMatchObject({ Type: existing.Type, Value: existing.Value, Version: 1 });
+    });
+  }
 });
