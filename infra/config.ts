@@ -13,6 +13,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
+import { DEFAULT_AMI_PARAMETER_PREFIX, DEFAULT_X509_PARAMETER_PREFIX } from '../lambdas/shared/runtime.js';
 import { validateTemplate } from '../lambdas/shared/template/validate.js';
 
 /** The repository root: schedule template files are read relative to it. */
@@ -105,16 +106,26 @@ export interface BuilderConfig {
    */
   notificationEmails: string[];
   /**
-   * The SSM parameter path under which `ami_id_parameter` may publish AMI ids. Starts and ends with `/`.
-   * @default '/ami-builder/'
+   * The SSM parameter path under which `ami_id_parameter` may publish AMI ids. Starts and ends with `/`. Kept
+   * apart from `x509ParameterPrefix` by default, so that no publish can land on an X.509 parameter.
+   * @default '/ami-builder/ami-ids/'
    */
   amiParameterPrefix: string;
   /**
    * The SSM parameter path of the SecureString X.509 material (`x509_cert_path: "ssm:…"`) the Send Command task
    * may read. Starts and ends with `/`.
-   * @default '/ami-builder/'
+   * @default '/ami-builder/x509/'
    */
   x509ParameterPrefix: string;
+  /**
+   * Lets `force_deregister` deregister (and `force_delete_snapshot` delete the bundles of) this account's AMIs
+   * named `ami_name` that the stack did not build, for teams migrating from Packer. Off, such a build fails in
+   * Prevalidate before anything is created, and IAM allows deregistering only images tagged by the stack; on,
+   * the Force Deregister role may deregister any AMI of the account, so any template author can remove any AMI
+   * by naming it.
+   * @default false
+   */
+  adoptForeignImages: boolean;
 }
 
 /** The context keys read by {@link loadConfig}, for help texts and tests. */
@@ -129,6 +140,7 @@ export const CONFIG_KEYS = [
   'notificationEmails',
   'amiParameterPrefix',
   'x509ParameterPrefix',
+  'adoptForeignImages',
 ] as const satisfies readonly (keyof BuilderConfig)[];
 
 /** Synth-time configuration error: every problem found, one per line. */
@@ -166,6 +178,7 @@ const STRUCTURED_KEYS = new Set<string>([
   'stagedObjectExpirationDays',
   'executionTimeoutHours',
   'notificationEmails',
+  'adoptForeignImages',
 ]);
 
 const parameterPrefix = z
@@ -253,8 +266,9 @@ const schema = z.object({
   stagedObjectExpirationDays: z.number().int().min(1).max(365).default(7),
   executionTimeoutHours: z.number().int().min(1).max(8760).default(24),
   notificationEmails: z.array(z.email()).default([]),
-  amiParameterPrefix: parameterPrefix.default('/ami-builder/'),
-  x509ParameterPrefix: parameterPrefix.default('/ami-builder/'),
+  amiParameterPrefix: parameterPrefix.default(DEFAULT_AMI_PARAMETER_PREFIX),
+  x509ParameterPrefix: parameterPrefix.default(DEFAULT_X509_PARAMETER_PREFIX),
+  adoptForeignImages: z.boolean({ error: 'must be true or false' }).default(false),
 });
 
 function describeValue(value: unknown): string {

@@ -205,6 +205,8 @@ export const DOC_PERMISSION_CONTEXT: PermissionContext = {
   bundleBucketPatterns: ['<allowedBucketPatterns[]>'],
   x509ParameterPrefix: '<x509ParameterPrefix>',
   amiParameterPrefix: '<amiParameterPrefix>',
+  // Shows the statement that exists only with adoptForeignImages (its reason says so).
+  adoptForeignImages: true,
   stateMachineName: '<stack>-builds',
   eventBusName: 'default',
   notificationTopic: { topicArn: '<notification-topic>', keyArn: '<notification-topic-key>' },

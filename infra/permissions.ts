@@ -7,8 +7,14 @@
  * - EC2 ARNs use region `*`: a build runs in the template's region and copies to `ami_regions`, which the stack
  *   cannot know.
  * - Whatever a build creates is tagged `ami-builder:stack = <stack name>` at creation (TagSpecifications); the
- *   create calls require that tag (`aws:RequestTag`), and terminate, delete and attribute changes require it on
- *   the resource (`ec2:ResourceTag`).
+ *   create calls require that tag (`aws:RequestTag`), and every destructive or modifying action (terminate,
+ *   delete a security group, deregister an image, delete a snapshot, change an image's attributes or tags,
+ *   overwrite a parameter) requires it on the resource (`ec2:ResourceTag`, `ssm:resourceTag`). The handlers
+ *   check the same tags before acting (`lambdas/shared/ownership.ts`).
+ * - Where no tag can condition an action (S3 objects), it is limited to the keys builds write: deleting bundle
+ *   objects only at bundle keys (`<bucket>/….manifest.xml`, `….part.<n>`) of the allowed buckets.
+ * - One exception, off by default: with `adoptForeignImages`, Force Deregister may also deregister this account's
+ *   images that the stack did not build (statement `DeregisterForeignImages`, present only then).
  * - Image and snapshot ARNs carry no account; EC2 itself refuses to deregister or modify other accounts' images.
  * - A grant whose resources contain `*` must say why in `wildcardReason`; that text is the cdk-nag
  *   acknowledgement. No action contains `*`.
@@ -44,6 +50,8 @@ export interface PermissionContext {
   stateMachineName: string;
   /** The SSM parameter path `ami_id_parameter` may name. */
   amiParameterPrefix: string;
+  /** The stack's `adoptForeignImages` setting: Force Deregister may deregister images the stack did not build. */
+  adoptForeignImages: boolean;
   /** The EventBridge bus build events go to. */
   eventBusName: string;
   /** The notification topic and its KMS key, when the stack has one. */
@@ -78,6 +86,8 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
   const tagOnCreate = (action: string): Conditions => ({ StringEquals: { 'ec2:CreateAction': action } });
 
   const stagedObjects = `${ctx.stagingBucketArn}/${STAGING_PREFIX}*`;
+  const amiParameters = `arn:${p}:ssm:*:${a}:parameter${ctx.amiParameterPrefix}*`;
+  const bundleKeys = (suffix: string) => ctx.bundleBucketPatterns.map((b) => `arn:${p}:s3:::${b}/*${suffix}`);
   const bundleBuckets = bucketArns(ctx.bundleBucketPatterns, p);
   const bundleObjects = bucketObjectArns(ctx.bundleBucketPatterns, p);
   const bundleReason =
@@ -289,29 +299,55 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
     ],
 
     ForceDeregister: [
-      describe('DescribeImages', ['ec2:DescribeImages']),
+      describe('DescribeImagesAndSnapshots', ['ec2:DescribeImages', 'ec2:DescribeSnapshots']),
       {
-        sid: 'DeregisterOwnImages',
+        sid: 'DeregisterStackImages',
         actions: ['ec2:DeregisterImage'],
         resources: [images],
-        conditions: { StringEquals: { 'ec2:Owner': a } },
+        conditions: taggedByStack,
         wildcardReason: ec2Reason(
-          'force_deregister removes earlier AMIs named ami_name that this stack did not necessarily create, so no tag condition applies; image ARNs carry no account, so the condition ec2:Owner limits it to this account’s images.',
+          'force_deregister removes earlier AMIs named ami_name; only images tagged ami-builder:stack with this stack (condition).',
+        ),
+      },
+      ...(ctx.adoptForeignImages
+        ? [
+            {
+              sid: 'DeregisterForeignImages',
+              actions: ['ec2:DeregisterImage'],
+              resources: [images],
+              conditions: { StringEquals: { 'ec2:Owner': a } },
+              wildcardReason: ec2Reason(
+                'Present only with the stack setting adoptForeignImages: force_deregister may then replace this account’s AMIs that the stack did not build (teams migrating from Packer); image ARNs carry no account, so the condition ec2:Owner limits it to this account’s images.',
+              ),
+            },
+          ]
+        : []),
+      {
+        sid: 'DeleteStackSnapshots',
+        actions: ['ec2:DeleteSnapshot'],
+        resources: [snapshots],
+        conditions: taggedByStack,
+        wildcardReason: ec2Reason(
+          'force_delete_snapshot deletes the EBS snapshots of the deregistered AMIs; only snapshots tagged ami-builder:stack with this stack (condition).',
         ),
       },
       {
-        sid: 'DeleteDeregisteredSnapshots',
-        actions: ['ec2:DeleteSnapshot'],
-        resources: [snapshots],
-        wildcardReason: ec2Reason(
-          'force_delete_snapshot deletes the EBS snapshots of the deregistered AMIs; snapshot ARNs carry no account and EC2 deletes only the caller’s own snapshots.',
-        ),
+        sid: 'ListDeregisteredBundles',
+        actions: ['s3:ListBucket'],
+        resources: bundleBuckets,
+        wildcardReason: `force_delete_snapshot lists the bundle (parts and manifest) of a deregistered AMI. ${bundleReason}`,
+      },
+      {
+        sid: 'ReadNewBundleManifest',
+        actions: ['s3:GetObject'],
+        resources: bundleKeys('.manifest.xml'),
+        wildcardReason: `The manifest of the bundle this build uploaded lists its parts, which are never deleted. ${bundleReason}`,
       },
       {
         sid: 'DeleteDeregisteredBundles',
-        actions: ['s3:ListBucket', 's3:DeleteObject'],
-        resources: [...bundleBuckets, ...bundleObjects],
-        wildcardReason: `force_delete_snapshot deletes the bundles (parts and manifest) of the deregistered AMIs. ${bundleReason}`,
+        actions: ['s3:DeleteObject'],
+        resources: [...bundleKeys('.manifest.xml'), ...bundleKeys('.part.*')],
+        wildcardReason: `force_delete_snapshot deletes the bundle of a deregistered AMI: only keys shaped like a bundle's manifest or parts (S3 objects carry no tag IAM can check on delete). ${bundleReason}`,
       },
     ],
 
@@ -407,9 +443,14 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       },
     ],
 
-    TerminateInstance: [terminateTagged],
+    TerminateInstance: [describe('CheckInstanceOwnership', ['ec2:DescribeInstances']), terminateTagged],
 
-    DeleteTemporaryResources: [deleteTaggedGroups, listStaging, deleteStaged],
+    DeleteTemporaryResources: [
+      describe('CheckSecurityGroupOwnership', ['ec2:DescribeSecurityGroups']),
+      deleteTaggedGroups,
+      listStaging,
+      deleteStaged,
+    ],
 
     ReportBuild: [describe('DescribeImages', ['ec2:DescribeImages'])],
 
@@ -439,10 +480,37 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
 
     PublishAmiIds: [
       {
-        sid: 'PublishAmiIdParameters',
-        actions: ['ssm:GetParameter', 'ssm:PutParameter'],
-        resources: [`arn:${p}:ssm:*:${a}:parameter${ctx.amiParameterPrefix}*`],
-        wildcardReason: `ami_id_parameter is named by each template; writes are limited to the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}), in the build region and every ami_regions region.`,
+        sid: 'ReadAmiIdParameters',
+        actions: ['ssm:GetParameter', 'ssm:ListTagsForResource'],
+        resources: [amiParameters],
+        wildcardReason: `ami_id_parameter is named by each template; limited to the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}), in the build region and every ami_regions region.`,
+      },
+      {
+        sid: 'CreateAmiIdParameters',
+        actions: ['ssm:PutParameter'],
+        resources: [amiParameters],
+        // Without Overwrite, PutParameter cannot change an existing parameter (ParameterAlreadyExists).
+        conditions: { StringEqualsIfExists: { 'ssm:Overwrite': 'false' } },
+        wildcardReason: `Creates a parameter that does not exist yet, under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}).`,
+      },
+      {
+        sid: 'TagCreatedAmiIdParameters',
+        actions: ['ssm:AddTagsToResource'],
+        resources: [amiParameters],
+        conditions: {
+          StringEquals: { [`aws:RequestTag/${TagKeys.stack}`]: ctx.stackName },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [TagKeys.stack] },
+        },
+        wildcardReason: `PutParameter with Tags needs it: only the tag ami-builder:stack = this stack (conditions), under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}).`,
+      },
+      {
+        sid: 'OverwriteStackAmiIdParameters',
+        actions: ['ssm:PutParameter'],
+        resources: [amiParameters],
+        conditions: {
+          StringEquals: { 'ssm:Overwrite': 'true', [`ssm:resourceTag/${TagKeys.stack}`]: ctx.stackName },
+        },
+        wildcardReason: `Overwrites only parameters tagged ami-builder:stack with this stack (condition), under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}).`,
       },
       // Parameter Store checks that an aws:ec2:image value names an AMI the caller can describe.
       describe('ValidateAmiIds', ['ec2:DescribeImages']),

@@ -79,6 +79,7 @@ export class AmiBuilderStack extends Stack {
       EVENT_BUS_NAME,
       AMI_PARAMETER_PREFIX: config.amiParameterPrefix,
       X509_PARAMETER_PREFIX: config.x509ParameterPrefix,
+      ADOPT_FOREIGN_IMAGES: String(config.adoptForeignImages),
     };
     if (this.notifications !== undefined)
       environment.NOTIFICATION_TOPIC_ARN = this.notifications.topic.topicArn;
@@ -128,6 +129,7 @@ export class AmiBuilderStack extends Stack {
         bundleBucketPatterns: config.allowedBucketPatterns,
         x509ParameterPrefix: config.x509ParameterPrefix,
         amiParameterPrefix: config.amiParameterPrefix,
+        adoptForeignImages: config.adoptForeignImages,
         stateMachineName: `${config.stackName}-builds`,
         eventBusName: EVENT_BUS_NAME,
         notificationTopic:

@@ -2,7 +2,8 @@
  * Delete Temporary Resources (…After Failure): Packer's `StepSecurityGroup` cleanup (reference §1.1 step 5),
  * run after the instance is terminated, plus what this design adds: the build's staged files.
  *
- * - The temporary security group: only `$.network.temporarySecurityGroupId`, never a group the template named.
+ * - The temporary security group: only `$.network.temporarySecurityGroupId`, never a group the template named,
+ *   and only when it carries this stack's tag (else `ResourceNotOwnedError`).
  *   A group still attached to a terminating instance gives `DependencyViolation`; this task then throws
  *   {@link SecurityGroupInUseError} and the state machine retries it with backoff (Packer retries 5 × 5 s).
  * - The staged objects under `staging/<execution>/<build>/` in the staging bucket: always, even when
@@ -10,7 +11,11 @@
  *
  * The bundle bucket is never touched: Packer leaves the S3 bundle in place (reference §1.1 step 16).
  */
-import { DeleteSecurityGroupCommand } from '@aws-sdk/client-ec2';
+import {
+  DeleteSecurityGroupCommand,
+  DescribeSecurityGroupsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 import {
   awsErrorCode,
   type CleanupArgs,
@@ -19,13 +24,14 @@ import {
   mergeCleanupReports,
 } from '../shared/cleanup-report.js';
 import { SecurityGroupInUseError } from '../shared/errors.js';
-import type { Clients, TaskEnvironment } from '../shared/runtime.js';
+import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
+import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import { deleteStaged, stagingPrefix } from '../shared/staging.js';
 import type { CleanupReport, TaskEvent } from '../shared/state.js';
 
 export interface DeleteTemporaryResourcesDeps {
   clients: Pick<Clients, 'ec2' | 's3'>;
-  env: Pick<TaskEnvironment, 'stagingBucket'>;
+  env: Pick<TaskEnvironment, 'stagingBucket' | 'stackName'>;
   /** The stack's own region (`AWS_REGION`), where the staging bucket is. */
   homeRegion: string;
 }
@@ -36,6 +42,7 @@ export interface DeleteTemporaryResourcesDeps {
  * use does not delay removing the X.509 copies.
  *
  * @throws SecurityGroupInUseError when the group is still in use (`DependencyViolation`).
+ * @throws ResourceNotOwnedError when the group does not carry this stack's tag (it is not deleted).
  */
 export async function deleteTemporaryResources(
   event: TaskEvent<CleanupArgs>,
@@ -66,6 +73,8 @@ export async function deleteTemporaryResources(
 }
 
 async function deleteSecurityGroup(deps: DeleteTemporaryResourcesDeps, region: string, groupId: string) {
+  // Gone already (a retry after a lost response, or a redrive): the goal is reached.
+  if (!(await checkSecurityGroupOwned(deps.clients.ec2(region), groupId, region, deps.env.stackName))) return;
   try {
     await deps.clients.ec2(region).send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
   } catch (error) {
@@ -80,4 +89,32 @@ async function deleteSecurityGroup(deps: DeleteTemporaryResourcesDeps, region: s
     }
     throw error;
   }
+}
+
+/**
+ * Checks that the security group carries this stack's tag before it is deleted.
+ *
+ * @returns false when the group does not exist (any more): there is nothing to delete
+ * @throws ResourceNotOwnedError when the group exists without this stack's tag
+ */
+async function checkSecurityGroupOwned(
+  ec2: EC2Client,
+  groupId: string,
+  region: string,
+  stackName: string,
+): Promise<boolean> {
+  let tags: TagList;
+  try {
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    const group = (out.SecurityGroups ?? []).find((g) => g.GroupId === groupId);
+    if (group === undefined) return false;
+    tags = group.Tags;
+  } catch (error) {
+    if (awsErrorCode(error) === 'InvalidGroup.NotFound') return false;
+    throw error;
+  }
+  if (!isOwnedByStack(tags, stackName)) {
+    throw notOwnedError('security group', groupId, region, stackName, tagValue(tags, TagKeys.stack));
+  }
+  return true;
 }

@@ -16,6 +16,7 @@ import {
 import { z } from 'zod';
 import type { BuildConfig } from '../shared/config.js';
 import { ImageFinishError } from '../shared/errors.js';
+import { checkImageOwnedByBuild } from '../shared/ownership.js';
 import { type Clients, isTransient, ownershipTags, type TaskEnvironment } from '../shared/runtime.js';
 import type { BuildState, ImageInfo, TaskEvent } from '../shared/state.js';
 
@@ -110,6 +111,7 @@ export function attributeChanges(
  * CreateTags (`tags` rendered with the build variables, plus the ownership tags; snapshots get `tags` only).
  *
  * @throws ImageFinishError naming the region and the attribute when EC2 refuses a change.
+ * @throws ResourceNotOwnedError when the image does not carry this build's ownership tags (nothing is changed).
  */
 export async function finishImage(
   event: TaskEvent<FinishImageArgs>,
@@ -122,6 +124,12 @@ export async function finishImage(
   const step = <T>(what: string, call: () => Promise<T>) => retrying(what, region, imageId, call, deps);
 
   const image = await step('describe', () => describe(ec2, imageId));
+  // Register AMI and Copy AMI tag the images they create; any other image is not this build's to change.
+  checkImageOwnedByBuild(image, region, {
+    stackName: deps.env.stackName,
+    executionId: build.execution.id,
+    buildName: config.name,
+  });
 
   if (config.deprecateAt !== undefined) {
     deps.log(`Enabling AMI deprecation on AMI (${imageId}) in ${region}...`);

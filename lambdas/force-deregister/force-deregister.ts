@@ -3,16 +3,23 @@
  * AMIs that already carry `ami_name` in every target region, just before Register AMI, so the name is free.
  * With `force_delete_snapshot` it also deletes what backs them: the S3 bundle of an instance-store image and
  * the EBS snapshots of its mappings.
+ *
+ * Ownership (checked here and in IAM): only images this stack built (tag `ami-builder:stack`) are deregistered,
+ * unless the stack adopts foreign images (`adoptForeignImages`); only snapshots carrying the stack's tag are
+ * deleted (a snapshot named in `ami_block_device_mappings` is the user's); and no object of the bundle this
+ * build has just uploaded is deleted, even when a fixed `bundle_prefix` puts the old bundle at the same keys.
  */
 import {
   DeleteSnapshotCommand,
   DeregisterImageCommand,
   DescribeImagesCommand,
+  DescribeSnapshotsCommand,
   type Image,
 } from '@aws-sdk/client-ec2';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { RegisterImageError } from '../shared/errors.js';
-import { type Clients, isTransient, TagKeys } from '../shared/runtime.js';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ForeignImageError, RegisterImageError } from '../shared/errors.js';
+import { describeImage, isOwnedByStack } from '../shared/ownership.js';
+import { type Clients, isTransient, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { BuildState, ImageInfo } from '../shared/state.js';
 
 export interface ForceDeregisterResult {
@@ -22,6 +29,8 @@ export interface ForceDeregisterResult {
 
 export interface ForceDeregisterDeps {
   clients: Pick<Clients, 'ec2' | 's3'>;
+  /** The ownership tag's value and whether images this stack did not build may be deregistered. */
+  env: Pick<TaskEnvironment, 'stackName' | 'adoptForeignImages'>;
   /** Where Packer's progress messages go (the function's log). */
   log: (message: string) => void;
 }
@@ -61,8 +70,11 @@ export function isBundleKey(key: string, prefix: string): boolean {
 /**
  * Deregisters every image owned by this account named `ami_name` in `ami_regions` and the build region,
  * except images tagged with this execution: on a redrive after Register AMI, the image this execution
- * registered is the one the build is waiting for, not an old one.
+ * registered is the one the build is waiting for, not an old one. Every image is checked before any is
+ * deregistered.
  *
+ * @throws ForeignImageError when an image was not built by this stack and the stack does not adopt foreign images
+ *   (Prevalidate refuses the same build earlier; this is the second check).
  * @throws RegisterImageError when an image, snapshot or bundle cannot be removed (Packer halts the build too).
  */
 export async function forceDeregister(
@@ -73,12 +85,12 @@ export async function forceDeregister(
   const deregistered: ImageInfo[] = [];
   if (!config.forceDeregister) return { deregistered };
 
+  const found: { region: string; image: Image & { ImageId: string } }[] = [];
   const regions = [...new Set([...config.amiRegions, config.region])];
   for (const region of regions) {
-    const ec2 = deps.clients.ec2(region);
     let images: Image[];
     try {
-      const response = await ec2.send(
+      const response = await deps.clients.ec2(region).send(
         new DescribeImagesCommand({
           Owners: ['self'],
           Filters: [{ Name: 'name', Values: [config.amiName] }],
@@ -88,7 +100,6 @@ export async function forceDeregister(
     } catch (error) {
       throw wrap(error, `Error describing AMI ${quote(config.amiName)} in ${region}`);
     }
-
     for (const image of images) {
       const imageId = image.ImageId;
       if (imageId === undefined) continue;
@@ -96,27 +107,92 @@ export async function forceDeregister(
         deps.log(`Keeping AMI ${config.amiName}, id: ${imageId} in ${region}: this execution registered it`);
         continue;
       }
-      try {
-        await ec2.send(new DeregisterImageCommand({ ImageId: imageId }));
-      } catch (error) {
-        // Already gone (a concurrent deregistration, or a retry of this task): the name is free either way.
-        if (!isImageGone(error)) {
-          throw wrap(error, `Error deregistering existing AMI ${imageId} in ${region}`);
-        }
-      }
-      deps.log(`Deregistered AMI ${config.amiName}, id: ${imageId}`);
-      deregistered.push({ region, imageId });
+      found.push({ region, image: { ...image, ImageId: imageId } });
+    }
+  }
 
-      if (config.forceDeleteSnapshot) {
-        await deleteBundle(image, region, deps);
-        await deleteSnapshots(image, region, deps);
+  const foreign = found.filter(({ image }) => !isOwnedByStack(image.Tags, deps.env.stackName));
+  if (foreign.length > 0 && !deps.env.adoptForeignImages) {
+    throw new ForeignImageError(
+      `force_deregister: ${foreign.map(({ image, region }) => describeImage(image, region)).join('; ')}: ` +
+        `not built by this stack (no ${TagKeys.stack}=${deps.env.stackName} tag); nothing was deregistered. ` +
+        'Deploy the stack with -c adoptForeignImages=true to let it replace images it did not build.',
+    );
+  }
+
+  const newBundle = parseBundleLocation(event.build.bucket?.manifestLocation);
+  for (const { region, image } of found) {
+    const ec2 = deps.clients.ec2(region);
+    const imageId = image.ImageId;
+    if (!isOwnedByStack(image.Tags, deps.env.stackName)) {
+      deps.log(`Adopting ${describeImage(image, region)} (adoptForeignImages is on)`);
+    }
+    try {
+      await ec2.send(new DeregisterImageCommand({ ImageId: imageId }));
+    } catch (error) {
+      // Already gone (a concurrent deregistration, or a retry of this task): the name is free either way.
+      if (!isImageGone(error)) {
+        throw wrap(error, `Error deregistering existing AMI ${imageId} in ${region}`);
       }
+    }
+    deps.log(`Deregistered AMI ${config.amiName}, id: ${imageId}`);
+    deregistered.push({ region, imageId });
+
+    if (config.forceDeleteSnapshot) {
+      await deleteBundle(image, region, newBundle, deps);
+      await deleteSnapshots(image, region, deps);
     }
   }
   return { deregistered };
 }
 
-async function deleteBundle(image: Image, region: string, deps: ForceDeregisterDeps): Promise<void> {
+/**
+ * The keys of the bundle this build uploaded that lie in `bucket`, as a predicate: its manifest and the parts
+ * its manifest lists. When the manifest cannot be read, every key shaped like one of its parts counts as the
+ * new bundle's, so nothing of it is deleted.
+ */
+async function newBundleKeys(
+  bucket: string,
+  region: string,
+  newBundle: BundleLocation | undefined,
+  deps: ForceDeregisterDeps,
+): Promise<(key: string) => boolean> {
+  if (newBundle === undefined || newBundle.bucket !== bucket) return () => false;
+  const manifestKey = `${newBundle.prefix}${MANIFEST_SUFFIX}`;
+  let parts: Set<string> | undefined;
+  try {
+    const out = await deps.clients
+      .s3(region)
+      .send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey }));
+    const xml = (await out.Body?.transformToString()) ?? '';
+    const names = manifestPartNames(xml);
+    if (names.length > 0) {
+      const slash = newBundle.prefix.lastIndexOf('/');
+      const folder = slash < 0 ? '' : newBundle.prefix.slice(0, slash + 1);
+      parts = new Set(names.map((name) => `${folder}${name}`));
+    }
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    deps.log(
+      `Could not read this build's manifest s3://${bucket}/${manifestKey} (${errorName(error)}); keeping every key shaped like its parts`,
+    );
+  }
+  return (key) =>
+    key === manifestKey || (isBundleKey(key, newBundle.prefix) && (parts === undefined || parts.has(key)));
+}
+
+/** The part file names an `ec2-upload-bundle` manifest lists (`<parts><part><filename>…</filename>`). */
+export function manifestPartNames(xml: string): string[] {
+  const parts = /<parts\b[^>]*>([\s\S]*?)<\/parts>/.exec(xml)?.[1] ?? '';
+  return [...parts.matchAll(/<filename>\s*([^<\s]+)\s*<\/filename>/g)].map((m) => m[1] as string);
+}
+
+async function deleteBundle(
+  image: Image,
+  region: string,
+  newBundle: BundleLocation | undefined,
+  deps: ForceDeregisterDeps,
+): Promise<void> {
   if (image.RootDeviceType !== 'instance-store') return;
   const location = parseBundleLocation(image.ImageLocation);
   if (location === undefined) {
@@ -128,7 +204,9 @@ async function deleteBundle(image: Image, region: string, deps: ForceDeregisterD
   const s3 = deps.clients.s3(region);
   const where = `s3://${location.bucket}/${location.prefix}${MANIFEST_SUFFIX}`;
   try {
+    const isNewBundleKey = await newBundleKeys(location.bucket, region, newBundle, deps);
     const keys: string[] = [];
+    let kept = 0;
     let token: string | undefined;
     do {
       const page = await s3.send(
@@ -139,7 +217,10 @@ async function deleteBundle(image: Image, region: string, deps: ForceDeregisterD
         }),
       );
       for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined && isBundleKey(object.Key, location.prefix)) keys.push(object.Key);
+        if (object.Key === undefined || !isBundleKey(object.Key, location.prefix)) continue;
+        // A rebuild with a fixed bundle_prefix uploaded its bundle to the same keys: those are this build's now.
+        if (isNewBundleKey(object.Key)) kept += 1;
+        else keys.push(object.Key);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
@@ -160,18 +241,52 @@ async function deleteBundle(image: Image, region: string, deps: ForceDeregisterD
         );
       }
     }
-    deps.log(`Deleted bundle: ${where} (${keys.length} object(s))`);
+    deps.log(
+      `Deleted bundle: ${where} (${keys.length} object(s))` +
+        (kept > 0 ? `; kept ${kept} object(s) at the same keys: this build's own bundle` : ''),
+    );
   } catch (error) {
     if (error instanceof RegisterImageError) throw error;
     throw wrap(error, `Error deleting the bundle of existing AMI ${image.ImageId} (${where})`);
   }
 }
 
+/**
+ * Deletes the image's EBS snapshots that carry this stack's tag. Others (a snapshot named in
+ * `ami_block_device_mappings`, or one of an adopted image) are not the stack's to delete and are kept.
+ */
 async function deleteSnapshots(image: Image, region: string, deps: ForceDeregisterDeps): Promise<void> {
   const ec2 = deps.clients.ec2(region);
-  for (const mapping of image.BlockDeviceMappings ?? []) {
-    const snapshotId = mapping.Ebs?.SnapshotId;
-    if (snapshotId === undefined || snapshotId === '') continue;
+  const ids = [
+    ...new Set(
+      (image.BlockDeviceMappings ?? [])
+        .map((m) => m.Ebs?.SnapshotId)
+        .filter((id): id is string => id !== undefined && id !== ''),
+    ),
+  ];
+  if (ids.length === 0) return;
+  let owned: Set<string>;
+  try {
+    const out = await ec2.send(
+      new DescribeSnapshotsCommand({
+        SnapshotIds: ids,
+        Filters: [{ Name: `tag:${TagKeys.stack}`, Values: [deps.env.stackName] }],
+      }),
+    );
+    owned = new Set((out.Snapshots ?? []).flatMap((s) => (s.SnapshotId === undefined ? [] : [s.SnapshotId])));
+  } catch (error) {
+    // A snapshot already gone makes the whole call fail: fall back to one call per snapshot.
+    if (errorName(error) !== 'InvalidSnapshot.NotFound') {
+      throw wrap(error, `Error describing the snapshots of existing AMI ${image.ImageId} in ${region}`);
+    }
+    owned = new Set();
+    for (const id of ids) if (await snapshotOwned(ec2, id, region, deps)) owned.add(id);
+  }
+  for (const snapshotId of ids) {
+    if (!owned.has(snapshotId)) {
+      deps.log(`Keeping snapshot ${snapshotId}: it does not carry ${TagKeys.stack}=${deps.env.stackName}`);
+      continue;
+    }
     try {
       await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
     } catch (error) {
@@ -180,6 +295,21 @@ async function deleteSnapshots(image: Image, region: string, deps: ForceDeregist
       }
     }
     deps.log(`Deleted snapshot: ${snapshotId}`);
+  }
+}
+
+async function snapshotOwned(
+  ec2: ReturnType<Clients['ec2']>,
+  snapshotId: string,
+  region: string,
+  deps: ForceDeregisterDeps,
+): Promise<boolean> {
+  try {
+    const out = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    return (out.Snapshots ?? []).some((s) => isOwnedByStack(s.Tags, deps.env.stackName));
+  } catch (error) {
+    if (errorName(error) === 'InvalidSnapshot.NotFound') return false;
+    throw wrap(error, `Error describing snapshot ${snapshotId} in ${region}`);
   }
 }
 

@@ -9,6 +9,7 @@ import type { BuildConfig } from '../shared/config.js';
 import {
   AmiNameInUseError,
   AwsTransientError,
+  ForeignImageError,
   InvalidRegionError,
   SourceAmiNotFoundError,
   TemplateValidationError,
@@ -19,13 +20,16 @@ import {
   instanceFamily,
   supportsInstanceStoreRoot,
 } from '../shared/instance-families.js';
-import { type Clients, TagKeys } from '../shared/runtime.js';
+import { describeImage, isOwnedByStack } from '../shared/ownership.js';
+import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { BuildState, SourceInfo, TaskEvent } from '../shared/state.js';
 import { renderLate } from '../shared/template/late.js';
 import { resolveSourceImage } from './source-ami.js';
 
 export interface PrevalidateDeps {
   clients: Pick<Clients, 'ec2' | 'sts'>;
+  /** The stack's name (ownership tag) and whether `force_deregister` may adopt images it did not build. */
+  env: Pick<TaskEnvironment, 'stackName' | 'adoptForeignImages'>;
   /**
    * The stack's region (`AWS_REGION`). The SSM command document and its log group exist only there, so the
    * build instance must run there too.
@@ -51,34 +55,66 @@ async function validateRegions(deps: PrevalidateDeps, config: BuildConfig): Prom
   }
 }
 
-/**
- * Checks that `ami_name` is unused in the build region and every `ami_regions` region, since the copies carry
- * the same name. An image tagged with this execution was registered by this very execution (a retry or a
- * redrive after Register AMI) and does not count.
- *
- * @throws AmiNameInUseError naming the region and the image.
- */
-async function validateAmiName(deps: PrevalidateDeps, build: BuildState): Promise<void> {
+/** The images named `ami_name` in the build region and every `ami_regions` region, except this execution's. */
+async function sameNameImages(
+  deps: PrevalidateDeps,
+  build: BuildState,
+): Promise<{ region: string; image: Image }[]> {
   const { config } = build;
-  for (const region of [config.region, ...config.amiRegions]) {
+  const found: { region: string; image: Image }[] = [];
+  for (const region of [...new Set([config.region, ...config.amiRegions])]) {
     const out = await deps.clients.ec2(region).send(
       new DescribeImagesCommand({
         Owners: ['self'],
         Filters: [{ Name: 'name', Values: [config.amiName] }],
       }),
     );
-    const taken = (out.Images ?? []).find(
-      (image) =>
-        !(image.Tags ?? []).some((t) => t.Key === TagKeys.execution && t.Value === build.execution.id),
-    );
-    if (taken !== undefined) {
-      throw new AmiNameInUseError(
-        `Error: AMI Name: '${taken.Name ?? config.amiName}' is used by an existing AMI: ${taken.ImageId} ` +
-          `(region ${region}). Choose another ami_name (for example with {{timestamp}}), or set ` +
-          'force_deregister to replace it.',
+    for (const image of out.Images ?? []) {
+      // Registered by this very execution (a retry or a redrive after Register AMI): not a conflict.
+      const ours = (image.Tags ?? []).some(
+        (t) => t.Key === TagKeys.execution && t.Value === build.execution.id,
       );
+      if (!ours) found.push({ region, image });
     }
   }
+  return found;
+}
+
+/**
+ * Checks that `ami_name` is unused in the build region and every `ami_regions` region, since the copies carry
+ * the same name.
+ *
+ * @throws AmiNameInUseError naming the region and the image.
+ */
+async function validateAmiName(deps: PrevalidateDeps, build: BuildState): Promise<void> {
+  const [taken] = await sameNameImages(deps, build);
+  if (taken !== undefined) {
+    throw new AmiNameInUseError(
+      `Error: AMI Name: '${taken.image.Name ?? build.config.amiName}' is used by an existing AMI: ${taken.image.ImageId} ` +
+        `(region ${taken.region}). Choose another ami_name (for example with {{timestamp}}), or set ` +
+        'force_deregister to replace it.',
+    );
+  }
+}
+
+/**
+ * With `force_deregister`, checks that every same-name AMI Force Deregister would remove was built by this stack
+ * (tag `ami-builder:stack`), unless the stack allows adopting foreign images. Runs before anything is created.
+ *
+ * @throws ForeignImageError naming each foreign image (id, region, owner) and how to allow adopting it.
+ */
+async function validateForceDeregister(deps: PrevalidateDeps, build: BuildState): Promise<void> {
+  if (deps.env.adoptForeignImages) return;
+  const foreign = (await sameNameImages(deps, build)).filter(
+    ({ image }) => !isOwnedByStack(image.Tags, deps.env.stackName),
+  );
+  if (foreign.length === 0) return;
+  throw new ForeignImageError(
+    `force_deregister: ${foreign.map(({ image, region }) => describeImage(image, region)).join('; ')}: ` +
+      `not built by this stack (no ${TagKeys.stack}=${deps.env.stackName} tag), so it is not deregistered. ` +
+      'Choose another ami_name, deregister it yourself, or let this stack adopt images it did not build ' +
+      '(teams migrating from Packer) by deploying it with -c adoptForeignImages=true (see the README).',
+  );
 }
 
 /**
@@ -184,6 +220,8 @@ export function renderLateStrings(
  *
  * @throws InvalidRegionError unless `skip_region_validation`.
  * @throws AmiNameInUseError unless `force_deregister`.
+ * @throws ForeignImageError with `force_deregister`, when a same-name AMI was not built by this stack and the
+ *   stack does not adopt foreign images.
  * @throws SourceAmiNotFoundError when the source AMI does not resolve to exactly one usable image.
  * @throws UnsupportedInstanceTypeError when an instance-store source meets an instance type that cannot boot it.
  * @throws TemplateValidationError when `tags`, `run_tags` or `ami_description` fail to render.
@@ -198,7 +236,8 @@ export async function prevalidate(event: TaskEvent, deps: PrevalidateDeps): Prom
     );
   }
   if (!config.skipRegionValidation) await validateRegions(deps, config);
-  if (!config.forceDeregister) await validateAmiName(deps, build);
+  if (config.forceDeregister) await validateForceDeregister(deps, build);
+  else await validateAmiName(deps, build);
 
   const image = await resolveSourceImage(deps.clients.ec2(config.region), config);
   validateEnhancedNetworking(config, image);

@@ -5,18 +5,28 @@
  * `/aws/service/…` AMI parameters.
  *
  * The name must lie under the stack's prefix (`AMI_PARAMETER_PREFIX`), the only path the task's role may write.
- * Writing twice is harmless: a parameter that already holds the AMI id is left as it is (no new version), so a
- * retry or a redrive does not grow the parameter's history.
+ * Only a parameter that does not exist yet, or one this stack created (tag `ami-builder:stack`) as a `String`
+ * of data type `aws:ec2:image`, is written: IAM allows no other overwrite either. Writing twice is harmless: a
+ * parameter that already holds the AMI id is left as it is (no new version), so a retry or a redrive does not
+ * grow the parameter's history.
  */
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { buildArtifacts } from '../report-build/report-build.js';
+import {
+  GetParameterCommand,
+  ListTagsForResourceCommand,
+  type Parameter,
+  PutParameterCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { buildArtifacts } from '../shared/build-artifacts.js';
 import { awsErrorCode } from '../shared/cleanup-report.js';
-import { AmiParameterNotAllowedError } from '../shared/errors.js';
-import type { Clients, TaskEnvironment } from '../shared/runtime.js';
+import { AmiParameterNotAllowedError, AmiParameterNotOwnedError } from '../shared/errors.js';
+import { isOwnedByStack, tagValue } from '../shared/ownership.js';
+import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { TaskEvent } from '../shared/state.js';
 
 /** The SSM data type that makes SSM check the value is an AMI id in the parameter's region. */
 export const AMI_DATA_TYPE = 'aws:ec2:image';
+const DESCRIPTION = 'AMI id published by ami-builder';
 
 export interface PublishedParameter {
   region: string;
@@ -36,7 +46,7 @@ export interface PublishAmiIdsResult {
 
 export interface PublishAmiIdsDeps {
   clients: Pick<Clients, 'ssm'>;
-  env: Pick<TaskEnvironment, 'amiParameterPrefix'>;
+  env: Pick<TaskEnvironment, 'amiParameterPrefix' | 'stackName'>;
 }
 
 /**
@@ -54,39 +64,112 @@ export function checkParameterName(name: string, prefix: string): void {
   }
 }
 
-async function publishInRegion(
+async function currentParameter(ssm: SSMClient, name: string): Promise<Parameter | undefined> {
+  try {
+    return (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter;
+  } catch (error) {
+    if (awsErrorCode(error) === 'ParameterNotFound') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Checks that an existing parameter is one this stack may overwrite: a `String` of data type `aws:ec2:image`
+ * carrying `ami-builder:stack = <stack>`.
+ *
+ * @throws AmiParameterNotOwnedError naming the parameter, the region and what does not match
+ */
+async function checkOwned(
+  ssm: SSMClient,
+  deps: PublishAmiIdsDeps,
+  parameter: Parameter,
+  name: string,
+  region: string,
+): Promise<void> {
+  const refuse = (why: string) =>
+    new AmiParameterNotOwnedError(
+      `ami_id_parameter ${JSON.stringify(name)} in ${region} already exists ${why}; this stack overwrites only ` +
+        `parameters it created (type String, data type ${AMI_DATA_TYPE}, tag ${TagKeys.stack}=${deps.env.stackName}). ` +
+        'Name another parameter, or delete this one if it may be replaced.',
+    );
+  if (parameter.Type !== 'String' || parameter.DataType !== AMI_DATA_TYPE) {
+    throw refuse(`as a ${parameter.Type ?? 'parameter'} of data type ${parameter.DataType ?? 'text'}`);
+  }
+  const tags = await ssm.send(
+    new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }),
+  );
+  if (!isOwnedByStack(tags.TagList, deps.env.stackName)) {
+    const found = tagValue(tags.TagList, TagKeys.stack);
+    throw refuse(
+      found === undefined ? `without the tag ${TagKeys.stack}` : `with the tag ${TagKeys.stack}=${found}`,
+    );
+  }
+}
+
+/** What publishing does in one region, decided before anything is written in any region. */
+type Plan = { region: string; imageId: string } & (
+  | { action: 'create' }
+  | { action: 'overwrite' }
+  | { action: 'keep'; version: number }
+);
+
+async function planRegion(
   deps: PublishAmiIdsDeps,
   name: string,
   region: string,
   imageId: string,
-): Promise<PublishedParameter> {
+): Promise<Plan> {
   const ssm = deps.clients.ssm(region);
-  try {
-    const current = await ssm.send(new GetParameterCommand({ Name: name }));
-    const p = current.Parameter;
-    if (p?.Value === imageId && p.DataType === AMI_DATA_TYPE && p.Type === 'String') {
-      return { region, imageId, version: p.Version ?? 0, changed: false };
-    }
-  } catch (error) {
-    if (awsErrorCode(error) !== 'ParameterNotFound') throw error;
+  const current = await currentParameter(ssm, name);
+  if (current === undefined) return { region, imageId, action: 'create' };
+  if (current.Value === imageId && current.DataType === AMI_DATA_TYPE && current.Type === 'String') {
+    return { region, imageId, action: 'keep', version: current.Version ?? 0 };
   }
-  const put = await ssm.send(
-    new PutParameterCommand({
-      Name: name,
-      Value: imageId,
-      Type: 'String',
-      DataType: AMI_DATA_TYPE,
-      Overwrite: true,
-      Description: 'AMI id published by ami-builder',
-    }),
-  );
-  return { region, imageId, version: put.Version ?? 0, changed: true };
+  await checkOwned(ssm, deps, current, name, region);
+  return { region, imageId, action: 'overwrite' };
+}
+
+async function publishInRegion(
+  deps: PublishAmiIdsDeps,
+  name: string,
+  plan: Plan,
+): Promise<PublishedParameter> {
+  const { region, imageId } = plan;
+  if (plan.action === 'keep') return { region, imageId, version: plan.version, changed: false };
+  const ssm = deps.clients.ssm(region);
+  const put = (overwrite: boolean) =>
+    ssm.send(
+      new PutParameterCommand({
+        Name: name,
+        Value: imageId,
+        Type: 'String',
+        DataType: AMI_DATA_TYPE,
+        Description: DESCRIPTION,
+        // Creating: no Overwrite, so PutParameter fails with ParameterAlreadyExists rather than change a
+        // parameter created meanwhile; the tag marks the parameter as this stack's for later overwrites.
+        ...(overwrite ? { Overwrite: true } : { Tags: [{ Key: TagKeys.stack, Value: deps.env.stackName }] }),
+      }),
+    );
+  if (plan.action === 'overwrite') {
+    return { region, imageId, version: (await put(true)).Version ?? 0, changed: true };
+  }
+  try {
+    return { region, imageId, version: (await put(false)).Version ?? 0, changed: true };
+  } catch (error) {
+    if (awsErrorCode(error) !== 'ParameterAlreadyExists') throw error;
+    // Created meanwhile (a retry after a lost response, or someone else): decide again, with the checks.
+    const again = await planRegion(deps, name, region, imageId);
+    if (again.action === 'create') throw error;
+    return publishInRegion(deps, name, again);
+  }
 }
 
 /**
  * Publishes the build's AMI ids. Does nothing when the template has no `ami_id_parameter`.
  *
  * @throws AmiParameterNotAllowedError when the name is outside the stack's prefix (before anything is written).
+ * @throws AmiParameterNotOwnedError when the parameter exists and this stack did not create it as an AMI-id
+ *   parameter.
  */
 export async function publishAmiIds(event: TaskEvent, deps: PublishAmiIdsDeps): Promise<PublishAmiIdsResult> {
   const { build } = event;
@@ -96,8 +179,10 @@ export async function publishAmiIds(event: TaskEvent, deps: PublishAmiIdsDeps): 
 
   const artifacts = buildArtifacts(build);
   const regions = Object.keys(artifacts).sort();
-  const published = await Promise.all(
-    regions.map((region) => publishInRegion(deps, name, region, artifacts[region] ?? '')),
+  // Every region is checked before any is written, so a refused parameter leaves the others unchanged.
+  const plans = await Promise.all(
+    regions.map((region) => planRegion(deps, name, region, artifacts[region] ?? '')),
   );
+  const published = await Promise.all(plans.map((plan) => publishInRegion(deps, name, plan)));
   return { parameter: name, published };
 }

@@ -8,7 +8,8 @@
  */
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { type Artifacts, artifactId } from '../shared/artifact.js';
+import { artifactId } from '../shared/artifact.js';
+import { buildArtifacts } from '../shared/build-artifacts.js';
 import {
   awsErrorCode,
   emptyCleanupReport,
@@ -18,7 +19,6 @@ import {
 import { formatDuration, millisecondsBetween } from '../shared/duration.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { BuildOutput, BuildState, CleanupReport, ImageInfo, TaskEvent } from '../shared/state.js';
-import { requireState } from '../shared/task-event.js';
 
 export const reportBuildArgsSchema = z.object({ status: z.enum(['succeeded', 'failed']) });
 export type ReportBuildArgs = z.infer<typeof reportBuildArgsSchema>;
@@ -68,17 +68,6 @@ export function readableError(error: { Error: string; Cause?: string }): { Error
     // Not JSON: a States.* error's plain text.
   }
   return { Error: name, Cause: truncateMiddle(message) };
-}
-
-/** Region → AMI id of a succeeded build: the registered image plus every copy (Packer's `Artifact.Amis`). */
-export function buildArtifacts(build: BuildState): Artifacts {
-  const image = requireState(build, 'image');
-  const artifacts: Artifacts = { [image.region || build.config.region]: image.imageId };
-  for (const copy of build.copies ?? []) {
-    if (typeof copy?.region === 'string' && typeof copy.imageId === 'string')
-      artifacts[copy.region] = copy.imageId;
-  }
-  return artifacts;
 }
 
 /** Warnings a task recorded at `$.warnings` (none does today; the field is read when present). */

@@ -146,6 +146,30 @@ export class AmiParameterNotAllowedError extends BuildError {
   override readonly name = 'AmiParameterNotAllowedError' as const;
 }
 
+/**
+ * `force_deregister` met an AMI named `ami_name` that this stack did not build (it lacks the `ami-builder:stack`
+ * tag with the stack's name), and the stack does not allow adopting such images (`adoptForeignImages`).
+ */
+export class ForeignImageError extends BuildError {
+  override readonly name = 'ForeignImageError' as const;
+}
+
+/**
+ * A resource a task was about to terminate, delete or modify does not carry this stack's (or this build's)
+ * ownership tags; the task refused to touch it.
+ */
+export class ResourceNotOwnedError extends BuildError {
+  override readonly name = 'ResourceNotOwnedError' as const;
+}
+
+/**
+ * `ami_id_parameter` names an existing parameter this stack did not create as an AMI-id parameter (another type
+ * or data type, or no `ami-builder:stack` tag with the stack's name); Publish AMI IDs refused to overwrite it.
+ */
+export class AmiParameterNotOwnedError extends BuildError {
+  override readonly name = 'AmiParameterNotOwnedError' as const;
+}
+
 /** EventBridge refused a build notification for a reason retrying does not fix. */
 export class NotificationError extends BuildError {
   override readonly name = 'NotificationError' as const;
@@ -179,6 +203,9 @@ export const ErrorNames = {
   AwsTransient: 'AwsTransientError',
   TaskInput: 'TaskInputError',
   AmiParameterNotAllowed: 'AmiParameterNotAllowedError',
+  ForeignImage: 'ForeignImageError',
+  ResourceNotOwned: 'ResourceNotOwnedError',
+  AmiParameterNotOwned: 'AmiParameterNotOwnedError',
   Notification: 'NotificationError',
 } as const;
 
@@ -212,5 +239,8 @@ export const ErrorClasses = {
   AwsTransient: AwsTransientError,
   TaskInput: TaskInputError,
   AmiParameterNotAllowed: AmiParameterNotAllowedError,
+  ForeignImage: ForeignImageError,
+  ResourceNotOwned: ResourceNotOwnedError,
+  AmiParameterNotOwned: AmiParameterNotOwnedError,
   Notification: NotificationError,
 } as const;

@@ -34,9 +34,19 @@ export interface TaskEnvironment {
   eventBusName: string;
   /** `NOTIFICATION_TOPIC_ARN`: optional SNS topic for readable summaries. */
   notificationTopicArn?: string;
-  /** `AMI_PARAMETER_PREFIX`: the only SSM parameter path `ami_id_parameter` may name (e.g. `/ami-builder/`). */
+  /** `AMI_PARAMETER_PREFIX`: the only SSM parameter path `ami_id_parameter` may name (e.g. `/ami-builder/ami-ids/`). */
   amiParameterPrefix: string;
+  /**
+   * `ADOPT_FOREIGN_IMAGES` (`true`): `force_deregister` may deregister same-name AMIs this stack did not build
+   * (the stack's `adoptForeignImages` setting). Anything but `true` is off.
+   */
+  adoptForeignImages: boolean;
 }
+
+/** Default of the stack's `amiParameterPrefix`: apart from the X.509 parameters' path, so one cannot overwrite the other. */
+export const DEFAULT_AMI_PARAMETER_PREFIX = '/ami-builder/ami-ids/';
+/** Default of the stack's `x509ParameterPrefix`. */
+export const DEFAULT_X509_PARAMETER_PREFIX = '/ami-builder/x509/';
 
 const list = (value: string | undefined): string[] =>
   (value ?? '')
@@ -56,7 +66,8 @@ export function readEnvironment(env: Record<string, string | undefined> = proces
     allowedBucketPatterns: list(env.ALLOWED_BUCKET_PATTERNS),
     eventBusName: env.EVENT_BUS_NAME ?? 'default',
     notificationTopicArn: env.NOTIFICATION_TOPIC_ARN || undefined,
-    amiParameterPrefix: env.AMI_PARAMETER_PREFIX ?? '/ami-builder/',
+    amiParameterPrefix: env.AMI_PARAMETER_PREFIX ?? DEFAULT_AMI_PARAMETER_PREFIX,
+    adoptForeignImages: env.ADOPT_FOREIGN_IMAGES === 'true',
   };
 }
 

@@ -6,18 +6,21 @@
  * With `on_error: abort` a failed build keeps its instance for debugging, as Packer's `-on-error=abort` does
  * (reference §5.3); the report says where it is and how to terminate it. A successful build always cleans up.
  */
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, type EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   awsErrorCode,
   type CleanupArgs,
   emptyCleanupReport,
   keptInstance,
 } from '../shared/cleanup-report.js';
-import type { Clients } from '../shared/runtime.js';
+import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
+import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { CleanupReport, TaskEvent } from '../shared/state.js';
 
 export interface TerminateInstanceDeps {
   clients: Pick<Clients, 'ec2'>;
+  /** The ownership tag's value: only an instance carrying it is terminated. */
+  env: Pick<TaskEnvironment, 'stackName'>;
 }
 
 /**
@@ -25,8 +28,11 @@ export interface TerminateInstanceDeps {
  *
  * - No `$.instance` (the build failed before launch): nothing to do.
  * - `reason: 'failure'` with `on_error: abort`: the instance is not terminated and is listed in `kept`.
- * - Otherwise `TerminateInstances`; an instance that is already gone (`InvalidInstanceID.NotFound`) counts as
- *   terminated, and terminating an instance again is harmless, so a retried or re-driven task does the same.
+ * - Otherwise, after checking that the instance carries this stack's tag, `TerminateInstances`; an instance that
+ *   is already gone (`InvalidInstanceID.NotFound`) counts as terminated, and terminating an instance again is
+ *   harmless, so a retried or re-driven task does the same.
+ *
+ * @throws ResourceNotOwnedError when the instance does not carry this stack's tag (nothing is terminated).
  *
  * The state machine must skip the termination wait when `terminatedInstances` is empty.
  */
@@ -45,11 +51,46 @@ export async function terminateInstance(
     return report;
   }
 
+  const ec2 = deps.clients.ec2(region);
+  if (!(await checkInstanceOwned(ec2, instanceId, region, deps.env.stackName))) {
+    report.terminatedInstances.push(instanceId);
+    return report;
+  }
   try {
-    await deps.clients.ec2(region).send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
   } catch (error) {
     if (awsErrorCode(error) !== 'InvalidInstanceID.NotFound') throw error;
   }
   report.terminatedInstances.push(instanceId);
   return report;
+}
+
+/**
+ * Checks that the instance carries this stack's tag before it is terminated.
+ *
+ * @returns false when the instance does not exist (any more): there is nothing to terminate
+ * @throws ResourceNotOwnedError when the instance exists without this stack's tag
+ */
+async function checkInstanceOwned(
+  ec2: EC2Client,
+  instanceId: string,
+  region: string,
+  stackName: string,
+): Promise<boolean> {
+  let tags: TagList;
+  try {
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = (out.Reservations ?? [])
+      .flatMap((r) => r.Instances ?? [])
+      .find((i) => i.InstanceId === instanceId);
+    if (instance === undefined) return false;
+    tags = instance.Tags;
+  } catch (error) {
+    if (awsErrorCode(error) === 'InvalidInstanceID.NotFound') return false;
+    throw error;
+  }
+  if (!isOwnedByStack(tags, stackName)) {
+    throw notOwnedError('instance', instanceId, region, stackName, tagValue(tags, TagKeys.stack));
+  }
+  return true;
 }

@@ -54,9 +54,21 @@ describe('parseConfig', () => {
       stagedObjectExpirationDays: 7,
       executionTimeoutHours: 24,
       notificationEmails: [],
-      amiParameterPrefix: '/ami-builder/',
-      x509ParameterPrefix: '/ami-builder/',
+      amiParameterPrefix: '/ami-builder/ami-ids/',
+      x509ParameterPrefix: '/ami-builder/x509/',
+      adoptForeignImages: false,
     });
+  });
+
+  it('reads adoptForeignImages as a boolean, from JSON text too', () => {
+    expect(parseConfig({ adoptForeignImages: 'true' }, readTemplate).adoptForeignImages).toBe(true);
+    expect(parseConfig({ adoptForeignImages: false }, readTemplate).adoptForeignImages).toBe(false);
+  });
+
+  it('fails when adoptForeignImages is not a boolean', () => {
+    expect(() => parseConfig({ adoptForeignImages: 'yes' }, readTemplate)).toThrow(
+      'adoptForeignImages = "yes": must be true or false',
+    );
   });
 
   it('reads JSON text for structured values, as `cdk synth -c key=value` passes them', () => {

@@ -98,13 +98,14 @@ describe('IAM', () => {
     });
   });
 
-  it('terminates, deletes security groups and changes AMI attributes only on resources tagged by this stack', () => {
+  it('terminates, deletes, deregisters and changes AMIs and snapshots only on resources tagged by this stack', () => {
     const tagged = { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } };
     const guarded: [TaskId, string][] = [
       ['TerminateInstance', 'ec2:TerminateInstances'],
       ['AbortCleanup', 'ec2:TerminateInstances'],
       ['DeleteTemporaryResources', 'ec2:DeleteSecurityGroup'],
       ['AbortCleanup', 'ec2:DeleteSecurityGroup'],
+      ['ForceDeregister', 'ec2:DeleteSnapshot'],
       ['FinishImage', 'ec2:ModifyImageAttribute'],
       ['FinishImage', 'ec2:EnableImageDeprecation'],
       ['FinishImage', 'ec2:EnableImageDeregistrationProtection'],
@@ -115,6 +116,99 @@ describe('IAM', () => {
       expect(statements, `${task} ${action}`).not.toHaveLength(0);
       for (const s of statements) expect(s.Condition, `${task} ${action}`).toEqual(tagged);
     }
+    expect(withSid('ForceDeregister', 'DeregisterStackImages')).toMatchObject({
+      Action: 'ec2:DeregisterImage',
+      Condition: tagged,
+    });
+  });
+
+  it('names every destructive or modifying action in a statement with a tag condition or a key/path limit', () => {
+    // Prepare: the actions that terminate, delete, deregister, modify, overwrite or tag.
+    const destructive =
+      /^(ec2:(Terminate|Delete|Deregister|Modify|Enable|Disable|Reset|CreateTags)|s3:(DeleteObject|PutObject)|ssm:(PutParameter|AddTagsToResource|Delete))/;
+    const tagConditions =
+      /ResourceTag\/ami-builder:stack|RequestTag\/ami-builder:stack|ec2:CreateAction|ssm:Overwrite/;
+    const findings: string[] = [];
+
+    // Act
+    for (const [task, statements] of Object.entries(statementsByTask)) {
+      for (const s of statements) {
+        for (const action of list(s.Action).filter((a) => destructive.test(a))) {
+          const condition = JSON.stringify(s.Condition ?? {});
+          const resources = list(s.Resource).map((r) => JSON.stringify(r));
+          const byTag = tagConditions.test(condition);
+          // S3 objects: the staging prefix, bundle-shaped keys, or EC2's copy bucket.
+          const byKey = resources.every((r) =>
+            /StagingBucket.*\/staging\/\*|\*\.manifest\.xml|\*\.part\.\*|amis-for-/.test(r),
+          );
+          const foreignAdoption = s.Sid === 'DeregisterForeignImages';
+          if (!byTag && !byKey && !foreignAdoption) findings.push(`${task}/${s.Sid}: ${action}`);
+        }
+      }
+    }
+
+    // Assess
+    expect(findings).toEqual([]);
+  });
+
+  it('deletes bundle objects only at bundle keys (manifest and parts) of the allowed buckets', () => {
+    // Prepare
+    const statement = withSid('ForceDeregister', 'DeleteDeregisteredBundles');
+    const deleters = Object.entries(statementsByTask).flatMap(([task, statements]) =>
+      statements.filter((s) => list(s.Action).includes('s3:DeleteObject')).map((s) => `${task}/${s.Sid}`),
+    );
+
+    // Assess
+    expect(statement.Action).toBe('s3:DeleteObject');
+    expect(
+      list(statement.Resource).map((r) => JSON.stringify(r).replace(/\{"Ref":"AWS::Partition"\}/, 'aws')),
+    ).toEqual([
+      '{"Fn::Join":["",["arn:",aws,":s3:::ami-builder-*/*.manifest.xml"]]}',
+      '{"Fn::Join":["",["arn:",aws,":s3:::team-amis/*.manifest.xml"]]}',
+      '{"Fn::Join":["",["arn:",aws,":s3:::ami-builder-*/*.part.*"]]}',
+      '{"Fn::Join":["",["arn:",aws,":s3:::team-amis/*.part.*"]]}',
+    ]);
+    expect(deleters.sort()).toEqual(
+      [
+        'AbortCleanup/DeleteStagedFiles',
+        'DeleteTemporaryResources/DeleteStagedFiles',
+        'ForceDeregister/DeleteDeregisteredBundles',
+        'SendCommand/StageCommandFiles',
+      ].sort(),
+    );
+  });
+
+  it('deregisters foreign images only with adoptForeignImages, and then only this account’s', () => {
+    // Prepare
+    const without = synth({ ...FULL_CONTEXT, adoptForeignImages: false, schedules: [] });
+    const policies = Object.values(without.template.toJSON().Resources as Resources).filter(
+      (r) => r.Type === 'AWS::IAM::Policy',
+    );
+    const deregisters = policies.flatMap((r) =>
+      (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement.filter((s) =>
+        list(s.Action).includes('ec2:DeregisterImage'),
+      ),
+    );
+
+    // Assess
+    expect(deregisters.map((s) => [s.Sid, s.Condition])).toEqual([
+      ['DeregisterStackImages', { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } }],
+    ]);
+    expect(withSid('ForceDeregister', 'DeregisterForeignImages').Condition).toEqual({
+      StringEquals: { 'ec2:Owner': { Ref: 'AWS::AccountId' } },
+    });
+    const environment = (r: Resources[string]) =>
+      (r.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const withoutFunctions = Object.values(without.template.toJSON().Resources as Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.[TASK_ID_METADATA_KEY] !== undefined,
+    );
+    expect(new Set(withoutFunctions.map((r) => environment(r).ADOPT_FOREIGN_IMAGES))).toEqual(
+      new Set(['false']),
+    );
+    const fullFunctions = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.[TASK_ID_METADATA_KEY] !== undefined,
+    );
+    expect(new Set(fullFunctions.map((r) => environment(r).ADOPT_FOREIGN_IMAGES))).toEqual(new Set(['true']));
   });
 
   it('creates instances, security groups and images only with the stack tag, and tags only while creating', () => {
@@ -168,17 +262,38 @@ describe('IAM', () => {
     );
   });
 
-  it('limits AMI-id publishing to the configured Parameter Store path', () => {
+  it('creates AMI-id parameters only under the configured path and overwrites only those tagged by this stack', () => {
     // Prepare
-    const statement = withSid('PublishAmiIds', 'PublishAmiIdParameters');
     const writers = Object.entries(statementsByTask).filter(([, statements]) =>
-      statements.some((s) => list(s.Action).includes('ssm:PutParameter')),
+      statements.some((s) =>
+        list(s.Action).some((a) => a === 'ssm:PutParameter' || a === 'ssm:AddTagsToResource'),
+      ),
     );
+    const publish = statementsByTask.PublishAmiIds.filter((s) => s.Sid !== 'WriteOwnLogs');
 
     // Assess
-    expect(list(statement.Action).sort()).toEqual(['ssm:GetParameter', 'ssm:PutParameter']);
-    expect(JSON.stringify(statement.Resource)).toContain(':parameter/images/*');
-    expect(JSON.stringify(statement.Resource)).not.toMatch(/:parameter\/\*/);
+    for (const statement of publish.filter((s) => JSON.stringify(s.Action).includes('ssm:'))) {
+      expect(JSON.stringify(statement.Resource), statement.Sid).toContain(':parameter/images/*');
+    }
+    expect(withSid('PublishAmiIds', 'CreateAmiIdParameters')).toMatchObject({
+      Action: 'ssm:PutParameter',
+      Condition: { StringEqualsIfExists: { 'ssm:Overwrite': 'false' } },
+    });
+    expect(withSid('PublishAmiIds', 'OverwriteStackAmiIdParameters')).toMatchObject({
+      Action: 'ssm:PutParameter',
+      Condition: {
+        StringEquals: { 'ssm:Overwrite': 'true', 'ssm:resourceTag/ami-builder:stack': 'ImageFactory' },
+      },
+    });
+    expect(withSid('PublishAmiIds', 'TagCreatedAmiIdParameters')).toMatchObject({
+      Action: 'ssm:AddTagsToResource',
+      Condition: {
+        StringEquals: { 'aws:RequestTag/ami-builder:stack': 'ImageFactory' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['ami-builder:stack'] },
+      },
+    });
+    const puts = publish.filter((s) => list(s.Action).includes('ssm:PutParameter'));
+    expect(puts.map((s) => s.Sid).sort()).toEqual(['CreateAmiIdParameters', 'OverwriteStackAmiIdParameters']);
     expect(writers.map(([task]) => task)).toEqual(['PublishAmiIds']);
   });
 
@@ -295,6 +410,8 @@ const IMPLIED_ACTIONS: Record<string, string[]> = {
   's3:CreateBucket': ['s3:PutBucketOwnershipControls'],
   // SecureString decryption.
   'ssm:GetParameter': ['kms:Decrypt'],
+  // PutParameter with Tags; a value of data type aws:ec2:image is checked against the caller's DescribeImages.
+  'ssm:PutParameter': ['ssm:AddTagsToResource', 'ec2:DescribeImages'],
   // Publishing to a KMS-encrypted topic.
   'sns:Publish': ['kms:GenerateDataKey', 'kms:Decrypt'],
 };

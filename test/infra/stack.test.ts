@@ -131,6 +131,7 @@ describe('the stack', () => {
           EVENT_BUS_NAME: 'default',
           AMI_PARAMETER_PREFIX: '/images/',
           X509_PARAMETER_PREFIX: '/images/x509/',
+          ADOPT_FOREIGN_IMAGES: 'true',
           NOTIFICATION_TOPIC_ARN: { Ref: expect.stringMatching(/^Notifications/) },
           NODE_OPTIONS: '--enable-source-maps',
         },

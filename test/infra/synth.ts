@@ -79,6 +79,7 @@ export const FULL_CONTEXT = {
   notificationEmails: ['builds@example.com'],
   amiParameterPrefix: '/images/',
   x509ParameterPrefix: '/images/x509/',
+  adoptForeignImages: true,
 };
 
 /** Synthesizes the app with the given context (plus `nag: true` and no bundling). */

@@ -126,6 +126,7 @@ export function makeEnvironment(overrides: Partial<TaskEnvironment> = {}): TaskE
     allowedBucketPatterns: ['my-bundles', 'team-*'],
     eventBusName: 'default',
     amiParameterPrefix: '/ami-builder/',
+    adoptForeignImages: false,
     ...overrides,
   };
 }

@@ -96,6 +96,8 @@ export interface WorkflowHarness {
 export interface HarnessOptions {
   /** @default 0: the agent is Online as soon as the instance runs */
   agentOnlineDelayMs?: number;
+  /** CDK context added to the stack's (for example `{ adoptForeignImages: true }`). @default {} */
+  context?: Record<string, unknown>;
 }
 
 /** A throwaway self-signed certificate and key, made with openssl in a temporary directory. */
@@ -141,7 +143,7 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
   const stack = synthesizeForLocalRun({
     region: BUILD_REGION,
     account: ACCOUNT,
-    context: { allowedBucketPatterns: ALLOWED_BUCKET_PATTERNS },
+    context: { allowedBucketPatterns: ALLOWED_BUCKET_PATTERNS, ...options.context },
   });
   applyLambdaEnvironment(stack);
 

@@ -11,7 +11,7 @@ import { BUILD_REGION, basicExample, enteredStates, useWorkflowHarness } from '.
 
 const harness = useWorkflowHarness();
 
-const PARAMETER = '/ami-builder/workflow-test/base-ami';
+const PARAMETER = '/ami-builder/ami-ids/workflow-test/base-ami';
 const COPY_REGIONS = ['eu-west-1', 'us-west-2'];
 
 async function parameterIn(region: string) {

@@ -139,16 +139,20 @@ describe('a successful build', () => {
       architecture: 'i386',
       virtualizationType: 'paravirtual',
     });
+    // Earlier builds of this stack (force_deregister replaces only the stack's own AMIs).
+    const earlierBuild = { 'ami-builder:stack': h.stack.stackName };
     const previous = {
       [BUILD_REGION]: await h.emulator.seedImage({
         region: BUILD_REGION,
         name: FULL_AMI_NAME,
         rootDeviceType: 'instance-store',
+        tags: earlierBuild,
       }),
       'eu-west-1': await h.emulator.seedImage({
         region: 'eu-west-1',
         name: FULL_AMI_NAME,
         rootDeviceType: 'instance-store',
+        tags: earlierBuild,
       }),
     };
 

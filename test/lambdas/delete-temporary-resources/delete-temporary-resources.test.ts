@@ -1,4 +1,4 @@
-import { DeleteSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,6 +55,9 @@ describe('deleteTemporaryResources', () => {
     ec2Mock.reset();
     s3Mock.reset();
     ec2Mock.on(DeleteSecurityGroupCommand).resolves({});
+    ec2Mock.on(DescribeSecurityGroupsCommand).resolves({
+      SecurityGroups: [{ GroupId: 'sg-0temp', Tags: [{ Key: 'ami-builder:stack', Value: 'AmiBuilder' }] }],
+    });
     s3Mock
       .on(ListObjectsV2Command)
       .resolves({ Contents: STAGED.map((Key) => ({ Key })), IsTruncated: false });
@@ -201,6 +204,41 @@ describe('deleteTemporaryResources', () => {
     // Assess
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(report).toEqual({ ...terminated, terminatedInstances: [] });
+  });
+
+  it('refuses to delete a security group that does not carry this stack’s tag, after deleting the staged objects', async () => {
+    // Prepare
+    ec2Mock
+      .on(DescribeSecurityGroupsCommand)
+      .resolves({ SecurityGroups: [{ GroupId: 'sg-0temp', Tags: [] }] });
+
+    // Act
+    const result = deleteTemporaryResources(event('success'), deps);
+
+    // Assess
+    await expect(result).rejects.toMatchObject({
+      name: 'ResourceNotOwnedError',
+      message:
+        'Refusing to touch security group sg-0temp in us-east-1: it does not carry ami-builder:stack=AmiBuilder ' +
+        '(no such tag), so this stack did not create it',
+    });
+    expect(ec2Mock.commandCalls(DescribeSecurityGroupsCommand)[0]?.args[0].input).toEqual({
+      GroupIds: ['sg-0temp'],
+    });
+    expect(ec2Mock.commandCalls(DeleteSecurityGroupCommand)).toHaveLength(0);
+    expect(s3Mock.commandCalls(DeleteObjectsCommand)).toHaveLength(1);
+  });
+
+  it('counts a security group that no longer exists as deleted, without calling DeleteSecurityGroup', async () => {
+    // Prepare
+    ec2Mock.on(DescribeSecurityGroupsCommand).rejects(awsError('InvalidGroup.NotFound', 'gone'));
+
+    // Act
+    const report = await deleteTemporaryResources(event('success'), deps);
+
+    // Assess
+    expect(report.deletedSecurityGroups).toEqual(['sg-0temp']);
+    expect(ec2Mock.commandCalls(DeleteSecurityGroupCommand)).toHaveLength(0);
   });
 
   it('fails when DeleteSecurityGroup fails for another reason', async () => {

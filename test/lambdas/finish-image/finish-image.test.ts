@@ -41,7 +41,9 @@ let deps: FinishImageDeps;
 beforeEach(() => {
   const client = new EC2Client({ region: 'eu-west-1' });
   ec2 = mockClient(client);
-  ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-copy', State: 'available' }] });
+  ec2
+    .on(DescribeImagesCommand)
+    .resolves({ Images: [{ ImageId: 'ami-copy', State: 'available', Tags: OWNERSHIP }] });
   regions = [];
   messages = [];
   sleeps = [];
@@ -232,6 +234,7 @@ describe('finishImage', () => {
       Images: [
         {
           ImageId: 'ami-copy',
+          Tags: OWNERSHIP,
           BlockDeviceMappings: [
             { DeviceName: '/dev/sdb', Ebs: { SnapshotId: 'snap-1' } },
             { DeviceName: '/dev/sdc', VirtualName: 'ephemeral0' },
@@ -258,7 +261,14 @@ describe('finishImage', () => {
     const first = ec2.calls().map((c) => c.args[0].input);
     ec2.resetHistory();
     ec2.on(DescribeImagesCommand).resolves({
-      Images: [{ ImageId: 'ami-copy', ImdsSupport: 'v2.0', ProductCodes: [{ ProductCodeId: 'code1' }] }],
+      Images: [
+        {
+          ImageId: 'ami-copy',
+          Tags: OWNERSHIP,
+          ImdsSupport: 'v2.0',
+          ProductCodes: [{ ProductCodeId: 'code1' }],
+        },
+      ],
     });
 
     // Act
@@ -290,7 +300,7 @@ describe('finishImage', () => {
     ec2
       .on(DescribeImagesCommand)
       .resolvesOnce({ Images: [] })
-      .resolves({ Images: [{ ImageId: 'ami-copy' }] });
+      .resolves({ Images: [{ ImageId: 'ami-copy', Tags: OWNERSHIP }] });
 
     // Act
     await finish(state());
@@ -342,6 +352,36 @@ describe('finishImage', () => {
     await expect(act).rejects.toThrow(
       'Error describing AMI ami-copy in eu-west-1: UnauthorizedOperation: no',
     );
+  });
+
+  it('refuses to change an AMI that another execution or stack created, before any change', async () => {
+    // Prepare
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        {
+          ImageId: 'ami-copy',
+          Name: 'web',
+          OwnerId: '123456789012',
+          Tags: [
+            { Key: 'ami-builder:stack', Value: 'AmiBuilder' },
+            { Key: 'ami-builder:execution', Value: 'another-execution' },
+            { Key: 'ami-builder:build', Value: 'amazon-instance' },
+          ],
+        },
+      ],
+    });
+
+    // Act
+    const act = finish(
+      state({ amiUsers: ['111122223333'], deprecateAt: '2030-01-01T00:00:00Z' }, { Name: 'x' }),
+    );
+
+    // Assess
+    await expect(act).rejects.toMatchObject({ name: 'ResourceNotOwnedError' });
+    await expect(act).rejects.toThrow(
+      "Refusing to modify AMI ami-copy ('web') in eu-west-1, owner 123456789012, built by stack 'AmiBuilder'",
+    );
+    expect(ec2.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeImagesCommand']);
   });
 
   it('fails when deprecation is refused, naming deprecate_at', async () => {

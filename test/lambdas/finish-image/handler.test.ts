@@ -14,12 +14,24 @@ afterEach(() => {
 describe('finish-image handler', () => {
   it('finishes args.imageId in args.region', async () => {
     // Prepare
-    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-copy' }] });
+    const build = makeBuildState();
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        {
+          ImageId: 'ami-copy',
+          Tags: [
+            { Key: 'ami-builder:stack', Value: 'AmiBuilder' },
+            { Key: 'ami-builder:execution', Value: build.execution.id },
+            { Key: 'ami-builder:build', Value: build.config.name },
+          ],
+        },
+      ],
+    });
     ec2.on(CreateTagsCommand).resolves({});
 
     // Act
     const result = await handler({
-      build: makeBuildState(),
+      build,
       args: { region: 'eu-west-1', imageId: 'ami-copy' },
     });
 

@@ -12,9 +12,11 @@ afterEach(() => {
 });
 
 describe('force-deregister handler', () => {
-  it('deregisters the same-named image', async () => {
-    // Prepare
-    ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-old' }] });
+  it('deregisters the same-named image this stack built', async () => {
+    // Prepare: the handler reads STACK_NAME at load; unset, it is AmiBuilder.
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [{ ImageId: 'ami-old', Tags: [{ Key: 'ami-builder:stack', Value: 'AmiBuilder' }] }],
+    });
     ec2.on(DeregisterImageCommand).resolves({});
 
     // Act

@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { prevalidate } from '../../../lambdas/prevalidate/prevalidate.js';
 import {
   AmiNameInUseError,
+  ForeignImageError,
   InvalidRegionError,
   SourceAmiNotFoundError,
   TemplateValidationError,
@@ -16,7 +17,10 @@ import { awsError, type BuildStateOverrides, EXECUTION_ID, makeBuildState, regio
 
 const ec2Mock = mockClient(EC2Client);
 const stsMock = mockClient(STSClient);
-const deps = { clients: createClients({ ec2: EC2Client, sts: STSClient }) };
+const deps = {
+  clients: createClients({ ec2: EC2Client, sts: STSClient }),
+  env: { stackName: 'AmiBuilder', adoptForeignImages: false },
+};
 
 const sourceImage: Image = {
   ImageId: 'ami-0123456789abcdef0',
@@ -237,14 +241,65 @@ describe('prevalidate', () => {
     expect(first.imageId).toBe('ami-0123456789abcdef0');
   });
 
-  it('skips the AMI name check with force_deregister', async () => {
+  it('accepts, with force_deregister, a same-name AMI this stack built', async () => {
     // Prepare
     happyAws();
+    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({
+      Images: [
+        { ImageId: 'ami-0old', Name: 'my-ami', Tags: [{ Key: 'ami-builder:stack', Value: 'AmiBuilder' }] },
+      ],
+    });
 
     // Act
-    await prevalidate(event({ config: { forceDeregister: true } }), deps);
+    const result = await prevalidate(event({ config: { forceDeregister: true } }), deps);
 
     // Assess
+    expect(result.imageId).toBe('ami-0123456789abcdef0');
+    expect(nameCalls()).toHaveLength(1);
+  });
+
+  it('fails, with force_deregister, when a same-name AMI was not built by this stack, naming it and the opt-in', async () => {
+    // Prepare
+    happyAws();
+    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({
+      Images: [
+        {
+          ImageId: 'ami-0packer',
+          Name: 'my-ami',
+          OwnerId: '123456789012',
+          Tags: [{ Key: 'Team', Value: 'x' }],
+        },
+      ],
+    });
+
+    // Act
+    const act = prevalidate(event({ config: { forceDeregister: true, amiName: 'my-ami' } }), deps);
+
+    // Assess
+    await expect(act).rejects.toThrow(ForeignImageError);
+    await expect(act).rejects.toThrow(
+      "force_deregister: AMI ami-0packer ('my-ami') in us-east-1, owner 123456789012, no ami-builder:stack tag: " +
+        'not built by this stack (no ami-builder:stack=AmiBuilder tag), so it is not deregistered.',
+    );
+    await expect(act).rejects.toThrow('-c adoptForeignImages=true');
+    expect(sourceCalls()).toHaveLength(0);
+  });
+
+  it('accepts, with force_deregister, a foreign same-name AMI when the stack adopts foreign images', async () => {
+    // Prepare
+    happyAws();
+    ec2Mock.on(DescribeImagesCommand, { Owners: ['self'] }).resolves({
+      Images: [{ ImageId: 'ami-0packer', Name: 'my-ami' }],
+    });
+
+    // Act
+    const result = await prevalidate(event({ config: { forceDeregister: true } }), {
+      ...deps,
+      env: { stackName: 'AmiBuilder', adoptForeignImages: true },
+    });
+
+    // Assess
+    expect(result.imageId).toBe('ami-0123456789abcdef0');
     expect(nameCalls()).toHaveLength(0);
   });
 

@@ -16,6 +16,7 @@ describe('prevalidate and the stack region', () => {
         ec2: () => new EC2Client({ region: 'eu-west-1' }),
         sts: () => new STSClient({ region: 'eu-west-1' }),
       },
+      env: { stackName: 'AmiBuilder', adoptForeignImages: false },
       stackRegion: 'us-east-1',
     };
 

@@ -12,12 +12,12 @@ afterEach(() => {
 });
 
 describe('publish-ami-ids handler', () => {
-  it('publishes under the default prefix /ami-builder/', async () => {
+  it('publishes under the default prefix /ami-builder/ami-ids/', async () => {
     // Prepare
     ssmMock.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     const build = makeBuildState({
-      config: { amiIdParameter: '/ami-builder/web' },
+      config: { amiIdParameter: '/ami-builder/ami-ids/web' },
       image: { region: 'us-east-1', imageId: 'ami-0east' },
     });
 
@@ -26,14 +26,14 @@ describe('publish-ami-ids handler', () => {
 
     // Assess
     expect(result).toEqual({
-      parameter: '/ami-builder/web',
+      parameter: '/ami-builder/ami-ids/web',
       published: [{ region: 'us-east-1', imageId: 'ami-0east', version: 1, changed: true }],
     });
   });
 
   it('fails with TaskInputError when the state lacks the registered image', async () => {
     // Prepare
-    const build = makeBuildState({ config: { amiIdParameter: '/ami-builder/web' } });
+    const build = makeBuildState({ config: { amiIdParameter: '/ami-builder/ami-ids/web' } });
 
     // Act
     const act = handler({ build, args: {} });

@@ -1,4 +1,9 @@
-import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  GetParameterCommand,
+  ListTagsForResourceCommand,
+  PutParameterCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -14,8 +19,14 @@ import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '..
 const ssmMock = mockClient(SSMClient);
 
 function makeDeps(prefix = '/ami-builder/'): PublishAmiIdsDeps {
-  return { clients: createClients({ ssm: SSMClient }), env: { amiParameterPrefix: prefix } };
+  return {
+    clients: createClients({ ssm: SSMClient }),
+    env: { amiParameterPrefix: prefix, stackName: 'AmiBuilder' },
+  };
 }
+
+/** The tag Publish AMI IDs puts on the parameters it creates. */
+const OWNED = [{ Key: 'ami-builder:stack', Value: 'AmiBuilder' }];
 
 function event(parameter: string | undefined, overrides: BuildStateOverrides = {}): TaskEvent {
   return {
@@ -37,13 +48,14 @@ describe('publishAmiIds', () => {
     ssmMock.reset();
     ssmMock.on(GetParameterCommand).rejects(awsError('ParameterNotFound'));
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(ListTagsForResourceCommand).resolves({ TagList: OWNED });
   });
 
   afterEach(() => {
     ssmMock.reset();
   });
 
-  it('writes each region’s AMI id into the parameter in that region, as aws:ec2:image', async () => {
+  it('creates the parameter in each region with that region’s AMI id, as aws:ec2:image, tagged as the stack’s', async () => {
     // Prepare
     const input = event('/ami-builder/web/latest');
 
@@ -69,8 +81,9 @@ describe('publishAmiIds', () => {
       Value: 'ami-0west',
       Type: 'String',
       DataType: AMI_DATA_TYPE,
-      Overwrite: true,
+      Tags: OWNED,
     });
+    expect(byRegion['us-west-2']?.Overwrite).toBeUndefined();
     expect(byRegion['us-east-1']?.Value).toBe('ami-0east');
     expect(byRegion['eu-west-1']?.Value).toBe('ami-0eu');
   });
@@ -98,7 +111,7 @@ describe('publishAmiIds', () => {
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
   });
 
-  it('overwrites a parameter that holds an older AMI id', async () => {
+  it('overwrites a parameter it created that holds an older AMI id', async () => {
     // Prepare
     ssmMock.on(GetParameterCommand).resolves({
       Parameter: {
@@ -118,6 +131,90 @@ describe('publishAmiIds', () => {
     expect(result.published).toEqual([
       { region: 'us-east-1', imageId: 'ami-0east', version: 5, changed: true },
     ]);
+    expect(ssmMock.commandCalls(ListTagsForResourceCommand)[0]?.args[0].input).toEqual({
+      ResourceType: 'Parameter',
+      ResourceId: '/ami-builder/web',
+    });
+    expect(ssmMock.commandCalls(PutParameterCommand)[0]?.args[0].input).toMatchObject({
+      Overwrite: true,
+      Value: 'ami-0east',
+    });
+    expect(ssmMock.commandCalls(PutParameterCommand)[0]?.args[0].input.Tags).toBeUndefined();
+  });
+
+  it('refuses to overwrite a SecureString, in any region, before writing anything', async () => {
+    // Prepare
+    ssmMock.on(GetParameterCommand).resolves({
+      Parameter: { Name: '/ami-builder/web', Value: 'AQICAH…', Type: 'SecureString', DataType: 'text' },
+    });
+
+    // Act
+    const error = await publishAmiIds(event('/ami-builder/web'), makeDeps()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ name: 'AmiParameterNotOwnedError' });
+    expect((error as Error).message).toContain(
+      'ami_id_parameter "/ami-builder/web" in eu-west-1 already exists as a SecureString of data type text',
+    );
+    expect((error as Error).message).not.toContain('AQICAH');
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  it('refuses to overwrite a String of data type text', async () => {
+    // Prepare
+    ssmMock.on(GetParameterCommand).resolves({
+      Parameter: { Name: '/ami-builder/web', Value: 'hello', Type: 'String', DataType: 'text' },
+    });
+
+    // Act
+    const error = await publishAmiIds(event('/ami-builder/web', { copies: [] }), makeDeps()).catch(
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(error).toMatchObject({ name: 'AmiParameterNotOwnedError' });
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  it('refuses to overwrite an AMI-id parameter this stack did not create', async () => {
+    // Prepare: only us-west-2's parameter is foreign; no region is written.
+    ssmMock.on(GetParameterCommand).resolves({
+      Parameter: { Name: '/ami-builder/web', Value: 'ami-0old', Type: 'String', DataType: AMI_DATA_TYPE },
+    });
+    ssmMock.on(ListTagsForResourceCommand).callsFake(async (_input, getClient) => {
+      const region = await (getClient() as SSMClient).config.region();
+      return { TagList: region === 'us-west-2' ? [{ Key: 'Team', Value: 'web' }] : OWNED };
+    });
+
+    // Act
+    const error = await publishAmiIds(event('/ami-builder/web'), makeDeps()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ name: 'AmiParameterNotOwnedError' });
+    expect((error as Error).message).toBe(
+      'ami_id_parameter "/ami-builder/web" in us-west-2 already exists without the tag ami-builder:stack; this stack overwrites only parameters it created (type String, data type aws:ec2:image, tag ami-builder:stack=AmiBuilder). Name another parameter, or delete this one if it may be replaced.',
+    );
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  it('checks again when the parameter appears between the check and the create', async () => {
+    // Prepare
+    ssmMock
+      .on(GetParameterCommand)
+      .rejectsOnce(awsError('ParameterNotFound'))
+      .resolves({
+        Parameter: { Name: '/ami-builder/web', Value: 'x', Type: 'SecureString', DataType: 'text' },
+      });
+    ssmMock.on(PutParameterCommand).rejects(awsError('ParameterAlreadyExists'));
+
+    // Act
+    const error = await publishAmiIds(event('/ami-builder/web', { copies: [] }), makeDeps()).catch(
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(error).toMatchObject({ name: 'AmiParameterNotOwnedError' });
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(1);
   });
 
   it('does nothing when the template has no ami_id_parameter', async () => {

@@ -1,4 +1,4 @@
-import { EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CleanupArgs } from '../../../lambdas/shared/cleanup-report.js';
@@ -8,7 +8,15 @@ import { terminateInstance } from '../../../lambdas/terminate-instance/terminate
 import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '../fixtures.js';
 
 const ec2Mock = mockClient(EC2Client);
-const deps = { clients: createClients({ ec2: EC2Client }) };
+const deps = { clients: createClients({ ec2: EC2Client }), env: { stackName: 'AmiBuilder' } };
+const INSTANCE_ID = 'i-0123456789abcdef0';
+
+/** DescribeInstances answers with the build instance carrying these tags. */
+function instanceTagged(tags: { Key: string; Value: string }[]) {
+  ec2Mock
+    .on(DescribeInstancesCommand)
+    .resolves({ Reservations: [{ Instances: [{ InstanceId: INSTANCE_ID, Tags: tags }] }] });
+}
 
 function event(reason: CleanupArgs['reason'], overrides: BuildStateOverrides = {}): TaskEvent<CleanupArgs> {
   return {
@@ -20,6 +28,7 @@ function event(reason: CleanupArgs['reason'], overrides: BuildStateOverrides = {
 describe('terminateInstance', () => {
   beforeEach(() => {
     ec2Mock.reset();
+    instanceTagged([{ Key: 'ami-builder:stack', Value: 'AmiBuilder' }]);
   });
   afterEach(() => {
     ec2Mock.reset();
@@ -33,6 +42,9 @@ describe('terminateInstance', () => {
     const report = await terminateInstance(event('success', { config: { region: 'eu-west-1' } }), deps);
 
     // Assess
+    expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]?.args[0].input).toEqual({
+      InstanceIds: [INSTANCE_ID],
+    });
     const calls = ec2Mock.commandCalls(TerminateInstancesCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args[0].input).toEqual({ InstanceIds: ['i-0123456789abcdef0'] });
@@ -111,6 +123,35 @@ describe('terminateInstance', () => {
 
     // Assess
     expect(second).toEqual(first);
+  });
+
+  it('refuses to terminate an instance that does not carry this stack’s tag', async () => {
+    // Prepare
+    instanceTagged([{ Key: 'ami-builder:stack', Value: 'OtherStack' }]);
+
+    // Act
+    const result = terminateInstance(event('success'), deps);
+
+    // Assess
+    await expect(result).rejects.toMatchObject({
+      name: 'ResourceNotOwnedError',
+      message:
+        `Refusing to touch instance ${INSTANCE_ID} in us-east-1: it does not carry ami-builder:stack=AmiBuilder ` +
+        "(found 'OtherStack'), so this stack did not create it",
+    });
+    expect(ec2Mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+  });
+
+  it('counts an instance that no longer exists as terminated, without calling TerminateInstances', async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound', 'gone'));
+
+    // Act
+    const report = await terminateInstance(event('success'), deps);
+
+    // Assess
+    expect(report.terminatedInstances).toEqual([INSTANCE_ID]);
+    expect(ec2Mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
   });
 
   it('fails when TerminateInstances fails for another reason', async () => {
