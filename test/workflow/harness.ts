@@ -45,6 +45,11 @@ export const SOURCE_AMI = 'ami-d9d6a6b0';
 export const BASIC_BUCKET = 'packer-images';
 /** Bundle buckets the synthesized stack allows (its `allowedBucketPatterns` context). */
 export const ALLOWED_BUCKET_PATTERNS = [BASIC_BUCKET, 'ami-builder-wf-*'];
+/**
+ * Each Wait state's duration when commands really run (sandbox mode): a poll loop of 121 checks then lasts
+ * about 12 s, enough for a bundle of the sandbox's volume, while a build still takes seconds.
+ */
+const SANDBOX_WAIT_MS = 100;
 /** Where the test's X.509 pair is uploaded in the staging bucket: outside `staging/`, like a user's own files. */
 const X509_PREFIX = 'workflow-test/x509/';
 
@@ -212,7 +217,13 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
       executions += 1;
       const { label = 'run', ...rest } = runOptions;
       const executionName = `wf-${label}-${executions}-${randomBytes(4).toString('hex')}`;
-      return runExecution({ stack, input, executionName, ...rest });
+      return runExecution({
+        stack,
+        input,
+        executionName,
+        ...(emulator.mode === 'sandbox' ? { waitOverrideMs: SANDBOX_WAIT_MS } : {}),
+        ...rest,
+      });
     },
     leftovers: async (regions = [BUILD_REGION]) => {
       const instances = new Set<string>();
