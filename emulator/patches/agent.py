@@ -410,12 +410,13 @@ def _shell(execution: Execution, box: sandbox.Sandbox, state: StepState, inputs:
         state.out("stderr", f"Failed to prepare the script: {setup.stderr.decode(errors='replace')}")
         state.code, state.status, state.details = 1, "Failed", "Failed"
         return
-    runner = 'cd -- "${1:-/}" || exit 1; exec sh -c "$2/_script.sh"'
+    # Without a workingDirectory the agent runs the script in its orchestration folder.
+    runner = 'cd -- "${1:-$2}" || exit 1; exec sh -c "$2/_script.sh"'
     reboots = 0
     deadline = time.monotonic() + timeout
     while True:
         process = subprocess.Popen(
-            box.nsenter() + ["/usr/bin/env", "-i", *[f"{k}={v}" for k, v in env.items()], "/bin/bash", "-c", runner, "sh", workdir, orchestration],
+            box.nsenter(orchestration) + ["/usr/bin/env", "-i", *[f"{k}={v}" for k, v in env.items()], "/bin/bash", "-c", runner, "sh", workdir, orchestration],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

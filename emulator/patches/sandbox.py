@@ -195,7 +195,7 @@ class Sandbox:
             args += ["-U", "--preserve-credentials"]
         args.append("--")
         # nsenter's own -w resolves outside the new root's mounts; env --chdir changes directory inside.
-        return args + (["/usr/bin/env", f"--chdir={workdir}"] if workdir else [])
+        return args + ["/usr/bin/env", f"--chdir={workdir or '/'}"]
 
     def destroy(self) -> None:
         if self.destroyed:

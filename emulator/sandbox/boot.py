@@ -70,8 +70,15 @@ def install_guest(root: str, config: dict) -> None:
     shutil.copyfile(config["ec2Cert"], os.path.join(amitools, "cert-ec2.pem"))
     with open(os.path.join(amitools, "emulator.json"), "w", encoding="utf-8") as f:
         json.dump({"endpoint": f"http://127.0.0.1:{config['awsPort']}", "region": config["region"]}, f)
-    for user in config.get("users", []):
+    users = config.get("users", [])
+    for user in users:
         try_run("chroot", root, "useradd", "--create-home", "--shell", "/bin/bash", "--user-group", user)
+    # As cloud-init sets up a cloud image's default user: sudo without a password.
+    sudoers = os.path.join(root, "etc/sudoers.d")
+    os.makedirs(sudoers, exist_ok=True)
+    with open(os.path.join(sudoers, "90-cloud-init-users"), "w", encoding="utf-8") as f:
+        f.write("".join(f"{user} ALL=(ALL) NOPASSWD:ALL\n" for user in users))
+    os.chmod(os.path.join(sudoers, "90-cloud-init-users"), 0o440)
     with open(os.path.join(root, "etc/hostname"), "w", encoding="utf-8") as f:
         f.write(config["hostname"] + "\n")
 

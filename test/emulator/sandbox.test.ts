@@ -149,14 +149,19 @@ async function shell(
       running = true;
       await extra.onRunning(commandId);
     }
-    if (!['Pending', 'InProgress', 'Delayed', 'Cancelling'].includes(invocation.Status ?? '')) return invocation;
+    if (!['Pending', 'InProgress', 'Delayed', 'Cancelling'].includes(invocation.Status ?? ''))
+      return invocation;
     await sleep(100);
   }
   throw new Error(`command ${commandId} did not end`);
 }
 
 /** The messages written so far to one of a command's CloudWatch streams. */
-async function logLines(commandId: string, instanceId: string, stream: 'stdout' | 'stderr'): Promise<string[]> {
+async function logLines(
+  commandId: string,
+  instanceId: string,
+  stream: 'stdout' | 'stderr',
+): Promise<string[]> {
   try {
     const out = await logs.send(
       new GetLogEventsCommand({
@@ -192,13 +197,14 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
 
   it('keeps an instance pending while it boots and shutting-down before it is terminated', async () => {
     // Prepare
+    await emulator.setOptions({ instanceStartMs: 3000, instanceStopMs: 3000 });
     const second = await launch();
 
     // Act
     const atLaunch = await instanceState(second);
     await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
     const afterTerminate = await instanceState(instanceId);
-    await sleep(600);
+    await sleep(3500);
     const later = await instanceState(instanceId);
 
     // Assess
@@ -330,7 +336,7 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
       new PutObjectCommand({
         Bucket: BUCKET,
         Key: `${folder}run.sh`,
-        Body: 'pwd\nls -R . | sort\ncat files/0\nexit 4\n',
+        Body: 'pwd\nfind . -type f | LC_ALL=C sort\ncat files/0\nexit 4\n',
       }),
     );
     await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${folder}files/0`, Body: 'staged\n' }));
@@ -366,7 +372,7 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
     expect(download).toMatchObject({ Status: 'Success', ResponseCode: 0 });
     expect(invocation).toMatchObject({ Status: 'Failed', ResponseCode: 4 });
     expect(invocation?.StandardOutputContent).toBe(
-      '/var/lib/ami-builder/exec-1/01-provision-1\n.:\n./files:\n0\n\nfiles\nrun.sh\nstaged\n',
+      '/var/lib/ami-builder/exec-1/01-provision-1\n./files/0\n./run.sh\nstaged\n',
     );
   });
 
@@ -398,7 +404,10 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
         upload(),
       ]);
       const { ImageId } = await aws.ec2.send(
-        new RegisterImageCommand({ Name: 'from-sandbox', ImageLocation: `${BUCKET}/bundles/image.manifest.xml` }),
+        new RegisterImageCommand({
+          Name: 'from-sandbox',
+          ImageLocation: `${BUCKET}/bundles/image.manifest.xml`,
+        }),
       );
       const image = (await aws.ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))).Images?.[0];
 
@@ -441,14 +450,20 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
       // Prepare
       await shell(instanceId, [...installX509(), bundle(), ...credentials, upload()]);
       const { ImageId } = await aws.ec2.send(
-        new RegisterImageCommand({ Name: 'registered', ImageLocation: `${BUCKET}/bundles/image.manifest.xml` }),
+        new RegisterImageCommand({
+          Name: 'registered',
+          ImageLocation: `${BUCKET}/bundles/image.manifest.xml`,
+        }),
       );
       await aws.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'bundles/image.manifest.xml' }));
 
       // Act
       const missing = await rejectionOf(
         aws.ec2.send(
-          new RegisterImageCommand({ Name: 'missing', ImageLocation: `${BUCKET}/bundles/image.manifest.xml` }),
+          new RegisterImageCommand({
+            Name: 'missing',
+            ImageLocation: `${BUCKET}/bundles/image.manifest.xml`,
+          }),
         ),
       );
       const { ImageId: copyId } = await aws.ec2.send(
@@ -462,7 +477,9 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
 
       // Assess
       expect(missing.name).toBe('InvalidManifest');
-      expect(missing.message).toMatch(/HTTP 404 \(Not Found\) response for URL .*bundles\/image\.manifest\.xml/);
+      expect(missing.message).toMatch(
+        /HTTP 404 \(Not Found\) response for URL .*bundles\/image\.manifest\.xml/,
+      );
       expect(copy?.State).toBe('failed');
       expect(copy?.StateReason?.Message).toMatch(/source bundle cannot be read/);
     });
