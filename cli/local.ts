@@ -362,7 +362,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
         executionName: prepared.name,
         realWaits: options.realWaits,
         // Commands that really run take seconds: polls must not spend their attempts in 1 ms steps.
-        ...(emulator.mode === 'sandbox' ? { waitOverrideMs: 100 } : {}),
+        ...(emulator.mode === 'sandbox' ? { waitOverrideMs: 200 } : {}),
         signal: controller.signal,
         startTime: now,
         onEvent: (event) => {

@@ -71,8 +71,7 @@ def install_guest(root: str, config: dict) -> None:
     with open(os.path.join(amitools, "emulator.json"), "w", encoding="utf-8") as f:
         json.dump({"endpoint": f"http://127.0.0.1:{config['awsPort']}", "region": config["region"]}, f)
     users = config.get("users", [])
-    for user in users:
-        try_run("chroot", root, "useradd", "--create-home", "--shell", "/bin/bash", "--user-group", user)
+    add_users(root, users)
     # As cloud-init sets up a cloud image's default user: sudo without a password.
     sudoers = os.path.join(root, "etc/sudoers.d")
     os.makedirs(sudoers, exist_ok=True)
@@ -81,6 +80,44 @@ def install_guest(root: str, config: dict) -> None:
     os.chmod(os.path.join(sudoers, "90-cloud-init-users"), 0o440)
     with open(os.path.join(root, "etc/hostname"), "w", encoding="utf-8") as f:
         f.write(config["hostname"] + "\n")
+
+
+def add_users(root: str, users: list[str]) -> None:
+    """What useradd --create-home --user-group does, written directly (useradd costs ~0.3 s per user)."""
+    etc = os.path.join(root, "etc")
+    with open(os.path.join(etc, "passwd"), encoding="utf-8") as f:
+        entries = [line.split(":") for line in f.read().splitlines() if line]
+    with open(os.path.join(etc, "group"), encoding="utf-8") as f:
+        groups = [line.split(":") for line in f.read().splitlines() if line]
+    taken_names = {e[0] for e in entries}
+    taken = {int(e[2]) for e in entries if e[2].isdigit()} | {int(g[2]) for g in groups if g[2].isdigit()}
+    next_id = 1000
+    for user in users:
+        if user in taken_names:
+            continue
+        while next_id in taken:
+            next_id += 1
+        uid = next_id
+        taken.add(uid)
+        home = f"/home/{user}"
+        with open(os.path.join(etc, "passwd"), "a", encoding="utf-8") as f:
+            f.write(f"{user}:x:{uid}:{uid}::{home}:/bin/bash\n")
+        with open(os.path.join(etc, "group"), "a", encoding="utf-8") as f:
+            f.write(f"{user}:x:{uid}:\n")
+        shadow = os.path.join(etc, "shadow")
+        if os.path.exists(shadow):
+            with open(shadow, "a", encoding="utf-8") as f:
+                f.write(f"{user}:!:19000:0:99999:7:::\n")
+        target = os.path.join(root, home.lstrip("/"))
+        skel = os.path.join(etc, "skel")
+        if os.path.isdir(skel):
+            shutil.copytree(skel, target, dirs_exist_ok=True)
+        else:
+            os.makedirs(target, exist_ok=True)
+        for dirpath, dirnames, filenames in os.walk(target):
+            for name in [dirpath] + [os.path.join(dirpath, n) for n in dirnames + filenames]:
+                os.lchown(name, uid, uid)
+        os.chmod(target, 0o750)
 
 
 def setup_network(port: int) -> list[tuple[socket.socket, str]]:

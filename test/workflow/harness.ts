@@ -47,9 +47,11 @@ export const BASIC_BUCKET = 'packer-images';
 export const ALLOWED_BUCKET_PATTERNS = [BASIC_BUCKET, 'ami-builder-wf-*'];
 /**
  * Each Wait state's duration when commands really run (sandbox mode): a poll loop of 121 checks then lasts
- * about 12 s, enough for a bundle of the sandbox's volume, while a build still takes seconds.
+ * about 24 s, enough for a bundle of the sandbox's volume, while a build still takes seconds.
  */
-const SANDBOX_WAIT_MS = 100;
+const SANDBOX_WAIT_MS = 200;
+/** Per test of the workflow tier. */
+const WORKFLOW_TEST_TIMEOUT_MS = 300_000;
 /** Where the test's X.509 pair is uploaded in the staging bucket: outside `staging/`, like a user's own files. */
 const X509_PREFIX = 'workflow-test/x509/';
 
@@ -287,6 +289,8 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
  * @returns the harness, available once `beforeAll` ran
  */
 export function useWorkflowHarness(options: HarnessOptions = {}): () => WorkflowHarness {
+  // A build whose commands really run (sandbox mode) takes tens of seconds on a busy machine.
+  vi.setConfig({ testTimeout: WORKFLOW_TEST_TIMEOUT_MS });
   let harness: WorkflowHarness | undefined;
   beforeAll(async () => {
     // The handlers log Packer's progress lines (their Lambda log); the tests read the emulator instead.
