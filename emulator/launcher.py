@@ -175,6 +175,7 @@ def main(argv: list[str]) -> None:
     server.serve_forever()
     server.server_close()
     sandbox.destroy_all()
+    sandbox.remove_root()
     sys.stdout.flush()
     sys.stderr.flush()
     # Skips interpreter teardown of moto's many modules and backends: nothing is left to save.

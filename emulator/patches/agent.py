@@ -35,7 +35,7 @@ from moto.core.utils import utcnow
 from moto.logs.models import logs_backends
 
 from . import imds, sandbox
-from .state import LOCK, STATE
+from .state import LOCK
 
 STDOUT_LIMIT = 24_000
 STDERR_LIMIT = 8_000
@@ -423,6 +423,8 @@ def _shell(execution: Execution, box: sandbox.Sandbox, state: StepState, inputs:
             start_new_session=True,
         )
         execution.process = process
+        if execution.cancel_requested:
+            _kill(process)  # cancelled while the script was being prepared
         readers = [
             threading.Thread(target=_read, args=(process.stdout, "stdout", state, cloudwatch), daemon=True),
             threading.Thread(target=_read, args=(process.stderr, "stderr", state, cloudwatch), daemon=True),
@@ -473,9 +475,3 @@ def _read(pipe: Any, stream: str, state: StepState, cloudwatch: _CloudWatch) -> 
         except Exception:  # noqa: BLE001 - the command goes on even when its log cannot be written
             pass
     pipe.close()
-
-
-def reset() -> None:
-    for command in STATE.commands:
-        for execution in getattr(command, "executions", {}).values():
-            execution.cancel()

@@ -319,3 +319,8 @@ def destroy_all() -> None:
     for box in boxes:
         box.ready.wait(BOOT_TIMEOUT_S)
         box.destroy()
+
+
+def remove_root() -> None:
+    """Removes the emulator's sandbox folder (at exit, after `destroy_all`)."""
+    shutil.rmtree(_root_dir(), ignore_errors=True)

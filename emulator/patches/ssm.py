@@ -228,7 +228,7 @@ class EmulatedCommand:
             return "Pending"
         if any(s not in FINAL for s in statuses):
             return "InProgress"
-        for s in ("Failed", "Cancelled"):
+        for s in ("Failed", "TimedOut", "Cancelled"):
             if s in statuses:
                 return s
         return "Success"
@@ -304,7 +304,7 @@ class EmulatedCommand:
             "MaxErrors": self.max_errors,
             "TargetCount": len(self.instance_ids),
             "CompletedCount": sum(1 for s in statuses if s in FINAL),
-            "ErrorCount": sum(1 for s in statuses if s == "Failed"),
+            "ErrorCount": sum(1 for s in statuses if s in ("Failed", "TimedOut")),
             "DeliveryTimedOutCount": 0,
             "ServiceRole": self.service_role,
             "NotificationConfig": self.notification,

@@ -116,7 +116,10 @@ def add_users(root: str, users: list[str]) -> None:
             os.makedirs(target, exist_ok=True)
         for dirpath, dirnames, filenames in os.walk(target):
             for name in [dirpath] + [os.path.join(dirpath, n) for n in dirnames + filenames]:
-                os.lchown(name, uid, uid)
+                try:
+                    os.lchown(name, uid, uid)
+                except OSError:
+                    pass  # an unprivileged user namespace maps root only
         os.chmod(target, 0o750)
 
 

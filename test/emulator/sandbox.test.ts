@@ -310,6 +310,9 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
   });
 
   it('stops a command that CancelCommand cancels', async () => {
+    // Prepare
+    const started = Date.now();
+
     // Act
     const result = await shell(instanceId, ['sleep 30'], {
       onRunning: async (commandId) => {
@@ -319,6 +322,7 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
 
     // Assess
     expect(result.Status).toBe('Cancelled');
+    expect(Date.now() - started).toBeLessThan(20_000); // the script was killed, not waited for
   });
 
   it("downloads the stack document's staged folder with the instance role and runs its run.sh there", async () => {
