@@ -110,13 +110,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
+    sys.path.insert(0, HERE)
+    from sandbox import probe as sandbox_probe
+
+    # Whether sandboxes can be made is probed while moto loads (loading takes seconds on a busy machine).
+    early_probe = None if args.no_sandbox else sandbox_probe.start()
     ensure_moto()
     # RunInstances with an unknown AMI fails on AWS; moto only checks when asked. Read at moto's import time.
     os.environ.setdefault("MOTO_ENABLE_AMI_VALIDATION", "true")
     # moto's built-in AMIs cost ~1.5 s per region after every reset, and a template's source_ami_filter could
     # pick one of them (created "now") over the image the run seeded for it. Only seeded images exist by default.
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "true" if args.default_amis else "false"
-    sys.path.insert(0, HERE)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
@@ -152,6 +156,7 @@ def main(argv: list[str]) -> None:
         fail(f"cannot listen on {args.host}:{args.port}: {e}")
 
     sandbox.AWS_PORT["port"] = server.server_port
+    sandbox.use_probe(early_probe)
     sandbox.probe(force_simulated=args.no_sandbox)
     sandbox.announce()
 

@@ -25,6 +25,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import probe as probe_script
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOT = os.path.join(HERE, "sandbox", "boot.py")
 GUEST = os.path.join(HERE, "guest")
@@ -91,15 +93,24 @@ def ec2_bundle_key() -> tuple[Any, str]:
 
 
 def _namespace_args() -> list[str]:
-    args = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private"]
-    if MODE.userns:
-        args += ["--user", "--map-root-user"]
-    return args
+    return probe_script.namespace_args()
+
+
+_probe_process: subprocess.Popen[str] | None = None
+
+
+def use_probe(started: subprocess.Popen[str] | None) -> None:
+    """The probe the launcher started before moto loaded (`sandbox/probe.py`); `probe()` collects it."""
+    global _probe_process
+    _probe_process = started
 
 
 def probe(force_simulated: bool = False) -> Mode:
     """Decides the mode once, at start: tries to make namespaces and an overlay the way a sandbox does."""
     if force_simulated:
+        if _probe_process is not None:
+            _probe_process.kill()
+            _probe_process.wait()
         MODE.name, MODE.reason = "simulated", "sandboxes were switched off (--no-sandbox)"
         return MODE
     if not sys.platform.startswith("linux"):
@@ -110,21 +121,19 @@ def probe(force_simulated: bool = False) -> Mode:
         MODE.name, MODE.reason = "simulated", f"missing tools for sandboxes: {', '.join(missing)}"
         return MODE
     MODE.userns = os.geteuid() != 0
-    script = (
-        "set -e; d=$(mktemp -d); mount -t tmpfs t $d; mkdir $d/u $d/w $d/m; "
-        "mount -t overlay o -o lowerdir=/,upperdir=$d/u,workdir=$d/w $d/m; ip link set lo up; "
-        "test -x $d/m/bin/sh"
-    )
-    probe_args = _namespace_args() + ["--", "/bin/sh", "-c", script]
+    probe_args = _namespace_args() + ["--", "/bin/sh", "-c", probe_script.PROBE_SCRIPT]
     try:
-        done = subprocess.run(probe_args, capture_output=True, text=True, timeout=20)
+        started = _probe_process or subprocess.Popen(
+            probe_args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        _, stderr = started.communicate(timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
         MODE.name, MODE.reason = "simulated", f"namespaces could not be created: {e}"
         return MODE
-    if done.returncode != 0:
+    if started.returncode != 0:
         how = "an unprivileged user namespace" if MODE.userns else "namespaces as root"
         MODE.name = "simulated"
-        MODE.reason = f"{how} with an overlay root could not be made: {done.stderr.strip() or done.returncode}"
+        MODE.reason = f"{how} with an overlay root could not be made: {stderr.strip() or started.returncode}"
         return MODE
     MODE.name = "sandbox"
     MODE.reason = (

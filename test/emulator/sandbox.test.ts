@@ -90,8 +90,6 @@ afterAll(async () => {
   await emulator?.stop();
 });
 
-const sandboxed = () => emulator.mode === 'sandbox';
-
 async function launch(): Promise<string> {
   const { Instances } = await aws.ec2.send(
     new RunInstancesCommand({

@@ -50,6 +50,8 @@ export const ALLOWED_BUCKET_PATTERNS = [BASIC_BUCKET, 'ami-builder-wf-*'];
  * about 24 s, enough for a bundle of the sandbox's volume, while a build still takes seconds.
  */
 const SANDBOX_WAIT_MS = 200;
+/** Within the hooks' 120 s. */
+const EMULATOR_START_TIMEOUT_MS = 90_000;
 /** Per test of the workflow tier. */
 const WORKFLOW_TEST_TIMEOUT_MS = 300_000;
 /** Where the test's X.509 pair is uploaded in the staging bucket: outside `staging/`, like a user's own files. */
@@ -135,7 +137,11 @@ async function makeX509Pair(): Promise<{ certPem: string; keyPem: string }> {
 /** Starts the emulator, synthesizes the app and deploys it; the caller stops it. */
 export async function createWorkflowHarness(options: HarnessOptions = {}): Promise<WorkflowHarness> {
   // The emulator boots in its own process while the app synthesizes here.
-  const starting = startEmulator({ agentOnlineDelayMs: options.agentOnlineDelayMs ?? 0 });
+  const starting = startEmulator({
+    agentOnlineDelayMs: options.agentOnlineDelayMs ?? 0,
+    // Loading moto takes tens of seconds on a busy machine.
+    startTimeoutMs: EMULATOR_START_TIMEOUT_MS,
+  });
   const pair = makeX509Pair();
   let emulator: Emulator;
   try {
