@@ -302,6 +302,11 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
         }
         emulator = await starting;
         say(`Started the local AWS emulator at ${emulator.endpoint}`);
+        message(
+          emulator.mode === 'sandbox'
+            ? 'Sandbox mode: the build instance runs its commands for real, in its own namespaces'
+            : 'Simulated mode: nothing runs on the build instance (no sandbox can be made here)',
+        );
         restoreEnvironment = useEmulatorEnvironment(emulator.endpoint);
         if (buckets.added.length > 0) {
           message(
@@ -356,6 +361,8 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
         input: prepared.input,
         executionName: prepared.name,
         realWaits: options.realWaits,
+        // Commands that really run take seconds: polls must not spend their attempts in 1 ms steps.
+        ...(emulator.mode === 'sandbox' ? { waitOverrideMs: 200 } : {}),
         signal: controller.signal,
         startTime: now,
         onEvent: (event) => {

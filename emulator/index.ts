@@ -43,7 +43,25 @@ export interface EmulatorOptions {
   defaultAmis?: boolean;
   /** How long to wait for the emulator to accept requests. @default 30000 */
   startTimeoutMs?: number;
+  /**
+   * Run each instance in a sandbox where its commands really run (see `emulator/README.md`). `false` simulates
+   * commands, as the emulator also does where no sandbox can be made.
+   * @default true (`AMI_BUILDER_SANDBOX=0` makes it false)
+   */
+  sandbox?: boolean;
+  /** Time an instance stays `pending` after RunInstances. @default 200 */
+  instanceStartMs?: number;
+  /** Time a terminated instance stays `shutting-down`. @default 200 */
+  instanceStopMs?: number;
+  /** Time a registered image or copy stays `pending` at least. @default 200 */
+  imagePendingMs?: number;
 }
+
+/**
+ * How the emulator runs commands: `sandbox`, for real in a sandbox per instance (Linux namespaces over a
+ * copy-on-write view of the host's root), or `simulated` (nothing runs; statuses advance per observation).
+ */
+export type EmulatorMode = 'sandbox' | 'simulated';
 
 /** A command on the emulated instance fails: the first command whose working directory, S3 folder URL or
  * `run.sh` text matches `match` ends `Failed` with `exitCode` (0 ends `Success`, with the given output). */
@@ -219,8 +237,14 @@ export interface EmulatorTimings {
   agentOnlineDelayMs: number;
   /** DescribeImages calls that still show a new image or copy `pending`. */
   imageDescribesUntilAvailable: number;
-  /** GetCommandInvocation / ListCommandInvocations observations that report `InProgress`. */
+  /** GetCommandInvocation / ListCommandInvocations observations that report `InProgress` (simulated commands). */
   commandSteps: number;
+  /** Time an instance stays `pending` after RunInstances (in sandbox mode, at least until its sandbox booted). */
+  instanceStartMs: number;
+  /** Time a terminated instance stays `shutting-down`. */
+  instanceStopMs: number;
+  /** Time a registered image or copy stays `pending` at least. */
+  imagePendingMs: number;
 }
 
 export interface Emulator {
@@ -229,6 +253,8 @@ export interface Emulator {
   readonly port: number;
   /** Process id of the emulator. */
   readonly pid: number;
+  /** Whether commands really run (`sandbox`) or are simulated; the launcher decides at start. */
+  readonly mode: EmulatorMode;
   /** Where stderr goes when started `detached`. */
   readonly logFile?: string;
   /** Stops the emulator and waits for it to exit. Safe to call twice. */
@@ -329,6 +355,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     args.push('--agent-online-delay-ms', String(options.agentOnlineDelayMs));
   }
   if (options.defaultAmis) args.push('--default-amis');
+  const sandbox = options.sandbox ?? process.env.AMI_BUILDER_SANDBOX !== '0';
+  if (!sandbox) args.push('--no-sandbox');
+  for (const [flag, value] of [
+    ['--instance-start-ms', options.instanceStartMs],
+    ['--instance-stop-ms', options.instanceStopMs],
+    ['--image-pending-ms', options.imagePendingMs],
+  ] as const) {
+    if (value !== undefined) args.push(flag, String(value));
+  }
   if (options.log === undefined || options.detached) args.push('--quiet');
 
   let logFile: string | undefined;
@@ -353,7 +388,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   }
 
-  const port = await waitForReady(child, options.startTimeoutMs ?? 30_000, () =>
+  const { port, mode } = await waitForReady(child, options.startTimeoutMs ?? 30_000, () =>
     logFile ? `(see ${logFile})` : stderrTail.join('\n'),
   );
 
@@ -373,6 +408,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return {
     endpoint,
     port,
+    mode,
     pid: child.pid ?? -1,
     logFile,
     stop() {
@@ -407,7 +443,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 }
 
-function waitForReady(child: ChildProcess, timeoutMs: number, stderr: () => string): Promise<number> {
+function waitForReady(
+  child: ChildProcess,
+  timeoutMs: number,
+  stderr: () => string,
+): Promise<{ port: number; mode: EmulatorMode }> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const settle = () => {
@@ -427,10 +467,10 @@ function waitForReady(child: ChildProcess, timeoutMs: number, stderr: () => stri
       fail(`exited before it was ready (code ${code}, signal ${signal})`);
     const timer = setTimeout(() => fail(`did not print READY within ${timeoutMs} ms`), timeoutMs);
     lines.on('line', (line) => {
-      const match = /^READY (\d+)$/.exec(line.trim());
+      const match = /^READY (\d+)(?: (sandbox|simulated))?$/.exec(line.trim());
       if (match) {
         settle();
-        resolve(Number(match[1]));
+        resolve({ port: Number(match[1]), mode: (match[2] as EmulatorMode | undefined) ?? 'simulated' });
       }
     });
     child.once('error', onError);

@@ -3,7 +3,7 @@
 
     python3 emulator/launcher.py --port 0          # 0 = any free port
 
-Prints exactly one line `READY <port>` on stdout once the socket accepts connections; everything else goes to
+Prints exactly one line `READY <port> <mode>` on stdout (mode: `sandbox` or `simulated`) once the socket accepts connections; everything else goes to
 stderr. The patches depend on moto's internals, so any moto other than 5.2.1 is refused. When moto is missing
 it is installed with pip (set AMI_BUILDER_NO_PIP=1 to forbid that).
 """
@@ -85,6 +85,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="load moto's ~1200 built-in AMIs per region (slow; they also compete with seeded images in filters)",
     )
+    parser.add_argument(
+        "--instance-start-ms", type=int, default=200, help="time an instance stays pending (default 200)"
+    )
+    parser.add_argument(
+        "--instance-stop-ms", type=int, default=200, help="time an instance stays shutting-down (default 200)"
+    )
+    parser.add_argument(
+        "--image-pending-ms", type=int, default=200, help="time a new image stays pending at least (default 200)"
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="simulate commands instead of running them in a sandbox per instance (the default where possible)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     parser.add_argument(
         "--exit-on-stdin-eof",
@@ -96,18 +110,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
+    sys.path.insert(0, HERE)
+    from sandbox import probe as sandbox_probe
+
+    # Whether sandboxes can be made is probed while moto loads (loading takes seconds on a busy machine).
+    early_probe = None if args.no_sandbox else sandbox_probe.start()
     ensure_moto()
     # RunInstances with an unknown AMI fails on AWS; moto only checks when asked. Read at moto's import time.
     os.environ.setdefault("MOTO_ENABLE_AMI_VALIDATION", "true")
     # moto's built-in AMIs cost ~1.5 s per region after every reset, and a template's source_ami_filter could
     # pick one of them (created "now") over the image the run seeded for it. Only seeded images exist by default.
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "true" if args.default_amis else "false"
-    sys.path.insert(0, HERE)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from patches import apply_all
+    from patches import apply_all, sandbox
     from patches.app import EmulatorApp
     from patches.state import STATE, ControlRequestError, Options
 
@@ -118,6 +136,9 @@ def main(argv: list[str]) -> None:
                 "agentOnlineDelayMs": args.agent_online_delay_ms,
                 "imageDescribesUntilAvailable": args.image_describes_until_available,
                 "commandSteps": args.command_steps,
+                "instanceStartMs": args.instance_start_ms,
+                "instanceStopMs": args.instance_stop_ms,
+                "imagePendingMs": args.image_pending_ms,
             }
         )
     except ControlRequestError as e:
@@ -133,6 +154,11 @@ def main(argv: list[str]) -> None:
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as e:
         fail(f"cannot listen on {args.host}:{args.port}: {e}")
+
+    sandbox.AWS_PORT["port"] = server.server_port
+    sandbox.use_probe(early_probe)
+    sandbox.probe(force_simulated=args.no_sandbox)
+    sandbox.announce()
 
     def stop(*_: object) -> None:
         # shutdown() waits for serve_forever to return, so it must not run on the serving thread.
@@ -150,9 +176,11 @@ def main(argv: list[str]) -> None:
         threading.Thread(target=watch_stdin, daemon=True).start()
 
     # The socket listens from make_server on: connections queue until serve_forever picks them up.
-    print(f"READY {server.server_port}", flush=True)
+    print(f"READY {server.server_port} {sandbox.MODE.name}", flush=True)
     server.serve_forever()
     server.server_close()
+    sandbox.destroy_all()
+    sandbox.remove_root()
     sys.stdout.flush()
     sys.stderr.flush()
     # Skips interpreter teardown of moto's many modules and backends: nothing is left to save.

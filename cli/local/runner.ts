@@ -100,6 +100,12 @@ export interface RunOptions {
   executionName: string;
   /** Keep the definition's real Wait durations (default: waits take 1 ms). */
   realWaits?: boolean;
+  /**
+   * How long each Wait state and retry interval takes when `realWaits` is off. Commands that really run (the
+   * emulator's sandbox mode) need a few seconds, so poll loops must not exhaust their attempts in 1 ms steps.
+   * @default 1
+   */
+  waitOverrideMs?: number;
   onEvent?: (event: ProgressEvent, raw: LocalEventLog) => void;
   /** Aborts the execution (like StopExecution); the abort cleanup then runs as the EventBridge rule would run it. */
   signal?: AbortSignal;
@@ -202,7 +208,7 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
         throw new Error(`state "${name}" runs ${resource}, which has no local handler`);
       }
     }
-    if (state.Type === 'Wait' && !options.realWaits) waitOverrides[name] = 1;
+    if (state.Type === 'Wait' && !options.realWaits) waitOverrides[name] = options.waitOverrideMs ?? 1;
     if (Array.isArray(state.Retry) && !options.realWaits) retryOverrides[name] = 1;
   });
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from moto.moto_api._internal.models import MotoAPIBackend
 
-from . import ec2_images, ec2_instances, events, ssm
+from . import ec2_images, ec2_instances, events, imds, sandbox, ssm
 from .state import STATE
 
 _original_reset = MotoAPIBackend.reset
@@ -16,6 +16,12 @@ _original_reset = MotoAPIBackend.reset
 
 def _reset(self: MotoAPIBackend) -> None:
     # One reset for both worlds: `POST /moto-api/reset` and `POST /_ami-builder/reset` clear moto and our state.
+    for command in STATE.commands:
+        for inv in command.invocations.values():
+            if inv.execution is not None:
+                inv.execution.cancel()
+    sandbox.destroy_all()
+    imds.reset()
     _original_reset(self)
     STATE.reset()
 

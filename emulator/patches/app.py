@@ -13,7 +13,7 @@ from typing import Any
 
 from moto.moto_api._internal.models import moto_api_backend
 
-from . import ec2_images, iam
+from . import auth, ec2_images, iam, sandbox
 from .calls import error_response, identify
 from .state import LOCK, STATE, ControlRequestError
 
@@ -34,6 +34,13 @@ class EmulatorApp:
             if call is not None:
                 key = (call.service, call.operation, call.region or "")
                 STATE.calls[key] = STATE.calls.get(key, 0) + 1
+                refused = auth.check(environ)
+                if refused is not None:
+                    status, headers, body = error_response(call, "permanent", *_auth_code(call.service, *refused))
+                    if call.service == "s3" or call.protocol == "ec2":
+                        status = 403 if refused[0] != "InvalidToken" else 400
+                    start_response(f"{status} Refused", headers)
+                    return [body]
                 fault = STATE.take_api_fault(call.service, call.operation, call.region)
                 if fault is not None:
                     status, headers, body = error_response(call, fault.error, fault.code, fault.message)
@@ -46,6 +53,18 @@ class EmulatorApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+
+
+def _auth_code(service: str, code: str, message: str) -> tuple[str, str]:
+    """S3 and EC2 name a refused credential by its kind; query and JSON services have their own codes."""
+    if service in ("s3", "ec2"):
+        if service == "ec2" and code == "InvalidAccessKeyId":
+            return "AuthFailure", "AWS was not able to validate the provided access credentials"
+        return code, message
+    if code == "SignatureDoesNotMatch":
+        return code, message
+    return ("UnrecognizedClientException" if service in ("ssm", "logs", "events", "states") else
+            "InvalidClientTokenId"), "The security token included in the request is invalid."
 
 
 def _read_json(environ: dict[str, Any]) -> Any:
@@ -75,7 +94,7 @@ def _control(environ: dict[str, Any], start_response: StartResponse, route: str)
 
 def _route(method: str, route: str, environ: dict[str, Any]) -> tuple[int, Any]:
     if route == "health" and method == "GET":
-        return 200, {"ok": True, "moto": version("moto")}
+        return 200, {"ok": True, "moto": version("moto"), "mode": sandbox.MODE.name, "modeReason": sandbox.MODE.reason}
     if route == "reset" and method == "POST":
         # moto's reset also clears our state (see patches.apply_all).
         moto_api_backend.reset()

@@ -9,8 +9,11 @@ objects, so a moto reset clears them with the images.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import re
+import time
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -23,6 +26,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.utils import random_ami_id
 
+from . import sandbox
 from .state import STATE, ControlRequestError
 
 # Fields moto's Ami does not have. Class-level defaults make moto's own default AMIs (loaded at backend creation)
@@ -41,6 +45,7 @@ _AMI_DEFAULTS: dict[str, Any] = {
     "emulator_describes": 0,  # DescribeImages calls that returned this image while pending
     "emulator_final_state": None,  # what a pending image becomes once described enough: available | failed
     "emulator_final_reason": None,
+    "emulator_pending_since": 0.0,  # monotonic time the image turned pending
 }
 
 _AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
@@ -164,7 +169,8 @@ def _start_pending(ami: Ami, final_state: str = "available", reason: str | None 
     ami.emulator_describes = 0
     ami.emulator_final_state = final_state
     ami.emulator_final_reason = reason
-    if STATE.options.image_describes_until_available == 0:
+    ami.emulator_pending_since = time.monotonic()
+    if STATE.options.image_describes_until_available == 0 and STATE.options.image_pending_s == 0:
         _finish(ami)
 
 
@@ -174,7 +180,8 @@ def _observe(ami: Ami) -> None:
     if ami.state != "pending" or ami.emulator_final_state is None:
         return
     ami.emulator_describes += 1
-    if ami.emulator_describes > STATE.options.image_describes_until_available:
+    waited = time.monotonic() - ami.emulator_pending_since
+    if ami.emulator_describes > STATE.options.image_describes_until_available and waited >= STATE.options.image_pending_s:
         _finish(ami)
 
 
@@ -189,6 +196,79 @@ def _find_image(backend: Any, image_id: str) -> Ami:
     if not images:
         raise InvalidAMIIdError(image_id)
     return images[0]
+
+
+# --- bundle manifests ------------------------------------------------------------------------------------------
+
+
+def _invalid_manifest(message: str) -> EC2ClientError:
+    return EC2ClientError("InvalidManifest", message)
+
+
+def read_manifest(account_id: str, region: str, location: str, for_copy: bool = False) -> dict[str, Any] | None:
+    """Reads and checks a bundle manifest as RegisterImage does (sandbox mode; simulated builds upload no bundle).
+
+    The manifest must exist in the image's region, parse, list its parts and carry the image key encrypted for
+    EC2's certificate. Returns the architecture, the block device mappings and the root device it names.
+
+    :raises EC2ClientError: InvalidManifest, with AWS's kind of message.
+    """
+    if sandbox.MODE.name != "sandbox":
+        return None
+    from moto.s3.models import s3_backends
+
+    bucket_name, _, key_name = location.lstrip("/").partition("/")
+    url = f"https://s3.amazonaws.com:443/{bucket_name}/{key_name}"
+    bucket = s3_backends[account_id]["aws"].buckets.get(bucket_name)
+    if bucket is None or not key_name:
+        raise _invalid_manifest(
+            f"HTTP 404 (Not Found) response for URL {url}: check your manifest path is correct and in the correct "
+            "region."
+        )
+    if bucket.region_name != region and not for_copy:
+        raise _invalid_manifest(
+            f"HTTP 301 (Moved Permanently) response for URL {url}: check your manifest path is correct and in the "
+            f"correct region (the bucket {bucket_name} is in {bucket.region_name}, the image in {region})."
+        )
+    key = bucket.keys.get(key_name)
+    if key is None or not hasattr(key, "value"):
+        raise _invalid_manifest(
+            f"HTTP 404 (Not Found) response for URL {url}: check your manifest path is correct and in the correct "
+            "region."
+        )
+    try:
+        root = ET.fromstring(key.value)
+    except ET.ParseError as e:
+        raise _invalid_manifest(f"Unable to parse the manifest {location}: {e}") from e
+    parts = root.findall("image/parts/part")
+    encrypted_key = (root.findtext("image/ec2_encrypted_key") or "").strip()
+    if root.tag != "manifest" or not parts or not encrypted_key or root.find("machine_configuration") is None:
+        raise _invalid_manifest(f"The manifest {location} is not a bundle manifest (no image parts or image key).")
+    try:
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        ec2_key, _ = sandbox.ec2_bundle_key()
+        ec2_key.decrypt(binascii.unhexlify(encrypted_key), padding.PKCS1v15())
+    except (ValueError, binascii.Error) as e:
+        raise _invalid_manifest(
+            f"Unable to decrypt the image key of the manifest {location}: it was not bundled for EC2's certificate."
+        ) from e
+    mappings: list[dict[str, Any]] = []
+    root_device = None
+    for mapping in root.findall("machine_configuration/block_device_mapping/mapping"):
+        virtual = (mapping.findtext("virtual") or "").strip()
+        device = (mapping.findtext("device") or "").strip()
+        if not device.startswith("/dev/"):
+            device = "/dev/" + device
+        if virtual == "root":
+            root_device = device
+        elif virtual.startswith("ephemeral"):
+            mappings.append({"DeviceName": device, "VirtualName": virtual})
+    return {
+        "architecture": (root.findtext("machine_configuration/architecture") or "").strip() or None,
+        "mappings": mappings,
+        "root": root_device,
+    }
 
 
 # --- response methods (replace moto's) -------------------------------------------------------------------------
@@ -210,15 +290,18 @@ def register_image(self: AmisResponse) -> ActionResult:
     image_location = self._get_param("ImageLocation")
     bdm = normalize_block_device_mappings(self._get_param("BlockDeviceMappings", []))
     instance_store = bool(image_location)
-    root_device_name = self._get_param("RootDeviceName") or "/dev/sda1"
+    manifest = read_manifest(backend.account_id, self.region, image_location) if instance_store else None
+    root_device_name = self._get_param("RootDeviceName") or (manifest or {}).get("root") or "/dev/sda1"
+    if manifest is not None and not bdm:
+        bdm = manifest["mappings"]
 
     ami = Ami(
         backend,
         random_ami_id(),
         name=name,
         description=self._get_param("Description"),
-        # AWS takes these from the bundle manifest when not given; the emulator has no real manifest.
-        architecture=self._get_param("Architecture") or "x86_64",
+        # AWS takes these from the bundle manifest when not given (sandbox mode reads it; else x86_64).
+        architecture=self._get_param("Architecture") or (manifest or {}).get("architecture") or "x86_64",
         virtualization_type=self._get_param("VirtualizationType") or "paravirtual",
         image_location=image_location,
         root_device_type="instance-store" if instance_store else "ebs",
@@ -427,6 +510,12 @@ def copy_image(self: AmisResponse) -> ActionResult:
     ami.add_tags(_tag_specs(self._get_param("TagSpecifications", []), "image"))
     backend.amis[ami.id] = ami
     failure = STATE.copy_fail_regions.get(self.region)
+    if failure is None and source.root_device_type == "instance-store" and source.image_location:
+        try:
+            read_manifest(backend.account_id, source_region, source.image_location, for_copy=True)
+        except EC2ClientError as e:
+            # The copy reads the source's bundle from S3: without it, the copy fails.
+            failure = f"Unable to copy the image: the source bundle cannot be read ({e.message})"
     _start_pending(ami, "failed" if failure else "available", failure)
     if token:
         tokens[token] = (source_id, source_region, ami.id)

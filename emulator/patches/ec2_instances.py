@@ -4,25 +4,82 @@
   (a retried Lambda would launch a second instance), and always reports an EBS root device.
 - DeleteSecurityGroup succeeds while an instance still uses the group; AWS answers DependencyViolation, which the
   cleanup tasks must handle.
+- Instances are `running` at once and `terminated` at once. Here an instance stays `pending` for `instanceStartMs`
+  (and, in sandbox mode, until its sandbox has booted), and `shutting-down` for `instanceStopMs`, so wait loops
+  really wait. In sandbox mode each instance gets a sandbox at launch, ended when it shuts down.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import threading
 import time
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError
+
+from moto.ec2.models.instances import Instance
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ec2.responses.instances import InstanceResponse
 
+from . import imds, sandbox
 from .ec2_images import normalize_block_device_mappings
-from .state import STATE
+from .state import LOCK, STATE
 
 _original_run_instances = InstanceResponse.run_instances
 _original_delete_security_group = SecurityGroupBackend.delete_security_group
+_original_terminate = Instance.terminate
+
+
+def _later(seconds: float, action: Any) -> None:
+    timer = threading.Timer(seconds, action)
+    timer.daemon = True
+    timer.start()
+
+
+def _boot(instance: Instance, region: str) -> None:
+    """pending → running once the start delay has passed and (sandbox mode) the sandbox has booted."""
+    generation = STATE.generation
+    box = sandbox.create(instance.id, region, imds.ImdsHandler) if sandbox.MODE.name == "sandbox" else None
+    started = time.monotonic()
+
+    def become_running() -> None:
+        if box is not None:
+            box.ready.wait(sandbox.BOOT_TIMEOUT_S)
+        remaining = STATE.options.instance_start_s - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+        with LOCK:
+            if STATE.generation != generation or instance._state.name != "pending":
+                return
+            instance._state.name = "running"
+            instance._state.code = 16
+            # The agent's delay counts from the boot.
+            STATE.launched_at[instance.id] = time.monotonic()
+
+    threading.Thread(target=become_running, daemon=True).start()
+
+
+def terminate(self: Instance) -> Any:
+    previous = _original_terminate(self)
+    if previous.name in ("terminated", "shutting-down"):
+        self._state.name, self._state.code = previous.name, previous.code
+        return previous
+    sandbox.destroy(self.id)
+    self._state.name = "shutting-down"
+    self._state.code = 32
+    generation = STATE.generation
+
+    def become_terminated() -> None:
+        with LOCK:
+            if STATE.generation == generation and self._state.name == "shutting-down":
+                self._state.name = "terminated"
+                self._state.code = 48
+
+    _later(STATE.options.instance_stop_s, become_terminated)
+    return previous
 
 
 def _is_virtual(mapping: dict[str, Any]) -> bool:
@@ -68,6 +125,9 @@ def run_instances(self: InstanceResponse) -> ActionResult:
                 # moto attaches an 8 GiB EBS root volume by default; an instance-store root has none.
                 instance.teardown_defaults()
         STATE.launched_at[instance.id] = time.monotonic()
+        instance._state.name = "pending"
+        instance._state.code = 0
+        _boot(instance, self.region)
         STATE.launches.append(
             {
                 "instanceId": instance.id,
@@ -106,4 +166,5 @@ def delete_security_group(self: Any, name: str | None = None, group_id: str | No
 
 def apply() -> None:
     InstanceResponse.run_instances = run_instances
+    Instance.terminate = terminate
     SecurityGroupBackend.delete_security_group = delete_security_group

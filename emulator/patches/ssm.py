@@ -7,9 +7,11 @@ DescribeInstanceInformation, ListCommandInvocations or CancelCommand (HTTP 500).
   unless an agent-offline fault holds it back; SendCommand to an unmanaged instance fails as on AWS;
 - SendCommand validates parameters against the document, records the command and, when a `sourceInfo` S3 folder
   is given, what is staged there (keys and `run.sh`), read from moto's own S3 backend;
-- each invocation advances one step per observation (GetCommandInvocation / ListCommandInvocations):
-  Pending → InProgress (`commandSteps` times) → Success, or Failed when a command fault matches.
-Nothing runs: the emulator has no instance. The scripts are tested separately under bash.
+- in sandbox mode (see `patches.sandbox`), the instance's agent (`patches.agent`) runs the document's steps for
+  real in the instance's sandbox, and the invocation reports what they did, as they do it;
+- in simulated mode, or when a command fault matches, each invocation advances one step per observation
+  (GetCommandInvocation / ListCommandInvocations): Pending → InProgress (`commandSteps` times) → Success, or
+  Failed when a command fault matches.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from moto.s3.models import FakeKey, s3_backends
 from moto.ssm.models import ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
+from . import agent, sandbox
 from .state import STATE, CommandFault
 
 # GetCommandInvocation and ListCommandInvocations truncate output like AWS does.
@@ -38,7 +41,7 @@ STDOUT_LIMIT = 24_000
 STDERR_LIMIT = 8_000
 PLUGIN_OUTPUT_LIMIT = 2_500
 
-FINAL = {"Success", "Failed", "Cancelled"}
+FINAL = {"Success", "Failed", "Cancelled", "TimedOut"}
 
 
 # What AWS reports when a command was sent without CloudWatch output or notifications.
@@ -72,6 +75,10 @@ def _managed_instances(account_id: str, region: str) -> list[Any]:
         launched_epoch = calendar.timegm(instance.launch_time.utctimetuple())
         if not STATE.online_after(instance.id, launched_epoch):
             continue
+        if sandbox.MODE.name == "sandbox":
+            box = sandbox.get(instance.id)
+            if box is None or not box.ready.is_set() or box.error is not None:
+                continue  # the instance has not booted (or cannot): no agent
         managed.append(instance)
     return managed
 
@@ -150,6 +157,8 @@ class Invocation:
     cancelled: bool = False
     started: dt.datetime | None = None
     finished: dt.datetime | None = None
+    # Sandbox mode: the agent's run of this invocation (None: simulated).
+    execution: agent.Execution | None = None
 
 
 @dataclass
@@ -188,6 +197,8 @@ class EmulatedCommand:
         return "Failed" if self.failing_plugin is not None else "Success"
 
     def status_of(self, inv: Invocation) -> str:
+        if inv.execution is not None:
+            return inv.execution.status
         if inv.cancelled:
             return "Cancelled"
         if inv.step == 0:
@@ -197,6 +208,10 @@ class EmulatedCommand:
         return self.final_status()
 
     def observe(self, inv: Invocation) -> None:
+        if inv.execution is not None:
+            inv.started = inv.execution.started
+            inv.finished = inv.execution.finished
+            return
         if inv.cancelled or self.status_of(inv) in FINAL:
             return
         inv.step += 1
@@ -213,7 +228,7 @@ class EmulatedCommand:
             return "Pending"
         if any(s not in FINAL for s in statuses):
             return "InProgress"
-        for s in ("Failed", "Cancelled"):
+        for s in ("Failed", "TimedOut", "Cancelled"):
             if s in statuses:
                 return s
         return "Success"
@@ -222,6 +237,8 @@ class EmulatedCommand:
 
     def plugin_result(self, inv: Invocation, index: int) -> dict[str, Any]:
         """Status, code and output of one plugin of one invocation."""
+        if inv.execution is not None:
+            return inv.execution.steps[index].result()
         status = self.status_of(inv)
         last = len(self.plugins) - 1
         failing = self.failing_plugin
@@ -252,6 +269,13 @@ class EmulatedCommand:
         if plugin is not None:
             return self.plugin_result(inv, self.plugins.index(plugin))
         # Without a plugin name: the overall status, with the code and output of the step that decided it.
+        if inv.execution is not None:
+            steps = inv.execution.steps
+            deciding = next((i for i, s in enumerate(steps) if s.status in ("Failed", "TimedOut")), len(steps) - 1)
+            result = steps[deciding].result()
+            result["Status"] = inv.execution.status
+            result["StatusDetails"] = inv.execution.details
+            return result
         index = self.failing_plugin if self.failing_plugin is not None else len(self.plugins) - 1
         result = self.plugin_result(inv, index)
         result["Status"] = self.status_of(inv)
@@ -280,7 +304,7 @@ class EmulatedCommand:
             "MaxErrors": self.max_errors,
             "TargetCount": len(self.instance_ids),
             "CompletedCount": sum(1 for s in statuses if s in FINAL),
-            "ErrorCount": sum(1 for s in statuses if s == "Failed"),
+            "ErrorCount": sum(1 for s in statuses if s in ("Failed", "TimedOut")),
             "DeliveryTimedOutCount": 0,
             "ServiceRole": self.service_role,
             "NotificationConfig": self.notification,
@@ -305,7 +329,7 @@ class EmulatedCommand:
             "ExecutionElapsedTime": f"PT{elapsed.total_seconds():.3f}S",
             "ExecutionEndDateTime": _iso(inv.finished) if status in FINAL else "",
             "Status": status,
-            "StatusDetails": status,
+            "StatusDetails": r.get("StatusDetails", status),
             "StandardOutputContent": r["Stdout"][:STDOUT_LIMIT],
             "StandardOutputUrl": "",
             "StandardErrorContent": r["Stderr"][:STDERR_LIMIT],
@@ -324,7 +348,7 @@ class EmulatedCommand:
             "DocumentVersion": self.document_version,
             "RequestedDateTime": self.requested,
             "Status": status,
-            "StatusDetails": status,
+            "StatusDetails": inv.execution.details if inv.execution is not None else status,
             "StandardOutputUrl": "",
             "StandardErrorUrl": "",
             "CommandPlugins": [],
@@ -339,7 +363,7 @@ class EmulatedCommand:
                 plugin = {
                     "Name": name,
                     "Status": r["Status"],
-                    "StatusDetails": r["Status"],
+                    "StatusDetails": r.get("StatusDetails", r["Status"]),
                     "ResponseCode": r["ResponseCode"],
                     "ResponseStartDateTime": inv.started,
                     "ResponseFinishDateTime": inv.finished if r["Status"] in FINAL else None,
@@ -555,22 +579,38 @@ def send_command(self: SimpleSystemManagerResponse) -> ActionResult:
         staged=staged,
         invocations={i: Invocation(i) for i in instance_ids},
     )
-    if staged is not None and "error" in staged:
+    fault: CommandFault | None = None
+    if sandbox.MODE.name == "sandbox":
+        run_script = staged["runScript"] if staged else None
+        fault = STATE.take_command_fault([working_directory, source or "", run_script or ""])
+        if fault is None:
+            # The instance's agent runs the document for real.
+            for inv in command.invocations.values():
+                inv.execution = agent.start(command, inv.instance_id, document)
+            STATE.commands.append(command)
+            return ActionResult({"Command": command.command_json()})
+    if fault is not None:
+        _apply_fault(command, fault, plugins)
+    elif staged is not None and "error" in staged:
         # The download step finds nothing to download: the document stops there, as aws:downloadContent does.
         command.failing_plugin = 0
         command.exit_code = 1
         command.stderr = f"Failed to download content: {staged['error']}"
     else:
         run_script = staged["runScript"] if staged else None
-        fault: CommandFault | None = STATE.take_command_fault([working_directory, source or "", run_script or ""])
+        fault = STATE.take_command_fault([working_directory, source or "", run_script or ""])
         if fault is not None:
-            command.exit_code = fault.exit_code
-            command.stdout = fault.stdout
-            command.stderr = fault.stderr
-            command.failing_plugin = len(plugins) - 1 if fault.exit_code != 0 else None
-            command.fault = {"match": fault.match.pattern, "exitCode": fault.exit_code}
+            _apply_fault(command, fault, plugins)
     STATE.commands.append(command)
     return ActionResult({"Command": command.command_json()})
+
+
+def _apply_fault(command: EmulatedCommand, fault: CommandFault, plugins: list[str]) -> None:
+    command.exit_code = fault.exit_code
+    command.stdout = fault.stdout
+    command.stderr = fault.stderr
+    command.failing_plugin = len(plugins) - 1 if fault.exit_code != 0 else None
+    command.fault = {"match": fault.match.pattern, "exitCode": fault.exit_code}
 
 
 def list_commands(self: SimpleSystemManagerResponse) -> ActionResult:
@@ -637,7 +677,9 @@ def cancel_command(self: SimpleSystemManagerResponse) -> ActionResult:
     instance_ids = self._get_param("InstanceIds", []) or list(command.invocations)
     for instance_id in instance_ids:
         inv = command.invocations.get(instance_id)
-        if inv is not None and command.status_of(inv) not in FINAL:
+        if inv is not None and inv.execution is not None:
+            inv.execution.cancel()
+        elif inv is not None and command.status_of(inv) not in FINAL:
             inv.cancelled = True
             inv.finished = utcnow()
     return ActionResult({})

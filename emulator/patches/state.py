@@ -35,21 +35,37 @@ class Options:
     image_describes_until_available: int = 1
     # GetCommandInvocation/ListCommandInvocations observations that report `InProgress` before the final status.
     command_steps: int = 1
+    # Seconds an instance stays `pending` after RunInstances (in sandbox mode, at least until its sandbox booted).
+    instance_start_s: float = 0.2
+    # Seconds a terminated instance stays `shutting-down` before it is `terminated`.
+    instance_stop_s: float = 0.2
+    # Seconds a registered image or copy stays `pending` at least (besides imageDescribesUntilAvailable).
+    image_pending_s: float = 0.2
 
     def to_json(self) -> dict[str, Any]:
         return {
             "agentOnlineDelayMs": round(self.agent_online_delay_s * 1000),
             "imageDescribesUntilAvailable": self.image_describes_until_available,
             "commandSteps": self.command_steps,
+            "instanceStartMs": round(self.instance_start_s * 1000),
+            "instanceStopMs": round(self.instance_stop_s * 1000),
+            "imagePendingMs": round(self.image_pending_s * 1000),
         }
 
     def update(self, body: dict[str, Any]) -> None:
-        unknown = set(body) - {"agentOnlineDelayMs", "imageDescribesUntilAvailable", "commandSteps"}
+        allowed = {
+            "agentOnlineDelayMs", "imageDescribesUntilAvailable", "commandSteps", "instanceStartMs",
+            "instanceStopMs", "imagePendingMs",
+        }
+        unknown = set(body) - allowed
         if unknown:
-            raise ControlRequestError(
-                f"unknown option(s) {sorted(unknown)}; allowed: agentOnlineDelayMs, "
-                "imageDescribesUntilAvailable, commandSteps"
-            )
+            raise ControlRequestError(f"unknown option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        if "instanceStartMs" in body:
+            self.instance_start_s = _non_negative_int(body, "instanceStartMs") / 1000
+        if "instanceStopMs" in body:
+            self.instance_stop_s = _non_negative_int(body, "instanceStopMs") / 1000
+        if "imagePendingMs" in body:
+            self.image_pending_s = _non_negative_int(body, "imagePendingMs") / 1000
         if "agentOnlineDelayMs" in body:
             self.agent_online_delay_s = _non_negative_int(body, "agentOnlineDelayMs") / 1000
         if "imageDescribesUntilAvailable" in body:
@@ -103,6 +119,8 @@ class EmulatorState:
     launched_at: dict[str, float] = field(default_factory=dict)
     # AWS calls served, by (service, operation, region): the benchmark's "API calls by operation".
     calls: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # Bumped by every reset, so that timers started before a reset do not touch what came after it.
+    generation: int = 0
 
     def clear_faults(self) -> None:
         self.command_faults.clear()
@@ -111,6 +129,7 @@ class EmulatorState:
         self.copy_fail_regions.clear()
 
     def reset(self) -> None:
+        self.generation += 1
         self.options = Options(**vars(self.launch_options))
         self.clear_faults()
         self.commands.clear()

@@ -15,7 +15,8 @@
 #
 # Environment (all optional): AMI_TOOLS_URL, AMI_TOOLS_HOME (default /opt/ec2-ami-tools), AMI_TOOLS_BIN_DIR
 # (default /usr/local/bin).
-# Idempotent: a second run finds the same version installed and only refreshes the wrappers.
+# Idempotent: when root's login shell already finds ec2-bundle-vol and ec2-upload-bundle it changes nothing; a
+# second run of an installation finds the same version installed and only refreshes the wrappers.
 set -euo pipefail
 
 AMI_TOOLS_URL="${AMI_TOOLS_URL:-https://s3.amazonaws.com/ec2-downloads/ec2-ami-tools.zip}"
@@ -30,6 +31,13 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   as_root() { sudo -n "$@"; }
   as_root_login() { sudo -n -i "$@"; }
+fi
+
+# A source AMI that already has the tools on root's login PATH (or an earlier run) needs nothing more. The
+# offline emulator's instances have stand-ins there, and no route to the internet to download anything.
+if as_root_login command -v ec2-bundle-vol >/dev/null 2>&1 && as_root_login command -v ec2-upload-bundle >/dev/null 2>&1; then
+  echo "The EC2 AMI Tools are already on root's login PATH ($(as_root_login command -v ec2-bundle-vol)): nothing to install."
+  exit 0
 fi
 
 install_packages() {

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { debugLines, localBucketPatterns, readFaults } from '../../cli/local.js';
 import {
   concreteValue,
@@ -20,6 +20,9 @@ import {
 import { ensureExampleX509, missingExamplePairs } from '../../cli/x509.js';
 import { InvalidFaultError, type RecordedCommand } from '../../emulator/index.js';
 import { makeConfig } from '../lambdas/fixtures.js';
+
+// In the emulator's sandbox mode the instance really runs its commands: a build takes tens of seconds.
+vi.setConfig({ testTimeout: 300_000 });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'ami-builder.mjs');
@@ -39,7 +42,7 @@ function cli(args: readonly string[]): Promise<CliRun> {
       {
         cwd: ROOT,
         env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-        timeout: 120_000,
+        timeout: 280_000,
         maxBuffer: 16 * 1024 * 1024,
       },
       (error, stdout, stderr) => {

@@ -32,3 +32,14 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Re
   }
   throw new Error('expected the call to fail, but it succeeded');
 }
+
+/**
+ * Emulator options for the tests of simulated behaviour: no sandbox (commands advance per observation), and
+ * instances and images that change state without delay.
+ */
+export const SIMULATED = {
+  sandbox: false,
+  instanceStartMs: 0,
+  instanceStopMs: 0,
+  imagePendingMs: 0,
+} as const;

@@ -16,7 +16,7 @@ import {
   COMMAND_STEP_RUN,
   commandDocumentContent,
 } from '../../lambdas/shared/command-document.js';
-import { emulatorClients, rejectionOf } from './clients.js';
+import { emulatorClients, rejectionOf, SIMULATED } from './clients.js';
 
 const DOCUMENT = 'AmiBuilderStack-Command';
 const BUCKET = 'amibuilder-staging';
@@ -29,7 +29,7 @@ let aws: ReturnType<typeof emulatorClients>;
 let instanceId: string;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ agentOnlineDelayMs: 0 });
+  emulator = await startEmulator({ agentOnlineDelayMs: 0, ...SIMULATED });
   aws = emulatorClients(emulator.endpoint, 'us-east-1');
 });
 

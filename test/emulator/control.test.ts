@@ -33,13 +33,13 @@ import {
   startEmulator,
   useEmulatorEnvironment,
 } from '../../emulator/index.js';
-import { emulatorClients, rejectionOf } from './clients.js';
+import { emulatorClients, rejectionOf, SIMULATED } from './clients.js';
 
 let emulator: Emulator;
 let aws: ReturnType<typeof emulatorClients>;
 
 beforeAll(async () => {
-  emulator = await startEmulator();
+  emulator = await startEmulator(SIMULATED);
   aws = emulatorClients(emulator.endpoint, 'us-east-1', 3);
 });
 
@@ -329,6 +329,9 @@ describe('recordings and reset', () => {
       agentOnlineDelayMs: 300,
       imageDescribesUntilAvailable: 1,
       commandSteps: 1,
+      instanceStartMs: 0,
+      instanceStopMs: 0,
+      imagePendingMs: 0,
     });
   });
 });
@@ -462,7 +465,7 @@ describe('startEmulator', () => {
     await detached.stop();
 
     // Assess
-    expect(health).toEqual({ ok: true, moto: '5.2.1' });
+    expect(health).toMatchObject({ ok: true, moto: '5.2.1', mode: detached.mode });
     expect(detached.logFile).toBeDefined();
     expect(readFileSync(detached.logFile!, 'utf8')).not.toContain('Traceback');
     expect(() => process.kill(detached.pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));

@@ -10,14 +10,14 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../emulator/index.js';
-import { emulatorClients, rejectionOf } from './clients.js';
+import { emulatorClients, rejectionOf, SIMULATED } from './clients.js';
 
 let emulator: Emulator;
 let east: ReturnType<typeof emulatorClients>;
 let west: ReturnType<typeof emulatorClients>;
 
 beforeAll(async () => {
-  emulator = await startEmulator();
+  emulator = await startEmulator(SIMULATED);
   east = emulatorClients(emulator.endpoint, 'us-east-1');
   west = emulatorClients(emulator.endpoint, 'eu-west-1');
 });

@@ -9,7 +9,7 @@ import {
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../emulator/index.js';
-import { emulatorClients, rejectionOf } from './clients.js';
+import { emulatorClients, rejectionOf, SIMULATED } from './clients.js';
 
 const SOURCE_AMI = 'ami-0a1b2c3d';
 const PROFILE = 'ami-builder-build';
@@ -18,7 +18,7 @@ let emulator: Emulator;
 let aws: ReturnType<typeof emulatorClients>;
 
 beforeAll(async () => {
-  emulator = await startEmulator();
+  emulator = await startEmulator(SIMULATED);
   aws = emulatorClients(emulator.endpoint, 'us-east-1');
 });
 

@@ -23,7 +23,8 @@ const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [] };
 function provisionedExample(x509: X509Pair, builder: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     builders: [{ ...basicExample(x509), ...builder }],
-    provisioners: [{ type: 'shell', inline: ['apt-get install -y ruby unzip'] }],
+    // It really runs in sandbox mode (as ssh_username, offline): it must succeed there unless a fault says otherwise.
+    provisioners: [{ type: 'shell', inline: ['echo installing ruby unzip'] }],
   };
 }
 

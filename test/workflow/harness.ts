@@ -45,6 +45,15 @@ export const SOURCE_AMI = 'ami-d9d6a6b0';
 export const BASIC_BUCKET = 'packer-images';
 /** Bundle buckets the synthesized stack allows (its `allowedBucketPatterns` context). */
 export const ALLOWED_BUCKET_PATTERNS = [BASIC_BUCKET, 'ami-builder-wf-*'];
+/**
+ * Each Wait state's duration when commands really run (sandbox mode): a poll loop of 121 checks then lasts
+ * about 24 s, enough for a bundle of the sandbox's volume, while a build still takes seconds.
+ */
+const SANDBOX_WAIT_MS = 200;
+/** Within the hooks' 120 s. */
+const EMULATOR_START_TIMEOUT_MS = 90_000;
+/** Per test of the workflow tier. */
+const WORKFLOW_TEST_TIMEOUT_MS = 300_000;
 /** Where the test's X.509 pair is uploaded in the staging bucket: outside `staging/`, like a user's own files. */
 const X509_PREFIX = 'workflow-test/x509/';
 
@@ -130,7 +139,11 @@ async function makeX509Pair(): Promise<{ certPem: string; keyPem: string }> {
 /** Starts the emulator, synthesizes the app and deploys it; the caller stops it. */
 export async function createWorkflowHarness(options: HarnessOptions = {}): Promise<WorkflowHarness> {
   // The emulator boots in its own process while the app synthesizes here.
-  const starting = startEmulator({ agentOnlineDelayMs: options.agentOnlineDelayMs ?? 0 });
+  const starting = startEmulator({
+    agentOnlineDelayMs: options.agentOnlineDelayMs ?? 0,
+    // Loading moto takes tens of seconds on a busy machine.
+    startTimeoutMs: EMULATOR_START_TIMEOUT_MS,
+  });
   const pair = makeX509Pair();
   let emulator: Emulator;
   try {
@@ -214,7 +227,13 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
       executions += 1;
       const { label = 'run', ...rest } = runOptions;
       const executionName = `wf-${label}-${executions}-${randomBytes(4).toString('hex')}`;
-      return runExecution({ stack, input, executionName, ...rest });
+      return runExecution({
+        stack,
+        input,
+        executionName,
+        ...(emulator.mode === 'sandbox' ? { waitOverrideMs: SANDBOX_WAIT_MS } : {}),
+        ...rest,
+      });
     },
     leftovers: async (regions = [BUILD_REGION]) => {
       const instances = new Set<string>();
@@ -278,6 +297,8 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
  * @returns the harness, available once `beforeAll` ran
  */
 export function useWorkflowHarness(options: HarnessOptions = {}): () => WorkflowHarness {
+  // A build whose commands really run (sandbox mode) takes tens of seconds on a busy machine.
+  vi.setConfig({ testTimeout: WORKFLOW_TEST_TIMEOUT_MS });
   let harness: WorkflowHarness | undefined;
   beforeAll(async () => {
     // The handlers log Packer's progress lines (their Lambda log); the tests read the emulator instead.

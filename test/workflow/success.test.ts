@@ -113,7 +113,9 @@ describe('a successful build', () => {
       `basic example: ${result.stateTransitions} state transitions, ${wallMilliseconds} ms wall time, ` +
         `${Object.values(result.invocations).reduce((a, b) => a + b, 0)} Lambda invocations`,
     );
-    expect(result.stateTransitions).toBeLessThanOrEqual(60);
+    // With simulated commands each poll loop turns once, as a fast command on AWS does. In sandbox mode commands
+    // really run for seconds while the loops poll every 100 ms, so the count measures the machine, not the design.
+    if (h.emulator.mode === 'simulated') expect(result.stateTransitions).toBeLessThanOrEqual(60);
   });
 
   it('builds the full-featured template into AMIs in all four regions with their attributes and tags', async () => {

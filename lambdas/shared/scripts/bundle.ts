@@ -5,6 +5,18 @@
 import { BUNDLE_CREDENTIAL_VARIABLES } from '../template/bundle-commands.js';
 import { assign, prelude, scriptText, x509Paths } from './common.js';
 
+/** Where Bundle Volume looks for a manifest that a custom `bundle_vol_command` wrote elsewhere (4 levels deep). */
+export const MANIFEST_SEARCH_ROOTS = [
+  '/tmp',
+  '/mnt',
+  '/var/tmp',
+  '/media',
+  '/home',
+  '/root',
+  '/srv',
+  '/data',
+];
+
 /** The instance metadata service, IMDSv2 (token first) with an IMDSv1 fallback when no token is issued. */
 export const IMDS_BASE = 'http://169.254.169.254/latest';
 
@@ -13,7 +25,10 @@ export interface BundleScriptInput {
   volCommand: string;
   /** `x509_upload_path`: its files are removed when bundling fails (no later step would remove them). */
   x509UploadPath: string;
-  /** `<bundle_destination>/<bundle_prefix>.manifest.xml`: reported when it exists. */
+  /**
+   * `<bundle_destination>/<bundle_prefix>.manifest.xml`: the step fails when the command leaves no manifest there
+   * (naming the manifest it wrote elsewhere, when it finds one), since the upload and Register AMI need it there.
+   */
   manifestPath: string;
 }
 
@@ -37,19 +52,31 @@ export function bundleScript(input: BundleScriptInput): string {
     assign('MANIFEST_PATH', input.manifestPath),
     assign('VOL_COMMAND', input.volCommand),
     'ami_builder_remove_workdir',
+    // A mark older than anything the command writes, to find a manifest it wrote somewhere else.
+    'AMI_BUILDER_MARK=$(mktemp) || exit 1',
     'printf \'    Running: %s\\n\' "$VOL_COMMAND"',
     '/bin/sh -c "$VOL_COMMAND"',
     'AMI_BUILDER_STATUS=$?',
     'if [ "$AMI_BUILDER_STATUS" -ne 0 ]; then',
+    '  rm -f -- "$AMI_BUILDER_MARK"',
     '  echo "bundle_vol_command exited with status $AMI_BUILDER_STATUS" >&2',
     '  exit "$AMI_BUILDER_STATUS"',
     'fi',
     'if [ -f "$MANIFEST_PATH" ]; then',
+    '  rm -f -- "$AMI_BUILDER_MARK"',
     '  printf \'    Bundle manifest is %s\\n\' "$MANIFEST_PATH"',
-    'else',
-    '  echo "Warning: the bundle manifest $MANIFEST_PATH was not found; the upload expects it there." >&2',
+    '  exit 0',
     'fi',
-    'exit 0',
+    "ELSEWHERE=''",
+    `while IFS= read -r found; do ELSEWHERE="\${ELSEWHERE:+$ELSEWHERE, }$found"; done < <(find ${MANIFEST_SEARCH_ROOTS.join(' ')} -maxdepth 4 -type f -name '*.manifest.xml' -newer "$AMI_BUILDER_MARK" 2>/dev/null)`,
+    'rm -f -- "$AMI_BUILDER_MARK"',
+    'AMI_BUILDER_STATUS=1',
+    'if [ -n "$ELSEWHERE" ]; then',
+    '  echo "bundle_vol_command wrote its manifest to $ELSEWHERE, but the upload and Register AMI expect it at $MANIFEST_PATH (<bundle_destination>/<bundle_prefix>.manifest.xml): make the command\'s -d and -p match bundle_destination and bundle_prefix." >&2',
+    'else',
+    '  echo "bundle_vol_command succeeded but wrote no manifest at $MANIFEST_PATH (<bundle_destination>/<bundle_prefix>.manifest.xml), where the upload and Register AMI expect it." >&2',
+    'fi',
+    'exit 1',
   ]);
 }
 

@@ -118,14 +118,31 @@ describe('bundle volume run.sh under bash', () => {
     expect(result.stderr).toContain('disk full');
   });
 
-  it('warns when the command leaves no manifest where the upload expects it', () => {
+  it('fails when the command leaves no manifest where the upload expects it', () => {
     // Act
     const result = sandbox.run(script('sudo -n ec2-bundle-vol -k {{.KeyPath}} --batch'));
 
     // Assess
-    expect(result.code).toBe(0);
+    expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      `the bundle manifest ${dest}/image-1704153600.manifest.xml was not found`,
+      `wrote no manifest at ${dest}/image-1704153600.manifest.xml (<bundle_destination>/<bundle_prefix>.manifest.xml)`,
+    );
+  });
+
+  it('names both paths when the command writes the manifest somewhere else', () => {
+    // Prepare
+    const elsewhere = join(sandbox.root, 'elsewhere');
+    mkdirSync(elsewhere);
+
+    // Act
+    const result = sandbox.run(
+      script(`mkdir -p ${elsewhere} && echo '<manifest/>' > ${elsewhere}/image.manifest.xml`),
+    );
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `bundle_vol_command wrote its manifest to ${elsewhere}/image.manifest.xml, but the upload and Register AMI expect it at ${dest}/image-1704153600.manifest.xml`,
     );
   });
 });

@@ -53,6 +53,7 @@ const REAL_TOOLS = [
   'env',
   'printenv',
   'grep',
+  'find',
 ];
 
 const RECORD = `
