@@ -14,12 +14,15 @@ import type {
   NetworkConfig,
   SourceAmiFilter,
 } from '../config.js';
+import { TemplateValidationError } from '../errors.js';
 import { SHELL_SAFE } from '../shell.js';
 import {
   BUNDLE_UPLOAD_VARIABLES,
   BUNDLE_VOL_VARIABLES,
   DEFAULT_BUNDLE_UPLOAD_COMMAND,
   DEFAULT_BUNDLE_VOL_COMMAND,
+  renderBundleUploadCommand,
+  renderBundleVolCommand,
 } from './bundle-commands.js';
 import {
   type Decoded,
@@ -78,7 +81,8 @@ export function checkShellSafe(value: string, key: string, path: Path, report: R
   return false;
 }
 
-const UNQUOTED = 'it is substituted unquoted into the bundle commands';
+const UNQUOTED =
+  'it is a path or name that the bundle commands and scripts on the instance use as one plain word';
 /** The reason the SSH keys are ignored (keys.ts), shared by `communicator`. */
 const SSH_IGNORED = BUILDER_KEY_MAP.get('ssh_port')?.ignored ?? 'commands run through SSM Run Command';
 
@@ -481,11 +485,21 @@ function reportIgnoredKeys(d: Decoded, report: Report) {
   for (const [reason, keys] of byReason) warnGrouped(keys.sort(), d.path, report, reason);
 }
 
+/** The build's own values, as far as validation knows them, to compose the bundle commands with. */
+interface BundleSample {
+  region: string;
+  bucketName: string;
+  destination: string;
+  prefix: string;
+  uploadPath: string;
+}
+
 function checkBundleCommand(
   d: Decoded,
   key: 'bundle_vol_command' | 'bundle_upload_command',
   ctx: BuilderContext,
   lateUserVariables: Set<string>,
+  sample: BundleSample,
 ): string {
   const allowed = key === 'bundle_vol_command' ? BUNDLE_VOL_VARIABLES : BUNDLE_UPLOAD_VARIABLES;
   const text =
@@ -495,6 +509,7 @@ function checkBundleCommand(
   const names = checkLate(text, d.at(key), ctx.report, ctx.env, { allowed, describe: key });
   if (names === undefined) return text;
   for (const name of names) lateUserVariables.add(name);
+  composeBundleCommand(text, d.at(key), key, ctx, names, sample);
   if (key === 'bundle_upload_command') {
     if (text.includes('S3Endpoint')) {
       ctx.report.warn(
@@ -510,6 +525,68 @@ function checkBundleCommand(
     }
   }
   return text;
+}
+
+/**
+ * Composes a bundle command as the send-command task will, with the user variables' values and the build's
+ * own values as far as they are known (the instance's architecture and the account are plain words), so that
+ * a value that cannot be quoted where the command puts it is reported now, before anything is created.
+ */
+function composeBundleCommand(
+  text: string,
+  path: Path,
+  key: 'bundle_vol_command' | 'bundle_upload_command',
+  ctx: BuilderContext,
+  names: readonly string[],
+  sample: BundleSample,
+): void {
+  const plain = (value: string, fallback: string) =>
+    SHELL_SAFE.test(value) && value !== '' ? value : fallback;
+  const destination = plain(sample.destination, '/tmp');
+  const uploadPath = plain(sample.uploadPath, '/tmp');
+  const prefix = plain(sample.prefix, 'image');
+  const context = {
+    userVariables: Object.fromEntries(
+      names
+        .filter((n) => Object.hasOwn(ctx.env.userVariables, n))
+        .map((n) => [n, ctx.env.userVariables[n] ?? '']),
+    ),
+    now: ctx.env.now,
+  };
+  try {
+    if (key === 'bundle_vol_command') {
+      renderBundleVolCommand(
+        text,
+        {
+          AccountId: '123456789012',
+          Architecture: 'x86_64',
+          CertPath: `${uploadPath}/cert.pem`,
+          KeyPath: `${uploadPath}/key.pem`,
+          Destination: destination,
+          Prefix: prefix,
+          PrivatePath: uploadPath,
+        },
+        context,
+      );
+    } else {
+      renderBundleUploadCommand(
+        text,
+        {
+          BucketName: plain(sample.bucketName, 'bucket'),
+          BundleDirectory: destination,
+          ManifestPath: `${destination}/${prefix}.manifest.xml`,
+          Region: plain(sample.region, 'us-east-1'),
+        },
+        context,
+      );
+    }
+  } catch (error) {
+    if (error instanceof TemplateValidationError) {
+      for (const problem of error.problems) ctx.report.error(path, problem);
+    } else {
+      ctx.report.error(path, error instanceof Error ? error.message : String(error));
+    }
+  }
 }
 
 /** Validates one builder and returns its part of the build configuration (undefined when it has errors). */
@@ -628,8 +705,15 @@ export function buildBuilderConfig(
       );
     }
   }
-  const volCommand = checkBundleCommand(d, 'bundle_vol_command', ctx, lateUserVariables);
-  const uploadCommand = checkBundleCommand(d, 'bundle_upload_command', ctx, lateUserVariables);
+  const sample: BundleSample = {
+    region,
+    bucketName: keyPrefix === '' ? bucket : `${bucket}/${keyPrefix}`,
+    destination,
+    prefix: prefix ?? '',
+    uploadPath,
+  };
+  const volCommand = checkBundleCommand(d, 'bundle_vol_command', ctx, lateUserVariables, sample);
+  const uploadCommand = checkBundleCommand(d, 'bundle_upload_command', ctx, lateUserVariables, sample);
 
   // ---- AMI ----
   const amiName = d.string('ami_name');
