@@ -15,6 +15,7 @@ import type {
   SourceAmiFilter,
 } from '../config.js';
 import { TemplateValidationError } from '../errors.js';
+import { ownershipTags } from '../runtime.js';
 import { SHELL_SAFE } from '../shell.js';
 import {
   BUNDLE_UPLOAD_VARIABLES,
@@ -64,13 +65,16 @@ const INSTANCE_TYPE = /^[a-z0-9-]+\.[a-z0-9-]+$/;
 const INSTANCE_PROFILE = /^[\w+=,.@-]{1,128}$/;
 const SSM_PARAMETER = /^\/[A-Za-z0-9_.\-/]{1,2047}$/;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-/** AWS limits: 50 tags per resource; run tags leave room for the ownership tags every resource gets. */
+/** AWS allows 50 tags per resource; the tags this system adds count toward it. */
 const MAX_TAGS = 50;
-const RESERVED_RUN_TAGS = 4;
+/** The prefix of every tag this system adds ({@link TagKeys}): reserved in every tag map of a template. */
+export const RESERVED_TAG_PREFIX = 'ami-builder:';
+/** The ownership tags every resource a build creates carries (`ownershipTags`). */
+const STACK_TAG_KEYS: readonly string[] = ownershipTags({ stackName: '' }, '', '').map((t) => t.Key);
+/** A sane bound on a spot price in USD per hour (EC2 has no documented maximum; the largest on-demand price is far below). */
+const MAX_SPOT_PRICE = 1000;
 /** SSM commands run at most 48 hours. */
 export const MAX_COMMAND_SECONDS = 172_800;
-/** The agent wait counts toward the execution history (25,000 events): a few hours at most. */
-const MAX_AGENT_WAIT_SECONDS = 3 * 3600;
 
 const SHELL_SAFE_TEXT = 'letters, digits and _ . / : @ % + = , -';
 
@@ -380,14 +384,22 @@ function blockDevices(list: Decoded[] | undefined, report: Report): BlockDeviceM
   return result;
 }
 
+/** The tags this system adds to what it creates, and where; they count toward AWS's limit of 50 per resource. */
+interface StackTags {
+  /** The resources, for the message ("the AMI"). */
+  on: string;
+  keys: readonly string[];
+  /** Added only when the user's map lacks it (the instance's default `Name`). */
+  unlessSet?: string;
+}
+
 /** Tags from a map and `{ key, value }` blocks (blocks win, as Packer's `CopyOn`), with AWS's limits. */
 function mergeTags(
   d: Decoded,
   mapKey: string,
   blockKey: string,
   report: Report,
-  limit: number,
-  reservedPrefix?: string,
+  stack?: StackTags,
 ): Record<string, string> {
   const entries = new Map(Object.entries(d.map(mapKey) ?? {}));
   for (const block of d.objects(blockKey) ?? []) {
@@ -402,11 +414,14 @@ function mergeTags(
     const at = d.at(mapKey);
     if (key === '') report.error(at, `${mapKey}: tag keys must not be empty`);
     else if (!key.includes('{{') && key.toLowerCase().startsWith('aws:')) {
-      report.error(at, `${mapKey}: tag key ${describeValue(key)} uses the prefix "aws:", which AWS reserves`);
-    } else if (reservedPrefix !== undefined && key.startsWith(reservedPrefix)) {
       report.error(
         at,
-        `${mapKey}: tag key ${describeValue(key)} uses the prefix "${reservedPrefix}", which this system reserves`,
+        `${mapKey}: tag key ${describeValue(key)} uses the prefix "aws:", which AWS reserves; allowed: any other key`,
+      );
+    } else if (key.toLowerCase().startsWith(RESERVED_TAG_PREFIX)) {
+      report.error(
+        at,
+        `${mapKey}: tag key ${describeValue(key)} uses the prefix "${RESERVED_TAG_PREFIX}", which this system reserves for the tags it adds; allowed: any other key`,
       );
     } else if (!key.includes('{{') && key.length > 128) {
       report.error(at, `${mapKey}: tag key ${describeValue(key)} is longer than 128 characters`);
@@ -414,8 +429,19 @@ function mergeTags(
       report.error(at, `${mapKey}: the value of tag ${describeValue(key)} is longer than 256 characters`);
     }
   }
-  if (entries.size > limit)
-    report.error(d.at(mapKey), `${mapKey}: ${entries.size} tags; AWS allows at most ${limit} here`);
+  const added =
+    stack === undefined
+      ? []
+      : stack.keys.filter((k) => k !== stack.unlessSet || !entries.has(stack.unlessSet));
+  if (entries.size + added.length > MAX_TAGS) {
+    const limit = MAX_TAGS - added.length;
+    report.error(
+      d.at(mapKey),
+      added.length === 0
+        ? `${mapKey}: ${entries.size} tags; AWS allows at most ${MAX_TAGS} tags per resource`
+        : `${mapKey}: ${entries.size} tags, plus the ${added.length} this system adds to ${stack?.on} (${added.join(', ')}), make ${entries.size + added.length}; AWS allows at most ${MAX_TAGS} tags per resource, so ${mapKey} may hold at most ${limit}`,
+    );
+  }
   return Object.fromEntries(entries);
 }
 
@@ -823,8 +849,20 @@ export function buildBuilderConfig(
     if (Object.values(regionKmsKeyIds).some((k) => k === ''))
       report.error(d.path, 'Cannot share snapshot encrypted with default KMS key');
   }
-  const tags = mergeTags(d, 'tags', 'tag', report, MAX_TAGS);
-  const runTags = mergeTags(d, 'run_tags', 'run_tag', report, MAX_TAGS - RESERVED_RUN_TAGS, 'ami-builder:');
+  const tags = mergeTags(d, 'tags', 'tag', report, { on: 'the AMI and its copies', keys: STACK_TAG_KEYS });
+  const runTags = mergeTags(d, 'run_tags', 'run_tag', report, {
+    on: 'the instance, its volumes and its security group',
+    keys: ['Name', ...STACK_TAG_KEYS],
+    unlessSet: 'Name',
+  });
+  // Ignored here (no snapshots, no spot requests), but checked as Packer's maps.
+  for (const [mapKey, blockKey] of [
+    ['snapshot_tags', 'snapshot_tag'],
+    ['spot_tags', 'spot_tag'],
+    ['fleet_tags', 'fleet_tag'],
+  ] as const) {
+    if (d.present.has(mapKey) || d.present.has(blockKey)) mergeTags(d, mapKey, blockKey, report);
+  }
   // Tag keys are templates too (Packer renders them with the tag values).
   for (const [mapKey, map] of [
     ['tags', tags],
@@ -912,6 +950,17 @@ export function buildBuilderConfig(
   }
   const spotPrice = d.nonEmpty('spot_price');
   const isSpot = spotPrice !== undefined && spotPrice !== '0';
+  // EC2's SpotPrice is a decimal string in USD per hour; Packer also takes "auto".
+  if (
+    spotPrice !== undefined &&
+    spotPrice !== 'auto' &&
+    !(/^\d{1,6}(\.\d{1,8})?$/.test(spotPrice) && Number(spotPrice) <= MAX_SPOT_PRICE)
+  ) {
+    report.error(
+      d.at('spot_price'),
+      `spot_price ${describeValue(spotPrice)} is not a price; allowed: "auto", or a price in USD per hour from 0 to ${MAX_SPOT_PRICE} (such as "0.05")`,
+    );
+  }
   if (d.present.has('fleet_tags') && !isSpot)
     report.error(d.path, 'fleet_tags should not be set when not requesting a spot instance');
   if (d.present.has('spot_tags') && !isSpot)
@@ -1163,13 +1212,8 @@ export function buildBuilderConfig(
       'ssh_private_key_file must be provided or ssh_agent_auth enabled when ssh_keypair_name is specified.',
     );
   }
+  // keys.ts bounds both at 3h: the wait for the SSM agent counts toward the execution's history.
   const timeout = d.number('ssh_timeout') || d.number('ssh_wait_timeout') || 300;
-  if (timeout > MAX_AGENT_WAIT_SECONDS) {
-    report.error(
-      d.at(d.has('ssh_timeout') ? 'ssh_timeout' : 'ssh_wait_timeout'),
-      `ssh_timeout bounds the wait for the SSM agent and may be at most 3h (the wait counts toward the execution's history), got ${timeout}s`,
-    );
-  }
 
   // ---- Extensions ----
   const onError = (d.nonEmpty('on_error') ?? 'cleanup') as 'cleanup' | 'abort';
