@@ -1,16 +1,20 @@
 /**
  * The bundle commands: `bundle_vol_command` (ec2-bundle-vol) and `bundle_upload_command` (ec2-upload-bundle),
- * templates over Packer's variables (reference §3). Validation checks which variables they use; the
- * send-command task renders them at run time with the values below.
+ * templates over Packer's variables (reference §3). Validation checks which variables they use and composes
+ * them once with the user variables; the send-command task renders them at run time with the values below.
  *
- * Values are substituted unquoted, as in Packer, so that a user's own quoting keeps working; every plain value
- * must therefore match {@link SHELL_SAFE}. The credentials are never values: `{{.AccessKey}}`, `{{.SecretKey}}`
- * and `{{.Token}}` render as references to shell variables that the on-instance script fills from the
- * instance profile (IMDSv2), so no secret is ever in a task's state or an SSM command parameter.
+ * Every value is quoted for the place the template's own text puts it in ({@link composeShellCommand}): outside
+ * quotes a value is one word, inside the user's quotes it stays inside them. So a `-var` value cannot add
+ * arguments or commands, and a user's own quoting keeps working. The build's own values (paths, bucket, region)
+ * are also checked at validation to be plain words. The credentials are never values: `{{.AccessKey}}`,
+ * `{{.SecretKey}}` and `{{.Token}}` become references to shell variables that the on-instance script fills from
+ * the instance profile (IMDSv2), quoted so that they expand even inside the user's single quotes; no secret is
+ * ever in a task's state or an SSM command parameter.
  */
+import { randomUUID } from 'node:crypto';
 import { TemplateValidationError } from '../errors.js';
-import { SHELL_SAFE } from '../shell.js';
-import { parseTemplate, referencedUserVariables, renderTemplate } from './engine.js';
+import { type CommandPart, composeShellCommand, SHELL_SAFE } from '../shell.js';
+import { parseTemplate, positionOf, referencedUserVariables, renderTemplateParts } from './engine.js';
 import { packerFunctions } from './functions.js';
 import { seededUuid } from './uuid.js';
 
@@ -68,17 +72,22 @@ function checkValues(command: string, values: Record<string, string>): void {
   for (const [name, value] of Object.entries(values)) {
     if (!SHELL_SAFE.test(value)) {
       throw new TemplateValidationError(
-        `${command}: the value of {{.${name}}} may only contain letters, digits and _ . / : @ % + = , - (it is substituted unquoted into the command)`,
+        `${command}: the value of {{.${name}}} may only contain letters, digits and _ . / : @ % + = , - (it is a path, name or id of the build)`,
       );
     }
   }
 }
 
+/**
+ * Renders a command and composes it as a shell command line: the template's text as written, each value
+ * quoted for its place, each credential (a value equal to its marker) a reference to its shell variable.
+ */
 function render(
   command: string,
   template: string,
   data: Record<string, string>,
   context: BundleRenderContext,
+  credentials: Record<string, string> = {},
 ): string {
   const parsed = parseTemplate(template);
   const userVariables: Record<string, string> = Object.fromEntries(
@@ -89,21 +98,50 @@ function render(
         : '',
     ]),
   );
-  return renderTemplate(
+  // Each credential renders as a marker no template text or variable can know, replaced after rendering.
+  const nonce = randomUUID();
+  const markers = new Map<string, string>();
+  const markedData = { ...data };
+  for (const [field, variable] of Object.entries(credentials)) {
+    const marker = `\u0001${nonce}:${field}\u0001`;
+    markers.set(marker, variable);
+    markedData[field] = marker;
+  }
+  const rendered = renderTemplateParts(
     parsed,
-    data,
+    markedData,
     packerFunctions({
       now: context.now ?? new Date(),
       uuid: seededUuid(`${context.uuidSeed ?? command}:${command}`),
       userVariables,
     }),
   );
+  const parts: CommandPart[] = rendered.map((part) => {
+    if (part.kind === 'text') return part;
+    const start = Math.max(template.lastIndexOf('{{', part.pos), 0);
+    const end = template.indexOf('}}', part.pos);
+    const { line, column } = positionOf(template, start);
+    const action = template.slice(start, end < 0 ? undefined : end + 2);
+    const label = `${command}: ${action} (line ${line}, column ${column})`;
+    const variable = markers.get(part.text);
+    if (variable !== undefined) return { kind: 'variable', name: variable, label };
+    if (part.text.includes(nonce)) {
+      throw new TemplateValidationError(
+        `${label} uses {{.AccessKey}}, {{.SecretKey}} or {{.Token}} in a larger value: a credential may only be printed on its own, as {{.AccessKey}}`,
+      );
+    }
+    return { kind: 'value', text: part.text, label };
+  });
+  const composed = composeShellCommand(parts);
+  if ('problem' in composed) throw new TemplateValidationError(composed.problem);
+  return composed.command;
 }
 
 /**
  * Renders a `bundle_vol_command`.
  *
- * @throws TemplateValidationError when a value is not shell-safe; the engine's errors when rendering fails.
+ * @throws TemplateValidationError when a build value is not shell-safe, or a value cannot be quoted where the
+ *   template puts it ({@link composeShellCommand}); the engine's errors when rendering fails.
  */
 export function renderBundleVolCommand(
   template: string,
@@ -123,11 +161,13 @@ export function renderBundleVolCommand(
 }
 
 /**
- * Renders a `bundle_upload_command`. The credential variables become `$AMI_BUILDER_ACCESS_KEY`,
- * `$AMI_BUILDER_SECRET_KEY` and `$AMI_BUILDER_SESSION_TOKEN`; `{{.S3Endpoint}}` becomes
+ * Renders a `bundle_upload_command`. The credential variables become references to `AMI_BUILDER_ACCESS_KEY`,
+ * `AMI_BUILDER_SECRET_KEY` and `AMI_BUILDER_SESSION_TOKEN` (`"${AMI_BUILDER_ACCESS_KEY}"` outside quotes,
+ * `'"${AMI_BUILDER_ACCESS_KEY}"'` inside single quotes); `{{.S3Endpoint}}` becomes
  * `https://s3.<region>.amazonaws.com`.
  *
- * @throws TemplateValidationError when a value is not shell-safe; the engine's errors when rendering fails.
+ * @throws TemplateValidationError when a build value is not shell-safe, or a value cannot be quoted where the
+ *   template puts it ({@link composeShellCommand}); the engine's errors when rendering fails.
  */
 export function renderBundleUploadCommand(
   template: string,
@@ -138,13 +178,8 @@ export function renderBundleUploadCommand(
   return render(
     'bundle_upload_command',
     template,
-    {
-      ...values,
-      AccessKey: `$${BUNDLE_CREDENTIAL_VARIABLES.AccessKey}`,
-      SecretKey: `$${BUNDLE_CREDENTIAL_VARIABLES.SecretKey}`,
-      Token: `$${BUNDLE_CREDENTIAL_VARIABLES.Token}`,
-      S3Endpoint: `https://s3.${values.Region}.amazonaws.com`,
-    },
+    { ...values, S3Endpoint: `https://s3.${values.Region}.amazonaws.com` },
     context,
+    BUNDLE_CREDENTIAL_VARIABLES,
   );
 }

@@ -31,9 +31,6 @@ export interface Warning {
   build?: string;
 }
 
-/** Keys that would reach `Object.prototype` if copied naively. They are rejected wherever keys are free. */
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
-
 /** Longest string accepted anywhere in a template: the workflow's whole state is at most 256 KB. */
 export const MAX_STRING_LENGTH = 262_144;
 
@@ -261,6 +258,8 @@ export function parseGoInt(text: string): number | undefined {
 export interface IntegerOptions extends DecodeOptions {
   min?: number;
   max?: number;
+  /** Packer's own message for a value out of range (default: a generic one with the range). */
+  outOfRange?: (value: string) => string;
 }
 
 function rangeText(options: IntegerOptions): string {
@@ -310,7 +309,8 @@ export function decodeInteger(
   ) {
     report.error(
       path,
-      `${result} is out of range; allowed: ${allowed.replace(', or a string holding one', '')}`,
+      options.outOfRange?.(String(result)) ??
+        `${result} is out of range; allowed: ${allowed.replace(', or a string holding one', '')}`,
     );
     return undefined;
   }
@@ -407,7 +407,7 @@ export function decodeDuration(
   if (options.maxSeconds !== undefined && seconds > options.maxSeconds) {
     report.error(
       path,
-      `${describeValue(value)} is longer than the maximum of ${formatSeconds(options.maxSeconds)}`,
+      `${describeValue(value)} is longer than the maximum of ${formatSeconds(options.maxSeconds)}; allowed: a Go duration from "0s" to "${formatSeconds(options.maxSeconds)}"`,
     );
     return undefined;
   }
@@ -468,12 +468,12 @@ export function decodeStringList(
   return items;
 }
 
-/** Checks a free key (a map key chosen by the user): prototype-pollution names are refused. */
+/**
+ * Checks a free key (a map key chosen by the user: a tag, a variable, a filter). Any name AWS accepts is
+ * accepted, `constructor` and `__proto__` included: maps are built with `Object.fromEntries` / `Map` and read
+ * with {@link own}, never by assignment or through a prototype.
+ */
 export function checkFreeKey(key: string, path: Path, report: Report): boolean {
-  if (FORBIDDEN_KEYS.has(key)) {
-    report.error(path, `key ${JSON.stringify(key)} is not allowed`);
-    return false;
-  }
   if (key.length > 1024) {
     report.error(path, `key is ${key.length} characters long; at most 1024 are allowed`);
     return false;
@@ -698,9 +698,14 @@ export function decodeValue(
     case 'trilean':
       return decodeTrilean(value, path, report, base);
     case 'integer':
-      return decodeInteger(value, path, report, { ...base, min: type.min, max: type.max });
+      return decodeInteger(value, path, report, {
+        ...base,
+        min: type.min,
+        max: type.max,
+        outOfRange: spec.invalid,
+      });
     case 'duration':
-      return decodeDuration(value, path, report, base);
+      return decodeDuration(value, path, report, { ...base, maxSeconds: type.maxSeconds });
     case 'stringList':
       return decodeStringList(value, path, report, { ...base, trim: type.trim });
     case 'stringMap':

@@ -123,7 +123,7 @@ export interface ParsedTemplate {
 // ---------------------------------------------------------------------------------------------------------
 // Positions and messages
 
-function positionOf(source: string, offset: number): { line: number; column: number } {
+export function positionOf(source: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = source.indexOf('\n'); i >= 0 && i < offset; i = source.indexOf('\n', i + 1)) {
@@ -1469,9 +1469,17 @@ function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/**
+ * One piece of a rendered template: template text as written, or the printed value of an action (`pos` is
+ * the action's offset in the source).
+ */
+export type RenderedPart = { kind: 'text'; text: string } | { kind: 'value'; text: string; pos: number };
+
 class Executor {
-  private readonly output: string[] = [];
+  private readonly output: RenderedPart[] = [];
   private outputLength = 0;
+  /** The offset of the action being printed. */
+  private actionPos = 0;
   private readonly vars = new VariableScope<unknown>();
   private steps = 0;
   private work = 0;
@@ -1483,9 +1491,9 @@ class Executor {
     this.vars.push('$', data);
   }
 
-  render(root: readonly Node[]): string {
+  render(root: readonly Node[]): RenderedPart[] {
     this.walkList(this.data, root);
-    return this.output.join('');
+    return this.output;
   }
 
   private fail(message: string): never {
@@ -1506,12 +1514,12 @@ class Executor {
     }
   }
 
-  private write(text: string): void {
+  private write(text: string, kind: 'text' | 'value' = 'text'): void {
     this.outputLength += text.length;
     if (this.outputLength > TEMPLATE_LIMITS.maxOutputLength) {
       this.fail(`output exceeds ${TEMPLATE_LIMITS.maxOutputLength} characters`);
     }
-    this.output.push(text);
+    this.output.push(kind === 'text' ? { kind, text } : { kind, text, pos: this.actionPos });
   }
 
   private walkList(dot: unknown, list: readonly Node[]): void {
@@ -1526,6 +1534,7 @@ class Executor {
         return;
       case 'action': {
         const value = this.evalPipeline(dot, node.pipe);
+        this.actionPos = node.pos;
         if (node.pipe.decl.length === 0) this.printValue(value);
         return;
       }
@@ -1609,7 +1618,7 @@ class Executor {
 
   private printValue(value: unknown): void {
     if (value === null || value === undefined) {
-      this.write('<no value>');
+      this.write('<no value>', 'value');
       return;
     }
     if (typeof value === 'function' || typeof value === 'symbol') {
@@ -1624,7 +1633,7 @@ class Executor {
       if (error.limit === 'length') this.fail(`output exceeds ${TEMPLATE_LIMITS.maxOutputLength} characters`);
       this.fail(`can't print value: ${error.message}`);
     }
-    this.write(text);
+    this.write(text, 'value');
   }
 
   private setVar(name: string, value: unknown): void {
@@ -1858,6 +1867,23 @@ export function renderTemplate(
 ): string {
   const parsed = typeof template === 'string' ? parseTemplate(template) : template;
   if (parsed.root.length === 1 && parsed.root[0]!.type === 'text') return parsed.root[0]!.text;
+  return renderTemplateParts(parsed, data, funcs)
+    .map((part) => part.text)
+    .join('');
+}
+
+/**
+ * Renders a template as {@link renderTemplate} does, keeping apart the template's own text and the values its
+ * actions print, for callers that must treat substituted values differently (shell quoting).
+ *
+ * @throws as {@link renderTemplate}.
+ */
+export function renderTemplateParts(
+  template: ParsedTemplate | string,
+  data: unknown,
+  funcs: Record<string, TemplateFunction>,
+): RenderedPart[] {
+  const parsed = typeof template === 'string' ? parseTemplate(template) : template;
   checkFunctions(parsed, funcs);
   return new Executor(data, funcs).render(parsed.root);
 }

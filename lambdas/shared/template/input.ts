@@ -15,7 +15,6 @@ import {
   checkFreeKey,
   decodeStringList,
   describeValue,
-  FORBIDDEN_KEYS,
   MAX_STRING_LENGTH,
   own,
   type Path,
@@ -319,11 +318,6 @@ function readBuilder(value: unknown, index: number, path: Path, report: Report):
     record: rest,
     path,
   };
-}
-
-/** Checks an override or `-var` name; exported for the CLI's `-var` parsing. */
-export function isForbiddenKey(key: string): boolean {
-  return FORBIDDEN_KEYS.has(key);
 }
 
 /** The builders a run builds and those it skips, with the reason. */

@@ -11,6 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { formatSeconds } from './decode.js';
 import {
   BUILDER_KEYS,
   CATEGORY_TITLES,
@@ -46,9 +47,7 @@ function typeSchema(type: ValueType): Schema {
     case 'trilean':
       return { anyOf: [{ type: 'boolean' }, { type: 'string' }] };
     case 'integer': {
-      const number: Schema = { type: 'integer' };
-      if (type.min !== undefined) number.minimum = type.min;
-      if (type.max !== undefined) number.maximum = type.max;
+      const number: Schema = { type: 'integer', minimum: type.min, maximum: type.max };
       return { anyOf: [number, { type: 'string' }] };
     }
     case 'duration':
@@ -214,10 +213,9 @@ function typeText(type: ValueType): string {
     case 'trilean':
       return 'boolean or unset';
     case 'integer':
-      if (type.min !== undefined && type.max !== undefined) return `integer ${type.min}–${type.max}`;
-      return type.min !== undefined ? `integer ≥ ${type.min}` : 'integer';
+      return `integer ${type.min}–${type.max}`;
     case 'duration':
-      return 'duration';
+      return `duration ≤ ${formatSeconds(type.maxSeconds)}`;
     case 'stringList':
       return 'list of strings';
     case 'stringMap':

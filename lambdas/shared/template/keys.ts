@@ -16,9 +16,10 @@ export type ValueType =
   | { kind: 'boolean' }
   /** true, false or unset (Packer's "trilean"): `""` is unset. */
   | { kind: 'trilean' }
-  | { kind: 'integer'; min?: number; max?: number }
-  /** A Go duration string (`"5m"`, `"1h30m"`), held in seconds. */
-  | { kind: 'duration' }
+  /** A whole number in `[min, max]`: every integer key has its range (AWS's, or a sane bound for ignored keys). */
+  | { kind: 'integer'; min: number; max: number }
+  /** A Go duration string (`"5m"`, `"1h30m"`), held in seconds, at most `maxSeconds`. */
+  | { kind: 'duration'; maxSeconds: number }
   /** A list of strings, or a comma-separated string. `trim`: entries are trimmed and empty ones dropped. */
   | { kind: 'stringList'; trim?: boolean }
   | { kind: 'stringMap' }
@@ -36,7 +37,10 @@ export interface FieldSpec {
   description: string;
   /** Values that are secrets: never rendered, never shown in a message. */
   secret?: boolean;
-  /** Packer's own message for a value outside `allowed` (default: a generic one listing the allowed values). */
+  /**
+   * Packer's own message for a value outside `allowed`, or out of an integer's range (default: a generic one
+   * listing what is allowed).
+   */
   invalid?: (value: string) => string;
 }
 
@@ -64,8 +68,12 @@ const str = (extra: { allowed?: readonly string[]; trim?: boolean } = {}): Value
 const id: ValueType = { kind: 'string', trim: true };
 const bool: ValueType = { kind: 'boolean' };
 const trilean: ValueType = { kind: 'trilean' };
-const int = (min?: number, max?: number): ValueType => ({ kind: 'integer', min, max });
-const duration: ValueType = { kind: 'duration' };
+const int = (min: number, max: number): ValueType => ({ kind: 'integer', min, max });
+const dur = (maxSeconds: number): ValueType => ({ kind: 'duration', maxSeconds });
+/** SSM Run Command's limit on a command (48h), and the bound of every other duration. */
+const H48 = 172_800;
+/** The wait for the SSM agent counts toward the execution's history (25,000 events): a few hours at most. */
+const AGENT_WAIT = 3 * 3600;
 const list: ValueType = { kind: 'stringList' };
 const idList: ValueType = { kind: 'stringList', trim: true };
 const map: ValueType = { kind: 'stringMap' };
@@ -89,7 +97,7 @@ export const BLOCK_DEVICE_FIELDS: readonly FieldSpec[] = [
     description: 'Delete the EBS volume when the instance terminates.',
   },
   { key: 'encrypted', type: trilean, description: 'Encrypt the EBS volume.' },
-  { key: 'iops', type: int(0), description: 'Provisioned IOPS (io1, io2, gp3).' },
+  { key: 'iops', type: int(0, 256_000), description: 'Provisioned IOPS (io1, io2, gp3).' },
   {
     key: 'kms_key_id',
     type: str(),
@@ -97,14 +105,14 @@ export const BLOCK_DEVICE_FIELDS: readonly FieldSpec[] = [
   },
   { key: 'no_device', type: bool, description: 'Suppress the device of the AMI mapping.' },
   { key: 'snapshot_id', type: id, description: 'Snapshot to create the volume from.' },
-  { key: 'throughput', type: int(0), description: 'Throughput in MiB/s, gp3 only (125–1000).' },
+  { key: 'throughput', type: int(0, 2000), description: 'Throughput in MiB/s, gp3 only (125–1000).' },
   {
     key: 'virtual_name',
     type: str(),
     description: 'Instance-store volume name (`ephemeral0`…); only used when it starts with `ephemeral`.',
   },
   { key: 'volume_type', type: str(), description: 'EBS volume type (`gp2`, `gp3`, `io1`, `io2`, `st1`, …).' },
-  { key: 'volume_size', type: int(0), description: 'Volume size in GiB.' },
+  { key: 'volume_size', type: int(0, 65_536), description: 'Volume size in GiB.' },
 ];
 
 const KEY_VALUE_FIELDS: readonly FieldSpec[] = [
@@ -389,7 +397,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'snapshot_copy_duration_minutes',
     category: 'ami',
-    type: int(0),
+    type: int(0, 2880),
     ignored: INSTANCE_STORE_SNAPSHOTS,
     description: 'Accepted, no effect.',
   },
@@ -544,7 +552,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'max_retries',
     category: 'access',
-    type: int(0),
+    type: int(0, 100),
     ignored: SDK_SETTING,
     description: 'Accepted, no effect.',
   },
@@ -689,7 +697,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'block_duration_minutes',
     category: 'run',
-    type: int(0),
+    type: int(0, 360),
     ignored: SPOT,
     description: 'Accepted (checked), no effect.',
   },
@@ -957,7 +965,12 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
         invalid: () => 'http_tokens requires either optional or required as its value',
         description: 'IMDSv2 tokens.',
       },
-      { key: 'http_put_response_hop_limit', type: int(), description: 'PUT response hop limit, 1–64.' },
+      {
+        key: 'http_put_response_hop_limit',
+        type: int(0, 64),
+        invalid: () => 'http_put_response_hop_limit requires a number between 1 and 64',
+        description: 'PUT response hop limit, 1–64.',
+      },
       {
         key: 'instance_metadata_tags',
         type: str({ allowed: ['enabled', 'disabled'] }),
@@ -987,7 +1000,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'windows_password_timeout',
     category: 'run',
-    type: duration,
+    type: dur(H48),
     ignored: WINRM,
     description: 'Accepted, no effect.',
   },
@@ -1012,7 +1025,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'ssh_timeout',
     category: 'communicator',
-    type: duration,
+    type: dur(AGENT_WAIT),
     default: '5m',
     description: 'How long to wait for the SSM agent of the instance to come online.',
     target: 'agentTimeoutSeconds',
@@ -1020,12 +1033,12 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'ssh_wait_timeout',
     category: 'communicator',
-    type: duration,
+    type: dur(AGENT_WAIT),
     description: 'Legacy alias of `ssh_timeout`.',
     target: 'agentTimeoutSeconds',
   },
   ...[
-    ['pause_before_connecting', duration],
+    ['pause_before_connecting', dur(H48)],
     ['ssh_host', str()],
     ['ssh_port', int(0, 65535)],
     ['ssh_password', str(), true],
@@ -1037,7 +1050,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
       false,
       () => 'temporary_key_pair_type requires either rsa or ed25519 as its value',
     ],
-    ['temporary_key_pair_bits', int(0)],
+    ['temporary_key_pair_bits', int(0, 16_384)],
     ['ssh_ciphers', list],
     ['ssh_clear_authorized_keys', bool],
     ['ssh_key_exchange_algorithms', list],
@@ -1046,7 +1059,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
     ['ssh_pty', bool],
     ['ssh_agent_auth', bool],
     ['ssh_disable_agent_forwarding', bool],
-    ['ssh_handshake_attempts', int(0)],
+    ['ssh_handshake_attempts', int(0, 1000)],
     ['ssh_bastion_host', str()],
     ['ssh_bastion_port', int(0, 65535)],
     ['ssh_bastion_agent_auth', bool],
@@ -1060,8 +1073,8 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
     ['ssh_proxy_port', int(0, 65535)],
     ['ssh_proxy_username', str()],
     ['ssh_proxy_password', str(), true],
-    ['ssh_keep_alive_interval', duration],
-    ['ssh_read_write_timeout', duration],
+    ['ssh_keep_alive_interval', dur(H48)],
+    ['ssh_read_write_timeout', dur(H48)],
     ['ssh_remote_tunnels', list],
     ['ssh_local_tunnels', list],
     ['ssh_public_key', str(), true],
@@ -1073,7 +1086,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
       (v: string) => `Unknown interface type: ${v}`,
     ],
     ['ssh_private_ip', bool],
-    ['pause_before_ssm', duration],
+    ['pause_before_ssm', dur(H48)],
     ['session_manager_port', int(0, 65535)],
   ].map(
     ([key, type, secret, invalid]): KeySpec => ({
@@ -1092,7 +1105,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
     ['winrm_host', str()],
     ['winrm_no_proxy', bool],
     ['winrm_port', int(0, 65535)],
-    ['winrm_timeout', duration],
+    ['winrm_timeout', dur(H48)],
     ['winrm_use_ssl', bool],
     ['winrm_insecure', bool],
     ['winrm_use_ntlm', bool],
@@ -1120,7 +1133,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'command_timeout',
     category: 'extension',
-    type: duration,
+    type: dur(H48),
     default: '2h',
     description: 'Bound on each SSM command (provisioners without `timeout`, bundling, upload). At most 48h.',
     target: 'commandTimeoutSeconds',
@@ -1148,14 +1161,14 @@ export const PROVISIONER_COMMON_KEYS: readonly FieldSpec[] = [
   },
   {
     key: 'pause_before',
-    type: duration,
+    type: dur(H48),
     default: '0s',
     description: 'Wait before running (a Step Functions Wait state).',
   },
   { key: 'max_retries', type: int(0, 100), default: 0, description: 'Retries after a failure.' },
   {
     key: 'timeout',
-    type: duration,
+    type: dur(H48),
     description: "Bound on the command; default: the build's `command_timeout`. At most 48h.",
   },
 ];
@@ -1214,7 +1227,7 @@ export const SHELL_KEYS: readonly FieldSpec[] = [
   { key: 'skip_clean', type: bool, description: 'Accepted, no effect (staged scripts are always removed).' },
   {
     key: 'start_retry_timeout',
-    type: duration,
+    type: dur(H48),
     description: 'Accepted, no effect (SSM does not need a connection retry).',
   },
   {
@@ -1222,7 +1235,7 @@ export const SHELL_KEYS: readonly FieldSpec[] = [
     type: bool,
     description: 'Accepted, no effect: a reboot ends the SSM command.',
   },
-  { key: 'pause_after', type: duration, description: 'Accepted, no effect.' },
+  { key: 'pause_after', type: dur(H48), description: 'Accepted, no effect.' },
   {
     key: 'use_env_var_file',
     type: bool,

@@ -7,6 +7,7 @@
  * - `{{env}}` only works in variable defaults, and only in the CLI (Packer: "env vars are not allowed here").
  * - `{{template_dir}}` and `{{pwd}}` only work in the CLI.
  * - A `{{user "x"}}` of an undefined variable renders as "" (as in Packer), with a warning.
+ * - `{{clean_ami_name}}` (removed in Packer 1.5) still works, with a warning that names `clean_resource_name`.
  */
 import type { Path, Report } from './decode.js';
 import {
@@ -93,6 +94,12 @@ export function checkFunctionUse(
 ): boolean {
   let ok = true;
   for (const name of referencedFunctions(parsed)) {
+    if (name === 'clean_ami_name') {
+      report.warn(
+        path,
+        'clean_ami_name was removed in Packer 1.5: use clean_resource_name, which does the same (`packer fix` rewrites it)',
+      );
+    }
     if (name === 'env' && options.variableDefault !== true) {
       report.error(path, 'env vars are not allowed here: {{env}} may only be used in variable defaults');
       ok = false;

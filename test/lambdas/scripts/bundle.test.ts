@@ -335,3 +335,116 @@ describe('upload bundle run.sh under bash', () => {
     expect(result.code).toBe(127);
   });
 });
+
+describe('hostile user variables in the bundle commands, under bash', () => {
+  let sandbox: Sandbox;
+  let x509: string;
+  let dest: string;
+  let marker: string;
+  beforeEach(() => {
+    sandbox = createSandbox();
+    x509 = join(sandbox.root, 'x509');
+    dest = join(sandbox.root, 'bundle');
+    marker = join(sandbox.root, 'marker');
+    mkdirSync(x509);
+    mkdirSync(dest);
+    writeFileSync(join(x509, 'cert.pem'), 'cert', { mode: 0o600 });
+    writeFileSync(join(x509, 'key.pem'), 'key', { mode: 0o600 });
+  });
+  afterEach(() => sandbox.dispose());
+
+  /** The variable outside quotes, in the user's single and double quotes, and inside a word. */
+  const VOL_COMMAND =
+    'sudo -i -n ec2-bundle-vol -k {{.KeyPath}} -p {{user `v`}} -r \'{{user `v`}}\' -u "{{user `v`}}" -c x{{user `v`}}y -d {{.Destination}} --batch';
+  const UPLOAD_COMMAND =
+    "sudo -i -n ec2-upload-bundle -b {{.BucketName}} -a '{{.AccessKey}}' -s \"{{.SecretKey}}\" -t {{.Token}} --description {{user `v`}} '{{user `v`}}' --batch";
+
+  const hostile = (touch: string) => [
+    `--no-filter; touch ${touch}`,
+    `$(touch ${touch})`,
+    `\`touch ${touch}\``,
+    `'; touch ${touch}; '`,
+    `"; touch ${touch}; "`,
+    `\\'; touch ${touch} #`,
+    `x\ntouch ${touch}`,
+    `a && touch ${touch} || b`,
+    `> ${touch}`,
+    '{a,b} * $IFS ~root',
+  ];
+
+  it('runs nothing but ec2-bundle-vol, which receives each value as one argument', () => {
+    for (const value of hostile('MARKER')) {
+      // Prepare
+      const v = value.replaceAll('MARKER', marker);
+      const volCommand = renderBundleVolCommand(
+        VOL_COMMAND,
+        {
+          AccountId: '123456789012',
+          Architecture: 'x86_64',
+          CertPath: `${x509}/cert.pem`,
+          KeyPath: `${x509}/key.pem`,
+          Destination: dest,
+          Prefix: 'image-1704153600',
+          PrivatePath: x509,
+        },
+        { userVariables: { v } },
+      );
+      const before = sandbox.calls('ec2-bundle-vol').length;
+
+      // Act
+      const result = sandbox.run(
+        bundleScript({ volCommand, x509UploadPath: x509, manifestPath: `${dest}/m.manifest.xml` }),
+      );
+
+      // Assess
+      expect(result.code, v).toBe(0);
+      expect(existsSync(marker), v).toBe(false);
+      expect(sandbox.calls('ec2-bundle-vol').slice(before), v).toEqual([
+        ['-k', `${x509}/key.pem`, '-p', v, '-r', v, '-u', v, '-c', `x${v}y`, '-d', dest, '--batch'],
+      ]);
+    }
+    expect(sandbox.calls('sudo')).toHaveLength(hostile('').length);
+  });
+
+  it('passes the real credentials, also in the user’s own quotes, and the values as one argument each', () => {
+    for (const value of hostile('MARKER')) {
+      // Prepare
+      const v = value.replaceAll('MARKER', marker);
+      const uploadCommand = renderBundleUploadCommand(
+        UPLOAD_COMMAND,
+        {
+          BucketName: 'my-bundles/images',
+          BundleDirectory: dest,
+          ManifestPath: `${dest}/image-1704153600.manifest.xml`,
+          Region: 'us-east-1',
+        },
+        { userVariables: { v } },
+      );
+      const before = sandbox.calls('ec2-upload-bundle').length;
+
+      // Act
+      const result = sandbox.run(uploadScript({ uploadCommand, x509UploadPath: x509 }));
+
+      // Assess
+      expect(result.code, v).toBe(0);
+      expect(existsSync(marker), v).toBe(false);
+      expect(uploadCommand).not.toContain(FAKE_CREDENTIALS.secretAccessKey);
+      expect(sandbox.calls('ec2-upload-bundle').slice(before), v).toEqual([
+        [
+          '-b',
+          'my-bundles/images',
+          '-a',
+          FAKE_CREDENTIALS.accessKeyId,
+          '-s',
+          FAKE_CREDENTIALS.secretAccessKey,
+          '-t',
+          FAKE_CREDENTIALS.token,
+          '--description',
+          v,
+          v,
+          '--batch',
+        ],
+      ]);
+    }
+  });
+});

@@ -471,7 +471,8 @@ describe('planCommand: bundle and upload', () => {
     // Assess
     expect(runScript(plan)).toContain(
       "UPLOAD_COMMAND='sudo -i -n ec2-upload-bundle -b my-bundles/images/web -m /tmp/image-1704153600.manifest.xml " +
-        "-a $AMI_BUILDER_ACCESS_KEY -s $AMI_BUILDER_SECRET_KEY -d /tmp --batch --region eu-west-1 --retry'\n",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a JS template
+        '-a "${AMI_BUILDER_ACCESS_KEY}" -s "${AMI_BUILDER_SECRET_KEY}" -d /tmp --batch --region eu-west-1 --retry\'\n',
     );
   });
 });

@@ -203,7 +203,7 @@ const CASES: KeyCase[] = [
         'IOPS must be between 3000 and 16000 for device /dev/sdb',
       ],
       [
-        [{ device_name: '/dev/sdb', volume_type: 'gp3', throughput: 5000 }],
+        [{ device_name: '/dev/sdb', volume_type: 'gp3', throughput: 1500 }],
         'Throughput must be between 125 and 1000 for device /dev/sdb',
       ],
       [
@@ -389,7 +389,6 @@ const CASES: KeyCase[] = [
       [{ a: '{{.Nope}}' }, 'unknown variable {{.Nope}} in run_tags'],
       [{ '{{.Bad}}': 'x' }, 'unknown variable {{.Bad}} in run_tags'],
       [['a'], 'run_tags: expected an object of strings, got a list of 1 item(s)'],
-      [{ __proto__: null, constructor: 'x' }, 'key "constructor" is not allowed'],
     ],
   },
   {
@@ -438,7 +437,7 @@ const CASES: KeyCase[] = [
       ['soon', 'time: invalid duration "soon"'],
       [300, '300 has no unit (Packer would read it as nanoseconds)'],
       ['-5m', 'is negative'],
-      ['4h', 'ssh_timeout bounds the wait for the SSM agent and may be at most 3h'],
+      ['4h', 'ssh_timeout: "4h" is longer than the maximum of 3h0m0s'],
     ],
   },
   {
@@ -461,7 +460,7 @@ const CASES: KeyCase[] = [
       [{ Name: '{{.SourceAMIName' }, 'tags.Name: template:'],
       [
         Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])),
-        'tags: 51 tags; AWS allows at most 50 here',
+        'tags: 51 tags, plus the 4 this system adds to the AMI and its copies',
       ],
       [{ k: 'v'.repeat(257) }, 'the value of tag "k" is longer than 256 characters'],
     ],
@@ -1074,7 +1073,7 @@ describe('extension keys', () => {
 
   it.each([
     [{ on_error: 'ask' }, 'on_error: "ask" is not allowed; allowed: "cleanup", "abort"'],
-    [{ command_timeout: '49h' }, 'command_timeout must be more than 0s and at most 48h'],
+    [{ command_timeout: '49h' }, 'command_timeout: "49h" is longer than the maximum of 48h0m0s'],
     [{ command_timeout: 3600 }, '3600 has no unit'],
     [
       { ami_id_parameter: 'ami-builder/latest' },

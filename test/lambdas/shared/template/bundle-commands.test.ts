@@ -8,7 +8,7 @@ import {
   renderBundleUploadCommand,
   renderBundleVolCommand,
 } from '../../../../lambdas/shared/template/bundle-commands.js';
-import { builder, config, warnings } from './helpers.js';
+import { builder, config, problems, warnings } from './helpers.js';
 
 const VOL = {
   AccountId: '123456789012',
@@ -60,7 +60,8 @@ describe('bundle commands', () => {
 
   it('renders the credentials as shell variables the on-instance script fills, never as values', () => {
     expect(renderBundleUploadCommand(DEFAULT_BUNDLE_UPLOAD_COMMAND, UPLOAD)).toBe(
-      'sudo -i -n ec2-upload-bundle -b my-bundles/amis -m /tmp/image-1752570000.manifest.xml -a $AMI_BUILDER_ACCESS_KEY -s $AMI_BUILDER_SECRET_KEY -t $AMI_BUILDER_SESSION_TOKEN -d /tmp --batch --region eu-west-1 --retry',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a JS template
+      'sudo -i -n ec2-upload-bundle -b my-bundles/amis -m /tmp/image-1752570000.manifest.xml -a "${AMI_BUILDER_ACCESS_KEY}" -s "${AMI_BUILDER_SECRET_KEY}" -t "${AMI_BUILDER_SESSION_TOKEN}" -d /tmp --batch --region eu-west-1 --retry',
     );
   });
 
@@ -84,6 +85,40 @@ describe('bundle commands', () => {
         uuidSeed: 'e',
       }),
     ).toBe('/opt/ec2/bin/ec2-bundle-vol -p image-1752570000 # 1752570000');
+  });
+
+  it('quotes a user variable as one word outside quotes, and escapes it inside the user’s quotes', () => {
+    // Act
+    const command = renderBundleVolCommand(
+      'ec2-bundle-vol -p {{user `v`}} -r \'{{user `v`}}\' -u "{{user `v`}}"',
+      VOL,
+      { userVariables: { v: `--no-filter; touch "$HOME"'s` } },
+    );
+
+    // Assess
+    expect(command).toBe(
+      `ec2-bundle-vol -p '--no-filter; touch "$HOME"'\\''s' -r '--no-filter; touch "$HOME"'\\''s' -u "--no-filter; touch \\"\\$HOME\\"'s"`,
+    );
+  });
+
+  it('passes a credential inside the user’s single quotes as its value, never as a variable name', () => {
+    // Act
+    const command = renderBundleUploadCommand(
+      'ec2-upload-bundle -a \'{{.AccessKey}}\' -s "{{.SecretKey}}"',
+      UPLOAD,
+    );
+
+    // Assess
+    expect(command).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a JS template
+      'ec2-upload-bundle -a \'\'"${AMI_BUILDER_ACCESS_KEY}"\'\' -s "${AMI_BUILDER_SECRET_KEY}"',
+    );
+  });
+
+  it('fails when a credential is printed inside a larger value', () => {
+    expect(() =>
+      renderBundleUploadCommand('ec2-upload-bundle -a {{.AccessKey | printf "x%s"}}', UPLOAD),
+    ).toThrow('a credential may only be printed on its own');
   });
 
   it.each(['x86_64; reboot', '$(id)', 'a b', '`id`', "it's", 'a|b', 'a>b', 'a&b', 'a\nb'])(
@@ -116,6 +151,35 @@ describe('bundle commands at validation', () => {
     // Assess
     expect(warned).toContain('{{.S3Endpoint}} was retired by Packer in 2014');
     expect(warned).toContain('without -t {{.Token}}');
+  });
+
+  it('fails in Validate Template when a user variable cannot be quoted where the command puts it', () => {
+    // Prepare
+    const input = {
+      variables: { v: 'a b', nl: 'x\ntouch marker' },
+      builders: [
+        builder({
+          bundle_vol_command: 'ec2-bundle-vol -p $(date +%s){{user `v`}}',
+          bundle_upload_command: 'ec2-upload-bundle -b {{.BucketName}} # {{user `nl`}}',
+        }),
+      ],
+    };
+
+    // Act
+    const found = problems(input);
+
+    // Assess
+    expect(found).toContainEqual(
+      expect.stringMatching(
+        /builders\[0\]: bundle_vol_command: \{\{user `v`\}\} \(line 1, column 30\) comes after "\$\(", whose quoting this system does not follow/,
+      ),
+    );
+    expect(found).toContainEqual(
+      expect.stringMatching(
+        /builders\[0\]: bundle_upload_command: \{\{user `nl`\}\} .*is in a comment, where a newline/,
+      ),
+    );
+    expect(found.join('\n')).not.toContain('touch marker');
   });
 
   it('keeps the user variables a bundle command uses in lateVariables', () => {

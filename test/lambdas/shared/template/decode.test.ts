@@ -104,12 +104,14 @@ describe('lenient decoding, as mapstructure WeaklyTypedInput', () => {
     expect(decodeStringList(' sg-1 , ,sg-2,', at, report, { trim: true })).toEqual(['sg-1', 'sg-2']);
   });
 
-  it('reads objects of strings and refuses prototype keys', () => {
+  it('reads objects of strings, keys named like prototype members as own keys', () => {
     expect(decode(decodeStringMap, { a: 1, b: true, c: 'x' }).value).toEqual({ a: '1', b: '1', c: 'x' });
-    const polluted = JSON.parse('{"__proto__": "x", "ok": "y"}');
-    expect(decode(decodeStringMap, polluted).problems).toEqual([
-      'builders[0].key: key "__proto__" is not allowed',
-    ]);
+    const named = JSON.parse('{"__proto__": "x", "constructor": "c", "ok": "y"}');
+    const decoded = decode(decodeStringMap, named);
+    expect(decoded.problems).toEqual([]);
+    expect(Object.getOwnPropertyDescriptor(decoded.value, '__proto__')?.value).toBe('x');
+    expect(Object.getOwnPropertyDescriptor(decoded.value, 'constructor')?.value).toBe('c');
+    expect(Object.getPrototypeOf(decoded.value)).toBe(Object.prototype);
     expect(Object.getPrototypeOf({})).toBe(Object.prototype);
   });
 });

@@ -131,7 +131,7 @@ describe('shell provisioner', () => {
       'valid_exit_codes: "256" is not an exit code; allowed: whole numbers 0–255',
     ],
     [{ inline: ['x'], max_retries: 'x' }, 'max_retries: cannot parse "x" as an integer'],
-    [{ inline: ['x'], timeout: '49h' }, 'provisioner 1: timeout may be at most 48h'],
+    [{ inline: ['x'], timeout: '49h' }, 'timeout: "49h" is longer than the maximum of 48h0m0s'],
     [{ inline: ['x'], pause_before: 'soon' }, 'pause_before: time: invalid duration "soon"'],
     [
       { inline: ['x'], scripts: 'local.sh' },

@@ -413,3 +413,25 @@ describe('determinism', () => {
     expect(BASE.type).toBe('amazon-instance');
   });
 });
+
+describe('clean_ami_name, removed in Packer 1.5', () => {
+  it('is accepted, with a warning that points to clean_resource_name', () => {
+    // Prepare
+    const input = { builders: [builder({ ami_name: 'image {{isotime | clean_ami_name}}' })] };
+
+    // Act
+    const built = config(input);
+    const warned = warnings(input);
+
+    // Assess
+    expect(built.amiName).toMatch(/^image \d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
+    expect(warned).toContain(
+      'builders[0].ami_name: clean_ami_name was removed in Packer 1.5: use clean_resource_name, which does the same (`packer fix` rewrites it)',
+    );
+  });
+
+  it('gives no warning for clean_resource_name', () => {
+    const warned = warnings({ builders: [builder({ ami_name: 'image {{isotime | clean_resource_name}}' })] });
+    expect(warned.join('\n')).not.toContain('clean_ami_name');
+  });
+});
