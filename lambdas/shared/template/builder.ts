@@ -34,6 +34,7 @@ import {
 import type { RawBuilder } from './input.js';
 import { BUILDER_KEY_MAP, type FieldSpec, type KeySpec } from './keys.js';
 import { BUILD_VARIABLE_NAMES } from './late.js';
+import { parsePolicyDocument } from './policy-document.js';
 import { checkLate, type RenderEnv, renderEarly } from './render.js';
 
 /** What a builder needs besides its own keys. */
@@ -948,6 +949,19 @@ export function buildBuilderConfig(
       `iam_instance_profile must be an instance profile name (not an ARN): up to 128 letters, digits and + = , . @ _ -, got ${describeValue(iamInstanceProfile)}`,
     );
   }
+  const policyDocument = d.any('temporary_iam_instance_profile_policy_document');
+  let temporaryIamPolicyDocument: BuildConfig['temporaryIamPolicyDocument'];
+  if (policyDocument !== undefined) {
+    const at = d.at('temporary_iam_instance_profile_policy_document');
+    temporaryIamPolicyDocument = parsePolicyDocument(policyDocument, at, report);
+    if (iamInstanceProfile !== undefined && temporaryIamPolicyDocument !== undefined) {
+      report.warn(
+        at,
+        'temporary_iam_instance_profile_policy_document is ignored because iam_instance_profile is set, as in Packer: no temporary role is created',
+      );
+      temporaryIamPolicyDocument = undefined;
+    }
+  }
   const userData = d.nonEmpty('user_data');
   const userDataText = d.nonEmpty('user_data_file');
   let userDataFile: FileRef | undefined;
@@ -1166,6 +1180,7 @@ export function buildBuilderConfig(
     sourceAmi,
     sourceAmiFilter,
     iamInstanceProfile,
+    temporaryIamPolicyDocument,
     userData,
     userDataFile,
     metadataOptions,
