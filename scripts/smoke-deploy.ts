@@ -123,7 +123,8 @@ const INFRA_TEST = {
   alarms: '"alarms on failed, timed-out and aborted executions"',
   functions: '"has one Node 22 ARM64 function per task, traced, … with its own log group"',
   bucket: '"has an encrypted, TLS-only, private staging bucket whose staged objects expire"',
-  buildRole: '"bounds the temporary build-instance roles: SSM agent, staged downloads, bundle uploads, no S3 or SSM read on *"',
+  buildRole:
+    '"bounds the temporary build-instance roles: SSM agent, staged downloads, bundle uploads, no S3 or SSM read on *"',
   abortCleanup: '"invokes Abort Cleanup when one of its executions is aborted, times out, fails or succeeds"',
   schedules:
     '"turns each configured schedule into a schedule with the template as input, a retry policy and a DLQ"',
@@ -901,7 +902,10 @@ async function checkBuildInstance(context: DeployedContext): Promise<void> {
     const roles = resourcesOfType(d, 'AWS::IAM::Role').filter(([, r]) =>
       fmt(r.Properties.AssumeRolePolicyDocument).includes('ec2.amazonaws.com'),
     );
-    expect(roles.length === 0, `the template has a standing role EC2 may assume: ${roles.map(([id]) => id).join(', ')}`);
+    expect(
+      roles.length === 0,
+      `the template has a standing role EC2 may assume: ${roles.map(([id]) => id).join(', ')}`,
+    );
     const [, boundary] =
       resourcesOfType(d, 'AWS::IAM::ManagedPolicy').find(([, r]) =>
         fmt(r.Properties.Description).includes('temporary build-instance role'),

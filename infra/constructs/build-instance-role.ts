@@ -94,7 +94,11 @@ export class BuildInstanceRole extends Construct {
           actions: COMMAND_LOG_ACTIONS,
           resources: [props.commandLogGroup.logGroupArn],
         }),
-        new PolicyStatement({ sid: 'FindCommandLogGroup', actions: FIND_LOG_GROUP_ACTIONS, resources: [logGroups] }),
+        new PolicyStatement({
+          sid: 'FindCommandLogGroup',
+          actions: FIND_LOG_GROUP_ACTIONS,
+          resources: [logGroups],
+        }),
       ],
     });
     acknowledgeWildcardResources(this.boundary, [

@@ -49,9 +49,9 @@ import {
   mergeCleanupReports,
 } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
-import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import { executionRolePath } from '../shared/instance-role.js';
 import { deleteInstanceRole } from '../shared/instance-role-iam.js';
+import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import { deleteStaged, executionStagingPrefix } from '../shared/staging.js';
 import type { CleanupReport } from '../shared/state.js';
 
@@ -517,7 +517,9 @@ async function listRolesUnder(iam: IAMClient, path: string): Promise<{ name: str
   const roles: { name: string; path: string }[] = [];
   let marker: string | undefined;
   do {
-    const page: ListRolesCommandOutput = await iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker }));
+    const page: ListRolesCommandOutput = await iam.send(
+      new ListRolesCommand({ PathPrefix: path, Marker: marker }),
+    );
     for (const r of page.Roles ?? []) {
       if (r.Path === path && r.RoleName !== undefined) roles.push({ name: r.RoleName, path: r.Path });
     }
@@ -546,7 +548,10 @@ async function listProfilesUnder(iam: IAMClient, path: string): Promise<string[]
  * when its `ami-builder:execution` tag says so (an execution name may be reused after 90 days); one tagged
  * `ami-builder:on-error = keep` stays with its kept instance. A profile whose role is gone is deleted as well.
  */
-async function sweepInstanceRoles(change: ExecutionStatusChange, deps: AbortCleanupDeps): Promise<CleanupReport> {
+async function sweepInstanceRoles(
+  change: ExecutionStatusChange,
+  deps: AbortCleanupDeps,
+): Promise<CleanupReport> {
   const report = emptyCleanupReport();
   const name = change.detail.name ?? parseExecutionArn(change.detail.executionArn).name;
   if (name === undefined) return report;
@@ -560,7 +565,10 @@ async function sweepInstanceRoles(change: ExecutionStatusChange, deps: AbortClea
       const tags = (await iam.send(new ListRoleTagsCommand({ RoleName: role.name }))).Tags ?? [];
       const tag = (key: string) => tags.find((t) => t.Key === key)?.Value;
       handled.add(role.name);
-      if (tag(TagKeys.execution) !== change.detail.executionArn || tag(TagKeys.stack) !== deps.env.stackName) {
+      if (
+        tag(TagKeys.execution) !== change.detail.executionArn ||
+        tag(TagKeys.stack) !== deps.env.stackName
+      ) {
         continue;
       }
       if (tag(TagKeys.onError) === 'keep') {
@@ -633,7 +641,12 @@ export async function abortCleanup(
   ]);
   // After the instances: a role still in use by a running instance would leave it without credentials.
   const roles = await sweepInstanceRoles(change, deps);
-  const report = mergeCleanupReports({ ...emptyCleanupReport(), kept: plan.kept }, staging, ...regions, roles);
+  const report = mergeCleanupReports(
+    { ...emptyCleanupReport(), kept: plan.kept },
+    staging,
+    ...regions,
+    roles,
+  );
 
   const note = plan.note === undefined ? '' : ` (${plan.note})`;
   deps.log(

@@ -49,7 +49,10 @@ export interface CreateInstanceRoleDeps {
  * The profile a template names must be one the stack allows (`extraInstanceProfiles`): infra's `iam:PassRole`
  * covers only their roles and the stack's temporary roles.
  */
-export function checkNamedProfile(wanted: string, env: Pick<TaskEnvironment, 'allowedInstanceProfiles'>): void {
+export function checkNamedProfile(
+  wanted: string,
+  env: Pick<TaskEnvironment, 'allowedInstanceProfiles'>,
+): void {
   if (env.allowedInstanceProfiles.includes(wanted)) return;
   const allowed = env.allowedInstanceProfiles;
   throw new InstanceProfileNotAllowedError(
@@ -78,7 +81,12 @@ function failure(what: string, identity: InstanceRoleIdentity, error: unknown): 
 }
 
 /** Creates the role, or finds the one an earlier attempt created; a same-named role elsewhere is refused. */
-async function ensureRole(iam: IAMClient, build: BuildState, identity: InstanceRoleIdentity, deps: CreateInstanceRoleDeps) {
+async function ensureRole(
+  iam: IAMClient,
+  build: BuildState,
+  identity: InstanceRoleIdentity,
+  deps: CreateInstanceRoleDeps,
+) {
   try {
     await iam.send(
       new CreateRoleCommand({
@@ -106,7 +114,12 @@ async function ensureRole(iam: IAMClient, build: BuildState, identity: InstanceR
   }
 }
 
-async function putPolicy(iam: IAMClient, identity: InstanceRoleIdentity, name: string, document: IamPolicyDocument) {
+async function putPolicy(
+  iam: IAMClient,
+  identity: InstanceRoleIdentity,
+  name: string,
+  document: IamPolicyDocument,
+) {
   try {
     await iam.send(
       new PutRolePolicyCommand({
@@ -117,7 +130,10 @@ async function putPolicy(iam: IAMClient, identity: InstanceRoleIdentity, name: s
     );
   } catch (error) {
     const code = awsErrorCode(error);
-    if (name === InstanceRolePolicyNames.template && (code === 'MalformedPolicyDocument' || code === 'LimitExceeded')) {
+    if (
+      name === InstanceRolePolicyNames.template &&
+      (code === 'MalformedPolicyDocument' || code === 'LimitExceeded')
+    ) {
       const e = error as Error;
       throw new InstanceRoleError(
         `IAM refused temporary_iam_instance_profile_policy_document (${code}): ${e.message} Fix the document.`,
@@ -127,7 +143,12 @@ async function putPolicy(iam: IAMClient, identity: InstanceRoleIdentity, name: s
   }
 }
 
-async function ensureProfile(iam: IAMClient, build: BuildState, identity: InstanceRoleIdentity, deps: CreateInstanceRoleDeps) {
+async function ensureProfile(
+  iam: IAMClient,
+  build: BuildState,
+  identity: InstanceRoleIdentity,
+  deps: CreateInstanceRoleDeps,
+) {
   try {
     await iam.send(
       new CreateInstanceProfileCommand({
@@ -137,7 +158,8 @@ async function ensureProfile(iam: IAMClient, build: BuildState, identity: Instan
       }),
     );
   } catch (error) {
-    if (awsErrorCode(error) !== 'EntityAlreadyExists') throw failure('Creating the instance profile', identity, error);
+    if (awsErrorCode(error) !== 'EntityAlreadyExists')
+      throw failure('Creating the instance profile', identity, error);
   }
   const profile = (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: identity.roleName })))
     .InstanceProfile;
@@ -151,12 +173,17 @@ async function ensureProfile(iam: IAMClient, build: BuildState, identity: Instan
   if (roles.includes(identity.roleName)) return;
   try {
     await iam.send(
-      new AddRoleToInstanceProfileCommand({ InstanceProfileName: identity.roleName, RoleName: identity.roleName }),
+      new AddRoleToInstanceProfileCommand({
+        InstanceProfileName: identity.roleName,
+        RoleName: identity.roleName,
+      }),
     );
   } catch (error) {
     // IAM is eventually consistent: a role created a moment ago may not be visible to this call yet.
     if (awsErrorCode(error) === 'NoSuchEntity') {
-      throw new AwsTransientError(`AddRoleToInstanceProfile: the new role ${identity.roleName} is not visible yet`);
+      throw new AwsTransientError(
+        `AddRoleToInstanceProfile: the new role ${identity.roleName} is not visible yet`,
+      );
     }
     throw failure('Adding the role to the instance profile', identity, error);
   }
@@ -173,7 +200,10 @@ async function ensureProfile(iam: IAMClient, build: BuildState, identity: Instan
  * @throws InstanceRoleError when IAM refuses the role, a policy or the profile, or a same-named one is not ours.
  * @throws AwsTransientError when the new role is not visible yet (retried with backoff).
  */
-export async function createInstanceRole(event: TaskEvent, deps: CreateInstanceRoleDeps): Promise<InstanceRoleInfo> {
+export async function createInstanceRole(
+  event: TaskEvent,
+  deps: CreateInstanceRoleDeps,
+): Promise<InstanceRoleInfo> {
   const { build } = event;
   const { config } = build;
   if (config.iamInstanceProfile !== undefined) {
@@ -202,5 +232,10 @@ export async function createInstanceRole(event: TaskEvent, deps: CreateInstanceR
     await putPolicy(iam, identity, InstanceRolePolicyNames.template, config.temporaryIamPolicyDocument);
   }
   await ensureProfile(iam, build, identity, deps);
-  return { instanceProfileName: identity.roleName, temporary: true, roleName: identity.roleName, path: identity.path };
+  return {
+    instanceProfileName: identity.roleName,
+    temporary: true,
+    roleName: identity.roleName,
+    path: identity.path,
+  };
 }

@@ -45,7 +45,10 @@ export async function deleteInstanceRole(iam: IAMClient, identity: InstanceRoleI
     for (const role of profile.InstanceProfile.Roles ?? []) {
       await unlessGone(() =>
         iam.send(
-          new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: roleName, RoleName: role.RoleName }),
+          new RemoveRoleFromInstanceProfileCommand({
+            InstanceProfileName: roleName,
+            RoleName: role.RoleName,
+          }),
         ),
       );
     }

@@ -153,7 +153,12 @@ export function buildInstancePolicy(
       Action: STAGED_FOLDER_OBJECT_ACTIONS,
       Resource: `${stagingBucketArn}/${staged}*`,
     },
-    { Sid: 'FindBundleBucket', Effect: 'Allow', Action: UPLOAD_BUNDLE_BUCKET_ACTIONS, Resource: bundleBucketArn },
+    {
+      Sid: 'FindBundleBucket',
+      Effect: 'Allow',
+      Action: UPLOAD_BUNDLE_BUCKET_ACTIONS,
+      Resource: bundleBucketArn,
+    },
     {
       Sid: 'UploadBundle',
       Effect: 'Allow',
@@ -170,7 +175,12 @@ export function buildInstancePolicy(
         Action: COMMAND_LOG_ACTIONS,
         Resource: `${logGroups}${ctx.commandLogGroup}:*`,
       },
-      { Sid: 'FindCommandLogGroup', Effect: 'Allow', Action: FIND_LOG_GROUP_ACTIONS, Resource: `${logGroups}*` },
+      {
+        Sid: 'FindCommandLogGroup',
+        Effect: 'Allow',
+        Action: FIND_LOG_GROUP_ACTIONS,
+        Resource: `${logGroups}*`,
+      },
     );
   }
   return { Version: '2012-10-17', Statement: statements };

@@ -21,11 +21,19 @@ export const MAX_POLICY_DOCUMENT_CHARS = 7000;
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function stringOrList(value: unknown, path: Path, what: string, report: Report): string | string[] | undefined {
+function stringOrList(
+  value: unknown,
+  path: Path,
+  what: string,
+  report: Report,
+): string | string[] | undefined {
   const ok = (s: unknown) => typeof s === 'string' && s.trim() !== '';
   if (ok(value)) return value as string;
   if (Array.isArray(value) && value.length > 0 && value.every(ok)) return value as string[];
-  report.error(path, `${KEY}: ${what} must be a non-empty string or list of strings, got ${describeValue(value)}`);
+  report.error(
+    path,
+    `${KEY}: ${what} must be a non-empty string or list of strings, got ${describeValue(value)}`,
+  );
   return undefined;
 }
 
@@ -62,7 +70,10 @@ function statement(value: unknown, path: Path, report: Report): IamPolicyStateme
     );
   }
   if (value.Effect !== 'Allow' && value.Effect !== 'Deny') {
-    report.error([...path, 'Effect'], `${KEY}: Effect must be "Allow" or "Deny", got ${describeValue(value.Effect)}`);
+    report.error(
+      [...path, 'Effect'],
+      `${KEY}: Effect must be "Allow" or "Deny", got ${describeValue(value.Effect)}`,
+    );
   }
   const action = stringOrList(value.Action, [...path, 'Action'], 'Action', report);
   const resource = stringOrList(value.Resource, [...path, 'Resource'], 'Resource', report);
@@ -70,7 +81,9 @@ function statement(value: unknown, path: Path, report: Report): IamPolicyStateme
     report.error([...path, 'Sid'], `${KEY}: Sid must be letters and digits, got ${describeValue(value.Sid)}`);
   }
   const condition =
-    value.Condition === undefined ? undefined : conditionBlock(value.Condition, [...path, 'Condition'], report);
+    value.Condition === undefined
+      ? undefined
+      : conditionBlock(value.Condition, [...path, 'Condition'], report);
   if (report.problems.length > before || action === undefined || resource === undefined) return undefined;
   return {
     ...(value.Sid === undefined ? {} : { Sid: value.Sid as string }),
@@ -100,11 +113,17 @@ export function parsePolicyDocument(
   }
   const version = value.Version ?? '2012-10-17';
   if (typeof version !== 'string' || !VERSIONS.includes(version)) {
-    report.error([...path, 'Version'], `${KEY}: Version must be one of ${VERSIONS.join(', ')}, got ${describeValue(version)}`);
+    report.error(
+      [...path, 'Version'],
+      `${KEY}: Version must be one of ${VERSIONS.join(', ')}, got ${describeValue(version)}`,
+    );
   }
   const statements: IamPolicyStatement[] = [];
   if (!Array.isArray(value.Statement) || value.Statement.length === 0) {
-    report.error([...path, 'Statement'], `${KEY}: Statement must be a non-empty list of statements, got ${describeValue(value.Statement)}`);
+    report.error(
+      [...path, 'Statement'],
+      `${KEY}: Statement must be a non-empty list of statements, got ${describeValue(value.Statement)}`,
+    );
   } else {
     for (const [i, entry] of value.Statement.entries()) {
       const s = statement(entry, [...path, 'Statement', i], report);

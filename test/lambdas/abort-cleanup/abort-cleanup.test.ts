@@ -9,7 +9,6 @@ import {
   type Instance,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import {
   DeleteInstanceProfileCommand,
   DeleteRoleCommand,
@@ -23,6 +22,7 @@ import {
   ListRoleTagsCommand,
   RemoveRoleFromInstanceProfileCommand,
 } from '@aws-sdk/client-iam';
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -255,7 +255,9 @@ describe('abortCleanup', () => {
       // Assess
       expect(iamMock.commandCalls(ListRolesCommand)[0]?.args[0].input).toMatchObject({ PathPrefix: PATH });
       expect(report.deletedInstanceRoles).toEqual(['build-a-1']);
-      expect(iamMock.commandCalls(DeleteRoleCommand).map((c) => c.args[0].input.RoleName)).toEqual(['build-a-1']);
+      expect(iamMock.commandCalls(DeleteRoleCommand).map((c) => c.args[0].input.RoleName)).toEqual([
+        'build-a-1',
+      ]);
       expect(report.kept).toContainEqual({
         resource: `instance role and profile ${PATH}build-b-2 (IAM)`,
         reason: expect.stringContaining('kept for debugging'),

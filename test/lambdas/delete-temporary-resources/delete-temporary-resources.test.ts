@@ -242,7 +242,9 @@ describe('deleteTemporaryResources', () => {
         } as never,
       });
       iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: roleName, Path: path } as never });
-      iamMock.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['ami-builder-build', 'template-policy-document'] });
+      iamMock
+        .on(ListRolePoliciesCommand)
+        .resolves({ PolicyNames: ['ami-builder-build', 'template-policy-document'] });
       iamMock.on(RemoveRoleFromInstanceProfileCommand).resolves({});
       iamMock.on(DeleteInstanceProfileCommand).resolves({});
       iamMock.on(DeleteRolePolicyCommand).resolves({});
@@ -306,7 +308,10 @@ describe('deleteTemporaryResources', () => {
 
     it('touches no role when the template names its own instance profile', async () => {
       // Act
-      await deleteTemporaryResources(event('success', { config: { iamInstanceProfile: 'legacy-builder' } }), deps);
+      await deleteTemporaryResources(
+        event('success', { config: { iamInstanceProfile: 'legacy-builder' } }),
+        deps,
+      );
 
       // Assess
       expect(iamMock.calls()).toHaveLength(0);
@@ -315,7 +320,9 @@ describe('deleteTemporaryResources', () => {
     it('leaves a same-named role at another path alone', async () => {
       // Prepare
       stageRole();
-      iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: identity().roleName, Path: '/other/' } as never });
+      iamMock
+        .on(GetRoleCommand)
+        .resolves({ Role: { RoleName: identity().roleName, Path: '/other/' } as never });
       iamMock.on(GetInstanceProfileCommand).resolves({
         InstanceProfile: { InstanceProfileName: identity().roleName, Path: '/other/', Roles: [] } as never,
       });
@@ -332,7 +339,9 @@ describe('deleteTemporaryResources', () => {
     it('reports the role as kept, with the reason, when IAM refuses to delete it', async () => {
       // Prepare
       stageRole();
-      iamMock.on(DeleteRoleCommand).rejects(awsError('AccessDenied', 'not authorized to perform iam:DeleteRole', 403));
+      iamMock
+        .on(DeleteRoleCommand)
+        .rejects(awsError('AccessDenied', 'not authorized to perform iam:DeleteRole', 403));
 
       // Act
       const report = await deleteTemporaryResources(event('success'), deps);
