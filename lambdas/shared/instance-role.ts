@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { BuildConfig, IamPolicyDocument } from './config.js';
-import { safeSegment, stagingPrefix } from './staging.js';
+import { safeSegment, stagingPrefix } from './staging-paths.js';
 import type { BuildState } from './state.js';
 
 /** First segment of every path the stack's temporary roles live under. */
