@@ -18,7 +18,7 @@ export const DEFAULT_STACK_NAME = 'AmiBuilder';
 export const StackOutputKeys = {
   stateMachineArn: 'StateMachineArn',
   stagingBucketName: 'StagingBucketName',
-  instanceProfileName: 'InstanceProfileName',
+  instanceRoleBoundaryArn: 'InstanceRoleBoundaryArn',
   commandLogGroupName: 'CommandLogGroupName',
   commandDocumentName: 'CommandDocumentName',
 } as const;

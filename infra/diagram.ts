@@ -197,8 +197,8 @@ export const DOC_PERMISSION_CONTEXT: PermissionContext = {
   region: '<region>',
   stagingBucketArn: 'arn:aws:s3:::<staging-bucket>',
   commandDocumentName: '<command-document>',
-  buildRoleArn: 'arn:aws:iam::<account>:role/<build-instance-role>',
-  buildInstanceProfileArn: 'arn:aws:iam::<account>:instance-profile/<build-instance-profile>',
+  instanceRolePath: '/ami-builder/<stack>/',
+  instanceRoleBoundaryArn: 'arn:aws:iam::<account>:policy/ami-builder/<stack>/<instance-role-boundary>',
   extraInstanceProfiles: [
     { name: '<extraInstanceProfiles[].name>', roleArn: '<extraInstanceProfiles[].roleArn>' },
   ],

@@ -39,10 +39,10 @@ export interface PermissionContext {
   region: string;
   stagingBucketArn: string;
   commandDocumentName: string;
-  /** The build-instance role (the default instance profile's role). */
-  buildRoleArn: string;
-  /** ARN of the default build-instance profile. */
-  buildInstanceProfileArn: string;
+  /** `/ami-builder/<stack>/`: the path of every temporary build-instance role and instance profile. */
+  instanceRolePath: string;
+  /** ARN of the permissions boundary every temporary build-instance role must be created with. */
+  instanceRoleBoundaryArn: string;
   extraInstanceProfiles: ExtraInstanceProfile[];
   bundleBucketPatterns: string[];
   x509ParameterPrefix: string;
@@ -135,6 +135,35 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
     wildcardReason: `Templates reference S3 objects (scripts, files, user_data_file, X.509 files) in the staging bucket or an allowed bucket; object keys are known only at run time. ${bundleReason}`,
   };
 
+  // ─── Temporary build-instance roles: created, passed and deleted only under the stack's path ───────────────
+  const instanceRoles = `arn:${p}:iam::${a}:role${ctx.instanceRolePath}*`;
+  const instanceProfiles = `arn:${p}:iam::${a}:instance-profile${ctx.instanceRolePath}*`;
+  const withBoundary: Conditions = {
+    StringEquals: { 'iam:PermissionsBoundary': ctx.instanceRoleBoundaryArn },
+  };
+  const rolePathReason = `Temporary build-instance roles and profiles are named per execution and build at run time; only those under the stack's path ${ctx.instanceRolePath} are named.`;
+  const deleteInstanceRoles: TaskGrant[] = [
+    {
+      sid: 'DeleteTemporaryInstanceProfiles',
+      actions: ['iam:GetInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'],
+      resources: [instanceProfiles],
+      wildcardReason: rolePathReason,
+    },
+    {
+      sid: 'DeleteTemporaryInstanceRoles',
+      actions: ['iam:GetRole', 'iam:ListRolePolicies', 'iam:DeleteRole'],
+      resources: [instanceRoles],
+      wildcardReason: rolePathReason,
+    },
+    {
+      sid: 'DeleteTemporaryInstanceRolePolicies',
+      actions: ['iam:DeleteRolePolicy'],
+      resources: [instanceRoles],
+      conditions: withBoundary,
+      wildcardReason: `${rolePathReason} Only roles with the stack's permissions boundary (condition).`,
+    },
+  ];
+
   return {
     ValidateTemplate: [],
 
@@ -191,6 +220,40 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       },
     ],
 
+    CreateInstanceRole: [
+      {
+        sid: 'CreateBoundedInstanceRoles',
+        actions: ['iam:CreateRole', 'iam:PutRolePolicy'],
+        resources: [instanceRoles],
+        conditions: withBoundary,
+        wildcardReason: `${rolePathReason} Only roles created with the stack's permissions boundary (condition iam:PermissionsBoundary), so no role this task creates or writes can do more than the boundary allows.`,
+      },
+      {
+        sid: 'TagAndFindInstanceRoles',
+        actions: ['iam:TagRole', 'iam:GetRole'],
+        resources: [instanceRoles],
+        wildcardReason: rolePathReason,
+      },
+      {
+        sid: 'CreateInstanceProfiles',
+        actions: [
+          'iam:CreateInstanceProfile',
+          'iam:TagInstanceProfile',
+          'iam:GetInstanceProfile',
+          'iam:AddRoleToInstanceProfile',
+        ],
+        resources: [instanceProfiles],
+        wildcardReason: rolePathReason,
+      },
+      {
+        // AddRoleToInstanceProfile requires iam:PassRole on the role it adds.
+        sid: 'AddInstanceRolesToProfiles',
+        actions: ['iam:PassRole'],
+        resources: [instanceRoles],
+        wildcardReason: rolePathReason,
+      },
+    ],
+
     LaunchInstance: [
       {
         sid: 'RunTaggedInstance',
@@ -230,8 +293,9 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       {
         sid: 'PassBuildInstanceRoles',
         actions: ['iam:PassRole'],
-        resources: [ctx.buildRoleArn, ...ctx.extraInstanceProfiles.map((x) => x.roleArn)],
+        resources: [instanceRoles, ...ctx.extraInstanceProfiles.map((x) => x.roleArn)],
         conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+        wildcardReason: `${rolePathReason} Besides them, only the roles of the configured extraInstanceProfiles.`,
       },
       { ...readUserObjects, sid: 'ReadUserDataFile' },
     ],
@@ -450,6 +514,7 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       deleteTaggedGroups,
       listStaging,
       deleteStaged,
+      ...deleteInstanceRoles,
     ],
 
     ReportBuild: [describe('DescribeImages', ['ec2:DescribeImages'])],
@@ -527,6 +592,20 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       deleteTaggedGroups,
       listStaging,
       deleteStaged,
+      ...deleteInstanceRoles,
+      {
+        sid: 'FindExecutionInstanceRoles',
+        actions: ['iam:ListRoles', 'iam:ListInstanceProfiles'],
+        resources: ['*'],
+        wildcardReason:
+          'iam:ListRoles and iam:ListInstanceProfiles support no resource-level permissions; Abort Cleanup lists only the execution’s path (PathPrefix) and reads each role’s tags before deleting it.',
+      },
+      {
+        sid: 'ReadInstanceRoleTags',
+        actions: ['iam:ListRoleTags'],
+        resources: [instanceRoles],
+        wildcardReason: rolePathReason,
+      },
       {
         sid: 'DescribeBuildExecutions',
         actions: ['states:DescribeExecution'],

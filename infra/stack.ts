@@ -29,7 +29,7 @@ export interface AmiBuilderStackProps extends StackProps {
 export const EVENT_BUS_NAME = 'default';
 
 /**
- * The ami-builder stack: the build state machine and its Lambda tasks, the build instance's role and profile, the
+ * The ami-builder stack: the build state machine and its Lambda tasks, the build instance's permissions boundary, the
  * staging bucket, the SSM command document and its log group, alarms, the abort-cleanup rule and the schedules.
  */
 export class AmiBuilderStack extends Stack {
@@ -58,6 +58,7 @@ export class AmiBuilderStack extends Stack {
     });
     this.commands = new CommandDocument(this, 'Commands', { logRetention });
     this.buildInstance = new BuildInstanceRole(this, 'BuildInstance', {
+      stackName: config.stackName,
       stagingBucket: this.stagingBucket.bucket,
       bundleBucketPatterns: config.allowedBucketPatterns,
       commandLogGroup: this.commands.logGroup,
@@ -73,7 +74,7 @@ export class AmiBuilderStack extends Stack {
       STAGING_BUCKET: this.stagingBucket.bucket.bucketName,
       COMMAND_DOCUMENT: this.commands.documentName,
       COMMAND_LOG_GROUP: this.commands.logGroup.logGroupName,
-      INSTANCE_PROFILE: this.buildInstance.instanceProfileName,
+      INSTANCE_ROLE_BOUNDARY: this.buildInstance.boundaryArn,
       ALLOWED_INSTANCE_PROFILES: config.extraInstanceProfiles.map((p) => p.name).join(','),
       ALLOWED_BUCKET_PATTERNS: config.allowedBucketPatterns.join(','),
       EVENT_BUS_NAME,
@@ -123,8 +124,8 @@ export class AmiBuilderStack extends Stack {
         stackName: config.stackName,
         stagingBucketArn: this.stagingBucket.bucket.bucketArn,
         commandDocumentName: this.commands.documentName,
-        buildRoleArn: this.buildInstance.role.roleArn,
-        buildInstanceProfileArn: this.buildInstance.instanceProfileArn,
+        instanceRolePath: this.buildInstance.rolePath,
+        instanceRoleBoundaryArn: this.buildInstance.boundaryArn,
         extraInstanceProfiles: config.extraInstanceProfiles,
         bundleBucketPatterns: config.allowedBucketPatterns,
         x509ParameterPrefix: config.x509ParameterPrefix,
@@ -159,9 +160,9 @@ export class AmiBuilderStack extends Stack {
       value: this.stagingBucket.bucket.bucketName,
       description: 'Where the CLI uploads local template files and builds stage command folders (staging/)',
     });
-    new CfnOutput(this, 'InstanceProfileName', {
-      value: this.buildInstance.instanceProfileName,
-      description: 'The default build-instance profile (used when a template sets no iam_instance_profile)',
+    new CfnOutput(this, 'InstanceRoleBoundaryArn', {
+      value: this.buildInstance.boundaryArn,
+      description: `The permissions boundary of every temporary build-instance role (under ${this.buildInstance.rolePath})`,
     });
     new CfnOutput(this, 'CommandLogGroupName', {
       value: this.commands.logGroup.logGroupName,

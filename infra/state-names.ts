@@ -11,6 +11,7 @@ export const StateNames = {
   Prevalidate: 'Prevalidate',
   EnsureBundleBucket: 'Ensure Bundle Bucket',
   CreateSecurityGroup: 'Create Security Group',
+  CreateInstanceRole: 'Create Instance Role',
   LaunchInstance: 'Launch Instance',
   CheckInstanceRunning: 'Check Instance Running',
   InstanceRunning: 'Instance Running?',
@@ -103,8 +104,10 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Creates the bundle bucket (s3_bucket) in the build region if it is missing; fails if it is in another region or not ours.',
   CreateSecurityGroup:
     'Resolves VPC, subnet and security groups; creates a temporary group without any ingress rule unless groups are given.',
+  CreateInstanceRole:
+    'Creates the build’s temporary instance role and profile under the stack’s path and permissions boundary: its own staged folder, its own bundle keys, the command log group, the SSM agent (plus temporary_iam_instance_profile_policy_document). Checks a named iam_instance_profile instead.',
   LaunchInstance:
-    'RunInstances with an idempotency token from the execution, the instance profile, user data, block devices, metadata options and run_tags plus ownership tags.',
+    'RunInstances with an idempotency token from the execution, the instance profile (retried while IAM propagates a new one), user data, block devices, metadata options and run_tags plus ownership tags.',
   CheckInstanceRunning: 'Describes the instance; fails if it stops or terminates instead of running.',
   InstanceRunning: 'Goes on when the instance runs; otherwise waits and checks again.',
   WaitForInstanceRunning: 'Waits the polling delay before the next instance check.',
@@ -162,7 +165,7 @@ export const StateDescriptions: Record<StateKey, string> = {
   InstanceTerminated: 'Goes on when the instance is terminated; otherwise waits.',
   WaitForInstanceTermination: 'Waits before the next termination check.',
   DeleteTemporaryResources:
-    'Deletes the temporary security group (retrying while it is in use) and the build’s staged files.',
+    'Deletes the temporary security group (retrying while it is in use), the temporary instance role and profile, and the build’s staged files.',
   ReportBuild:
     'Produces the build’s entry of the output: artifacts per region, artifact id, manifest, timings.',
   RunErrorCleanupProvisionerChoice:
@@ -179,7 +182,7 @@ export const StateDescriptions: Record<StateKey, string> = {
   InstanceTerminatedAfterFailure: 'Goes on when the instance is terminated; otherwise waits.',
   WaitForInstanceTerminationAfterFailure: 'Waits before the next termination check.',
   DeleteTemporaryResourcesAfterFailure:
-    'Deletes the temporary security group and staged files, or keeps the group (on_error: abort).',
+    'Deletes the temporary security group, instance role and profile, and staged files, or keeps the group and role with the instance (on_error: abort).',
   ReportFailedBuild:
     'Produces the failed build’s entry of the output: the error, its cause and what was cleaned up.',
   SummarizeBuilds:

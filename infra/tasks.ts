@@ -7,6 +7,7 @@ export const Tasks = {
   Prevalidate: 'lambdas/prevalidate/handler.ts',
   EnsureBundleBucket: 'lambdas/ensure-bucket/handler.ts',
   CreateSecurityGroup: 'lambdas/create-security-group/handler.ts',
+  CreateInstanceRole: 'lambdas/create-instance-role/handler.ts',
   LaunchInstance: 'lambdas/launch-instance/handler.ts',
   CheckInstance: 'lambdas/check-instance/handler.ts',
   CheckAgent: 'lambdas/check-agent/handler.ts',

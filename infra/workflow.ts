@@ -49,6 +49,17 @@ export const SECURITY_GROUP_IN_USE_RETRY: RetryProps = {
   maxAttempts: 10,
 };
 
+/**
+ * Retry of {@link ErrorNames.InstanceProfileNotReady} on Launch Instance: IAM propagates a new instance profile
+ * to EC2 within seconds, occasionally a minute or two (about 150 s in all here).
+ */
+export const INSTANCE_PROFILE_NOT_READY_RETRY: RetryProps = {
+  errors: [ErrorNames.InstanceProfileNotReady],
+  interval: Duration.seconds(3),
+  backoffRate: 1.5,
+  maxAttempts: 8,
+};
+
 /** A Task's `TimeoutSeconds`: the function's own timeout plus this margin, so the Lambda's timeout wins. */
 export const TASK_TIMEOUT_MARGIN = Duration.seconds(60);
 
@@ -222,7 +233,11 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const createSecurityGroup = guard(
     invoke('CreateSecurityGroup', 'CreateSecurityGroup', { resultPath: '$.network' }),
   );
+  const createInstanceRole = guard(
+    invoke('CreateInstanceRole', 'CreateInstanceRole', { resultPath: '$.instanceRole' }),
+  );
   const launchInstance = guard(invoke('LaunchInstance', 'LaunchInstance', { resultPath: '$.instance' }));
+  launchInstance.addRetry(INSTANCE_PROFILE_NOT_READY_RETRY);
   const instanceRunning = poll(
     { check: 'CheckInstanceRunning', choice: 'InstanceRunning', wait: 'WaitForInstanceRunning' },
     'CheckInstance',
@@ -373,6 +388,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const build = Chain.start(prevalidate)
     .next(ensureBundleBucket)
     .next(createSecurityGroup)
+    .next(createInstanceRole)
     .next(launchInstance)
     .next(instanceRunning.loop)
     .next(agentOnline.loop)

@@ -123,7 +123,8 @@ const INFRA_TEST = {
   alarms: '"alarms on failed, timed-out and aborted executions"',
   functions: '"has one Node 22 ARM64 function per task, traced, … with its own log group"',
   bucket: '"has an encrypted, TLS-only, private staging bucket whose staged objects expire"',
-  buildRole: '"has the build instance role and profile with SSM core, staged downloads and bundle uploads"',
+  buildRole:
+    '"bounds the temporary build-instance roles: SSM agent, staged downloads, bundle uploads, no S3 or SSM read on *"',
   abortCleanup: '"invokes Abort Cleanup when one of its executions is aborted, times out, fails or succeeds"',
   schedules:
     '"turns each configured schedule into a schedule with the template as input, a retry policy and a DLQ"',
@@ -601,7 +602,7 @@ async function checkDeployment(clients: Clients, port: number, config: BuilderCo
     const keys = [
       'StateMachineArn',
       'StagingBucketName',
-      'InstanceProfileName',
+      'InstanceRoleBoundaryArn',
       'CommandLogGroupName',
       'CommandDocumentName',
       'NotificationTopicArn',
@@ -764,7 +765,7 @@ async function checkFunctions(context: DeployedContext): Promise<void> {
     STAGING_BUCKET: outputs.stagingBucketName,
     COMMAND_DOCUMENT: outputs.commandDocumentName,
     COMMAND_LOG_GROUP: outputs.commandLogGroupName,
-    INSTANCE_PROFILE: outputs.instanceProfileName,
+    INSTANCE_ROLE_BOUNDARY: outputs.instanceRoleBoundaryArn,
     ALLOWED_INSTANCE_PROFILES: config.extraInstanceProfiles.map((p) => p.name).join(','),
     ALLOWED_BUCKET_PATTERNS: config.allowedBucketPatterns.join(','),
     EVENT_BUS_NAME: 'default',
@@ -890,42 +891,32 @@ async function checkAbortCleanupRule(context: DeployedContext): Promise<void> {
   });
 }
 
-/** The build instance's role and profile. */
+/** The permissions boundary of the temporary build-instance roles (the stack has no standing instance role). */
 async function checkBuildInstance(context: DeployedContext): Promise<void> {
   const { port, config, checks, d } = context;
   const { outputs } = d;
-  await checks.run('build instance role and profile', async () => {
-    const xml = await iam(port, 'GetInstanceProfile', { InstanceProfileName: outputs.instanceProfileName });
-    const roleNames = xmlValues(xml, 'RoleName');
-    const [roleLogicalId, roleResource] =
-      resourcesOfType(d, 'AWS::IAM::Role').find(([, r]) =>
-        fmt(r.Properties.AssumeRolePolicyDocument).includes('ec2.amazonaws.com'),
+  await checks.run('build instance role boundary', async () => {
+    const arn = outputs.instanceRoleBoundaryArn;
+    const policy = await iam(port, 'GetPolicy', { PolicyArn: arn });
+    expect(xmlValues(policy, 'Arn').includes(arn), `the boundary ${arn} does not exist`);
+    const roles = resourcesOfType(d, 'AWS::IAM::Role').filter(([, r]) =>
+      fmt(r.Properties.AssumeRolePolicyDocument).includes('ec2.amazonaws.com'),
+    );
+    expect(
+      roles.length === 0,
+      `the template has a standing role EC2 may assume: ${roles.map(([id]) => id).join(', ')}`,
+    );
+    const [, boundary] =
+      resourcesOfType(d, 'AWS::IAM::ManagedPolicy').find(([, r]) =>
+        fmt(r.Properties.Description).includes('temporary build-instance role'),
       ) ?? [];
-    expect(roleLogicalId && roleResource, 'the template has no role EC2 may assume');
-    const role = await checkRole(port, d, roleLogicalId, 'ec2.amazonaws.com');
-    expect(isDeepStrictEqual(roleNames, [role.roleName]), `the profile holds ${fmt(roleNames)}`);
-    const managed = fmt(roleResource.Properties.ManagedPolicyArns);
-    expect(managed.includes('AmazonSSMManagedInstanceCore'), `template managed policies ${managed}`);
-    const attached = xmlValues(
-      await iam(port, 'ListAttachedRolePolicies', { RoleName: role.roleName }),
-      'PolicyName',
-    );
-    expectLiveOrMotoDefault(
-      checks,
-      { what: 'IAM role ManagedPolicyArns', provenBy: INFRA_TEST.buildRole },
-      attached,
-      ['AmazonSSMManagedInstanceCore'],
-      [],
-    );
-    const policyText = fmt(
-      resourcesOfType(d, 'AWS::IAM::Policy').find(([, p]) =>
-        (p.Properties.Roles as unknown[] | undefined)?.some((r) => targetOf(r) === roleLogicalId),
-      )?.[1].Properties.PolicyDocument,
-    );
+    expect(boundary, 'the template has no build-instance permissions boundary');
+    const text = fmt(boundary?.Properties.PolicyDocument);
+    expect(!text.includes('AmazonSSMManagedInstanceCore'), 'the boundary names AmazonSSMManagedInstanceCore');
     for (const pattern of config.allowedBucketPatterns) {
-      expect(policyText.includes(`:s3:::${pattern}/*`), `the instance may not upload bundles to ${pattern}`);
+      expect(text.includes(`:s3:::${pattern}/*`), `the boundary does not allow bundle uploads to ${pattern}`);
     }
-    return `${outputs.instanceProfileName} → ${role.roleName} (trusts ec2.amazonaws.com, ${role.statements} statements; bundle buckets ${config.allowedBucketPatterns.join(', ')})`;
+    return `${arn} (bundle buckets ${config.allowedBucketPatterns.join(', ')}; proven by ${INFRA_TEST.buildRole})`;
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CreatePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateDocumentCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Emulator } from '../../emulator/index.js';
@@ -37,7 +38,7 @@ export async function deployToEmulator(stack: SynthesizedStack, emulator: Emulat
   const s3 = new S3Client({ region, endpoint: emulator.endpoint, forcePathStyle: true });
   const ssm = new SSMClient({ region, endpoint: emulator.endpoint });
   const logs = new CloudWatchLogsClient({ region, endpoint: emulator.endpoint });
-  const { stagingBucket, commandDocument, commandLogGroup, instanceProfile } = stack.resources;
+  const { stagingBucket, commandDocument, commandLogGroup, instanceRoleBoundary } = stack.resources;
   await s3
     .send(
       new CreateBucketCommand({
@@ -67,15 +68,28 @@ export async function deployToEmulator(stack: SynthesizedStack, emulator: Emulat
       .send(new CreateLogGroupCommand({ logGroupName: commandLogGroup }))
       .catch(ignoreCode('ResourceAlreadyExistsException'));
   }
-  if (instanceProfile) await emulator.createInstanceProfile(instanceProfile);
+  if (instanceRoleBoundary !== undefined) {
+    // The boundary every temporary build-instance role is created with, as `cdk deploy` creates it.
+    const iam = new IAMClient({ region, endpoint: emulator.endpoint });
+    await iam
+      .send(
+        new CreatePolicyCommand({
+          PolicyName: instanceRoleBoundary.name,
+          Path: instanceRoleBoundary.path,
+          PolicyDocument: JSON.stringify(instanceRoleBoundary.document),
+        }),
+      )
+      .catch(ignoreCode('EntityAlreadyExistsException', 'EntityAlreadyExists'));
+    iam.destroy();
+  }
   s3.destroy();
   ssm.destroy();
   logs.destroy();
 }
 
-function ignoreCode(code: string) {
+function ignoreCode(...codes: string[]) {
   return (error: unknown) => {
-    if ((error as { name?: string }).name === code) return undefined;
+    if (codes.includes((error as { name?: string }).name ?? '')) return undefined;
     throw error;
   };
 }

@@ -25,7 +25,8 @@ export interface SynthesizedStack {
     stagingBucket: string;
     commandDocument: { name: string; content: unknown };
     commandLogGroup: string;
-    instanceProfile: string;
+    /** The temporary build-instance roles' permissions boundary: its ARN and policy document. */
+    instanceRoleBoundary?: { arn: string; name: string; path: string; document: unknown };
   };
 }
 
@@ -43,6 +44,7 @@ function physicalName(logicalId: string, resource: CfnResource, stackName: strin
     p.Name ??
     p.LogGroupName ??
     p.InstanceProfileName ??
+    p.ManagedPolicyName ??
     p.RoleName ??
     p.TopicName ??
     p.StateMachineName;
@@ -77,6 +79,10 @@ export function synthesizeForLocalRun(options: SynthOptions): SynthesizedStack {
       }
       if (r.Type === 'AWS::SNS::Topic')
         return `arn:aws:sns:${region}:${account}:${physicalName(id, r, stackName)}`;
+      if (r.Type === 'AWS::IAM::ManagedPolicy') {
+        const path = typeof r.Properties?.Path === 'string' ? r.Properties.Path : '/';
+        return `arn:aws:iam::${account}:policy${path}${physicalName(id, r, stackName)}`;
+      }
       return physicalName(id, r, stackName);
     },
     getAtt: (id, attr) => {
@@ -120,7 +126,18 @@ export function synthesizeForLocalRun(options: SynthOptions): SynthesizedStack {
   }
   const stagingBucket = environment.STAGING_BUCKET ?? '';
   const commandLogGroup = environment.COMMAND_LOG_GROUP ?? '';
-  const instanceProfile = environment.INSTANCE_PROFILE ?? '';
+  let instanceRoleBoundary: SynthesizedStack['resources']['instanceRoleBoundary'];
+  for (const [id, r] of Object.entries(resources)) {
+    const arn = r.Type === 'AWS::IAM::ManagedPolicy' ? String(ctx.ref(id)) : undefined;
+    if (arn !== undefined && arn === environment.INSTANCE_ROLE_BOUNDARY) {
+      instanceRoleBoundary = {
+        arn,
+        name: physicalName(id, r, stackName),
+        path: String(r.Properties?.Path ?? '/'),
+        document: resolveIntrinsics(r.Properties?.PolicyDocument, ctx),
+      };
+    }
+  }
   if (commandDocument && environment.COMMAND_DOCUMENT) commandDocument.name = environment.COMMAND_DOCUMENT;
   if (!commandDocument) throw new Error('the synthesized stack has no SSM command document');
   return {
@@ -132,6 +149,6 @@ export function synthesizeForLocalRun(options: SynthOptions): SynthesizedStack {
     stateMachineArn,
     functions,
     environment,
-    resources: { stagingBucket, commandDocument, commandLogGroup, instanceProfile },
+    resources: { stagingBucket, commandDocument, commandLogGroup, instanceRoleBoundary },
   };
 }

@@ -10,7 +10,9 @@
  *   then waited for (a security group cannot be deleted while an instance uses it);
  * - security groups with the same tags: deleted, retrying `DependencyViolation` within the time budget;
  * - AMIs with the same tags: reported, never deregistered (Packer keeps registered AMIs, reference §1.3);
- * - staged objects under `staging/<execution name>/` in the staging bucket: deleted.
+ * - staged objects under `staging/<execution name>/` in the staging bucket: deleted;
+ * - temporary instance roles and profiles under `/ami-builder/<stack>/<execution name>/` (IAM) whose
+ *   `ami-builder:execution` tag is the execution: deleted, after the instances are gone.
  * Resources tagged `ami-builder:on-error = keep` (`on_error: abort`) are kept and reported, as Packer's
  * `-on-error=abort` skips cleanup on cancel too (reference §5.3).
  */
@@ -25,6 +27,14 @@ import {
   type Instance,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import {
+  type IAMClient,
+  ListInstanceProfilesCommand,
+  type ListInstanceProfilesCommandOutput,
+  ListRolesCommand,
+  type ListRolesCommandOutput,
+  ListRoleTagsCommand,
+} from '@aws-sdk/client-iam';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import {
@@ -34,10 +44,13 @@ import {
   type KeptResource,
   keptImage,
   keptInstance,
+  keptInstanceRole,
   keptSecurityGroup,
   mergeCleanupReports,
 } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
+import { executionRolePath } from '../shared/instance-role.js';
+import { deleteInstanceRole } from '../shared/instance-role-iam.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import { deleteStaged, executionStagingPrefix } from '../shared/staging.js';
 import type { CleanupReport } from '../shared/state.js';
@@ -68,7 +81,7 @@ export const DEFAULT_ABORT_CLEANUP_TIMING: AbortCleanupTiming = {
 };
 
 export interface AbortCleanupDeps {
-  clients: Pick<Clients, 'ec2' | 's3' | 'sfn'>;
+  clients: Pick<Clients, 'ec2' | 's3' | 'sfn' | 'iam'>;
   env: Pick<TaskEnvironment, 'stackName' | 'stagingBucket'>;
   /** The stack's own region (`AWS_REGION`): the staging bucket is there, and it is always swept. */
   homeRegion: string;
@@ -500,6 +513,96 @@ async function deleteExecutionStaging(
   return report;
 }
 
+async function listRolesUnder(iam: IAMClient, path: string): Promise<{ name: string; path: string }[]> {
+  const roles: { name: string; path: string }[] = [];
+  let marker: string | undefined;
+  do {
+    const page: ListRolesCommandOutput = await iam.send(
+      new ListRolesCommand({ PathPrefix: path, Marker: marker }),
+    );
+    for (const r of page.Roles ?? []) {
+      if (r.Path === path && r.RoleName !== undefined) roles.push({ name: r.RoleName, path: r.Path });
+    }
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker !== undefined);
+  return roles;
+}
+
+async function listProfilesUnder(iam: IAMClient, path: string): Promise<string[]> {
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page: ListInstanceProfilesCommandOutput = await iam.send(
+      new ListInstanceProfilesCommand({ PathPrefix: path, Marker: marker }),
+    );
+    for (const p of page.InstanceProfiles ?? []) {
+      if (p.Path === path && p.InstanceProfileName !== undefined) names.push(p.InstanceProfileName);
+    }
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker !== undefined);
+  return names;
+}
+
+/**
+ * The execution's temporary instance roles and profiles, found by their path. A role is this execution's only
+ * when its `ami-builder:execution` tag says so (an execution name may be reused after 90 days); one tagged
+ * `ami-builder:on-error = keep` stays with its kept instance. A profile whose role is gone is deleted as well.
+ */
+async function sweepInstanceRoles(
+  change: ExecutionStatusChange,
+  deps: AbortCleanupDeps,
+): Promise<CleanupReport> {
+  const report = emptyCleanupReport();
+  const name = change.detail.name ?? parseExecutionArn(change.detail.executionArn).name;
+  if (name === undefined) return report;
+  const path = executionRolePath(deps.env.stackName, name);
+  const iam = deps.clients.iam(deps.homeRegion);
+  const deleted: string[] = [];
+  try {
+    const roles = await listRolesUnder(iam, path);
+    const handled = new Set<string>();
+    for (const role of roles) {
+      const tags = (await iam.send(new ListRoleTagsCommand({ RoleName: role.name }))).Tags ?? [];
+      const tag = (key: string) => tags.find((t) => t.Key === key)?.Value;
+      handled.add(role.name);
+      if (
+        tag(TagKeys.execution) !== change.detail.executionArn ||
+        tag(TagKeys.stack) !== deps.env.stackName
+      ) {
+        continue;
+      }
+      if (tag(TagKeys.onError) === 'keep') {
+        report.kept.push(keptInstanceRole(role.name, path, KEEP_TAG));
+        continue;
+      }
+      try {
+        if (await deleteInstanceRole(iam, { roleName: role.name, path })) deleted.push(role.name);
+      } catch (error) {
+        report.kept.push(
+          keptInstanceRole(role.name, path, `could not be deleted (${awsErrorCode(error) ?? 'error'})`),
+        );
+      }
+    }
+    for (const profile of await listProfilesUnder(iam, path)) {
+      if (handled.has(profile)) continue;
+      try {
+        if (await deleteInstanceRole(iam, { roleName: profile, path })) deleted.push(profile);
+      } catch (error) {
+        report.kept.push(
+          keptInstanceRole(profile, path, `could not be deleted (${awsErrorCode(error) ?? 'error'})`),
+        );
+      }
+    }
+  } catch (error) {
+    report.kept.push({
+      resource: `instance roles under ${path} (IAM)`,
+      reason: `could not be listed (${awsErrorCode(error) ?? 'error'}); look for roles under ${path}`,
+    });
+  }
+  if (deleted.length > 0) report.deletedInstanceRoles = deleted;
+  return report;
+}
+
 /**
  * Cleans up after the execution named by the event. Returns what was done and kept, and logs it in one line.
  * After SUCCEEDED it only deletes the execution's staged files; an event for any other status (RUNNING, …)
@@ -536,7 +639,14 @@ export async function abortCleanup(
     deleteExecutionStaging(change, deps),
     ...plan.regions.map((region) => sweepRegion(sweep, region)),
   ]);
-  const report = mergeCleanupReports({ ...emptyCleanupReport(), kept: plan.kept }, staging, ...regions);
+  // After the instances: a role still in use by a running instance would leave it without credentials.
+  const roles = await sweepInstanceRoles(change, deps);
+  const report = mergeCleanupReports(
+    { ...emptyCleanupReport(), kept: plan.kept },
+    staging,
+    ...regions,
+    roles,
+  );
 
   const note = plan.note === undefined ? '' : ` (${plan.note})`;
   deps.log(

@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
 import { abortCleanup, parseStatusChange } from './abort-cleanup.js';
 
 const deps = {
-  clients: createClients({ ec2: EC2Client, s3: S3Client, sfn: SFNClient }),
+  clients: createClients({ ec2: EC2Client, s3: S3Client, sfn: SFNClient, iam: IAMClient }),
   env: readEnvironment(),
   homeRegion: process.env.AWS_REGION ?? 'us-east-1',
   clock: systemClock,

@@ -7,13 +7,12 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { AgentNotOnlineError, InstanceNotRunningError } from '../shared/errors.js';
 import { nextAttempt, pollResult } from '../shared/poll.js';
-import type { Clients, TaskEnvironment } from '../shared/runtime.js';
+import type { Clients } from '../shared/runtime.js';
 import type { PollResult, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
 
 export interface CheckAgentDeps {
   clients: Pick<Clients, 'ec2' | 'ssm'>;
-  env: Pick<TaskEnvironment, 'instanceProfile'>;
 }
 
 /** Seconds between two checks of the agent. */
@@ -90,7 +89,7 @@ export async function checkAgent(event: TaskEvent, deps: CheckAgentDeps): Promis
   const status = ping ?? 'not registered';
   const maxAttempts = agentMaxAttempts(config.agentTimeoutSeconds);
   if (attempt >= maxAttempts) {
-    const profile = config.iamInstanceProfile ?? deps.env.instanceProfile;
+    const profile = build.instanceRole?.instanceProfileName ?? config.iamInstanceProfile ?? '';
     throw new AgentNotOnlineError(
       `The SSM agent of instance ${instanceId} did not report Online within ${config.agentTimeoutSeconds} s ` +
         `(ssh_timeout); last status: ${status}. Usual causes: ` +
@@ -98,7 +97,7 @@ export async function checkAgent(event: TaskEvent, deps: CheckAgentDeps): Promis
         'user_data; ' +
         (profile === ''
           ? '(2) the instance has no instance profile, so it cannot register with SSM; '
-          : `(2) the instance profile "${profile}" is missing or lacks the AmazonSSMManagedInstanceCore policy; `) +
+          : `(2) the instance profile "${profile}" is missing or its role lacks the SSM agent's permissions (ssm:UpdateInstanceInformation, ssmmessages, ec2messages); `) +
         '(3) the instance has no route to the SSM endpoints (ssm, ssmmessages, ec2messages) on HTTPS: give it a ' +
         'public IP (associate_public_ip_address) in a subnet with an internet gateway, a NAT gateway, or VPC ' +
         'interface endpoints. A slow first boot may also need a longer ssh_timeout.',

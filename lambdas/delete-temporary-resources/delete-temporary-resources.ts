@@ -8,6 +8,10 @@
  *   {@link SecurityGroupInUseError} and the state machine retries it with backoff (Packer retries 5 × 5 s).
  * - The staged objects under `staging/<execution>/<build>/` in the staging bucket: always, even when
  *   `on_error: abort` keeps the instance, because they hold copies of the X.509 certificate and key.
+ * - The temporary instance role and its profile (Packer's `StepIamInstanceProfile` cleanup), found by their
+ *   names, which derive from the execution and the build: so a Create Instance Role that failed halfway leaves
+ *   nothing either. Kept with the instance when `on_error: abort` keeps it. A deletion that fails is reported
+ *   in `kept` and does not fail the build's cleanup.
  *
  * The bundle bucket is never touched: Packer leaves the S3 bundle in place (reference §1.1 step 16).
  */
@@ -20,17 +24,20 @@ import {
   awsErrorCode,
   type CleanupArgs,
   emptyCleanupReport,
+  keptInstanceRole,
   keptSecurityGroup,
   mergeCleanupReports,
 } from '../shared/cleanup-report.js';
 import { SecurityGroupInUseError } from '../shared/errors.js';
+import { instanceRoleIdentity } from '../shared/instance-role.js';
+import { deleteInstanceRole } from '../shared/instance-role-iam.js';
 import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
 import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import { deleteStaged, stagingPrefix } from '../shared/staging.js';
-import type { CleanupReport, TaskEvent } from '../shared/state.js';
+import type { BuildState, CleanupReport, TaskEvent } from '../shared/state.js';
 
 export interface DeleteTemporaryResourcesDeps {
-  clients: Pick<Clients, 'ec2' | 's3'>;
+  clients: Pick<Clients, 'ec2' | 's3' | 'iam'>;
   env: Pick<TaskEnvironment, 'stagingBucket' | 'stackName'>;
   /** The stack's own region (`AWS_REGION`), where the staging bucket is. */
   homeRegion: string;
@@ -58,6 +65,8 @@ export async function deleteTemporaryResources(
       stagingPrefix(build),
     );
   }
+
+  await deleteBuildInstanceRole(build, args, deps, report);
 
   const groupId = build.network?.temporarySecurityGroupId;
   const region = build.config.region;
@@ -117,4 +126,39 @@ async function checkSecurityGroupOwned(
     throw notOwnedError('security group', groupId, region, stackName, tagValue(tags, TagKeys.stack));
   }
   return true;
+}
+
+/**
+ * The build's temporary role and profile: none when the template names its own `iam_instance_profile`; kept
+ * with a kept instance (`on_error: abort`), which needs its role to stay reachable for debugging.
+ */
+async function deleteBuildInstanceRole(
+  build: BuildState,
+  args: CleanupArgs,
+  deps: DeleteTemporaryResourcesDeps,
+  report: CleanupReport,
+): Promise<void> {
+  if (build.config.iamInstanceProfile !== undefined) return;
+  const identity = instanceRoleIdentity(deps.env.stackName, build);
+  const instanceKept =
+    args.reason === 'failure' && build.config.onError === 'abort' && build.instance?.instanceId !== undefined;
+  if (instanceKept) {
+    if (build.instanceRole?.temporary === true) {
+      report.kept.push(keptInstanceRole(identity.roleName, identity.path));
+    }
+    return;
+  }
+  try {
+    if (await deleteInstanceRole(deps.clients.iam(deps.homeRegion), identity)) {
+      report.deletedInstanceRoles = [identity.roleName];
+    }
+  } catch (error) {
+    report.kept.push(
+      keptInstanceRole(
+        identity.roleName,
+        identity.path,
+        `could not be deleted (${awsErrorCode(error) ?? 'error'}: ${(error as Error).message})`,
+      ),
+    );
+  }
 }

@@ -1,4 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { cleanupArgsSchema } from '../shared/cleanup-report.js';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
@@ -6,7 +7,7 @@ import { parseTaskEvent } from '../shared/task-event.js';
 import { deleteTemporaryResources } from './delete-temporary-resources.js';
 
 const deps = {
-  clients: createClients({ ec2: EC2Client, s3: S3Client }),
+  clients: createClients({ ec2: EC2Client, s3: S3Client, iam: IAMClient }),
   env: readEnvironment(),
   homeRegion: process.env.AWS_REGION ?? 'us-east-1',
 };

@@ -1,6 +1,6 @@
 /**
- * Launch Instance: Packer's StepRunSourceInstance (reference §1.2) with an idempotency token, the stack's
- * instance profile, the metadata options and the ownership tags.
+ * Launch Instance: Packer's StepRunSourceInstance (reference §1.2) with an idempotency token, the build's
+ * instance profile (`$.instanceRole`), the metadata options and the ownership tags.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -18,6 +18,7 @@ import {
   AwsTransientError,
   InstanceLaunchError,
   InstanceProfileNotAllowedError,
+  InstanceProfileNotReadyError,
   TaskInputError,
 } from '../shared/errors.js';
 import { isBurstable } from '../shared/instance-families.js';
@@ -27,7 +28,7 @@ import { requireState } from '../shared/task-event.js';
 
 export interface LaunchInstanceDeps {
   clients: Pick<Clients, 'ec2' | 's3'>;
-  env: Pick<TaskEnvironment, 'stackName' | 'instanceProfile' | 'allowedInstanceProfiles'>;
+  env: Pick<TaskEnvironment, 'stackName' | 'allowedInstanceProfiles'>;
 }
 
 /**
@@ -40,22 +41,22 @@ export function launchClientToken(executionId: string, buildName: string): strin
 }
 
 /**
- * The instance profile to launch with: `iam_instance_profile`, or the stack's default. A template may only name
- * the default or one of the extra profiles the stack allows, because infra's `iam:PassRole` covers only those.
+ * The instance profile to launch with, from Create Instance Role (`$.instanceRole`): the build's temporary
+ * profile, or the `iam_instance_profile` the template names, which must be one of the stack's extra profiles
+ * because infra's `iam:PassRole` covers only their roles and the stack's temporary roles.
  */
 export function instanceProfileName(
-  config: Pick<BuildConfig, 'iamInstanceProfile'>,
+  build: Pick<BuildState, 'instanceRole'>,
   env: LaunchInstanceDeps['env'],
-): string | undefined {
-  const wanted = config.iamInstanceProfile;
-  if (wanted === undefined || wanted === '')
-    return env.instanceProfile === '' ? undefined : env.instanceProfile;
-  if (wanted === env.instanceProfile || env.allowedInstanceProfiles.includes(wanted)) return wanted;
-  const allowed = [env.instanceProfile, ...env.allowedInstanceProfiles].filter((p) => p !== '');
+): string {
+  const role = requireState(build as BuildState, 'instanceRole');
+  const wanted = role.instanceProfileName;
+  if (role.temporary || env.allowedInstanceProfiles.includes(wanted)) return wanted;
+  const allowed = env.allowedInstanceProfiles;
   throw new InstanceProfileNotAllowedError(
     `iam_instance_profile "${wanted}" is not allowed by this stack. Allowed profiles: ` +
-      `${allowed.length === 0 ? 'none' : allowed.join(', ')}. Leave iam_instance_profile unset to use the ` +
-      "stack's default profile, or add the profile to the stack's allowed instance profiles and redeploy.",
+      `${allowed.length === 0 ? 'none' : allowed.join(', ')}. Leave iam_instance_profile unset to have the build ` +
+      "create a temporary profile, or add the profile to the stack's extraInstanceProfiles context and redeploy.",
   );
 }
 
@@ -128,7 +129,7 @@ export function instanceTags(build: BuildState, env: Pick<TaskEnvironment, 'stac
 export function runInstancesInput(
   build: BuildState,
   network: NetworkInfo,
-  profile: string | undefined,
+  profile: string,
   userData: string | undefined,
   env: Pick<TaskEnvironment, 'stackName'>,
 ): RunInstancesCommandInput {
@@ -148,7 +149,7 @@ export function runInstancesInput(
     EnclaveOptions: { Enabled: config.enableNitroEnclave },
     TagSpecifications: tagSpecifications,
   };
-  if (profile !== undefined) input.IamInstanceProfile = { Name: profile };
+  input.IamInstanceProfile = { Name: profile };
   if (userData !== undefined) input.UserData = userData;
   if (config.launchBlockDeviceMappings.length > 0) {
     input.BlockDeviceMappings = config.launchBlockDeviceMappings.map(toLaunchMapping);
@@ -219,12 +220,20 @@ export function runInstancesInput(
   return input;
 }
 
-/** Errors a later attempt can fix: capacity, and IAM's and EC2's eventual consistency right after creation. */
+/**
+ * RunInstances' answer to an instance profile IAM has not propagated yet: `InvalidParameterValue: Value (…) for
+ * parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name`. Packer retries it too.
+ */
+export function isProfileNotReady(error: { name?: string; message?: string }): boolean {
+  return (
+    error.name === 'InvalidParameterValue' &&
+    /iamInstanceProfile|IAM Instance Profile/i.test(error.message ?? '')
+  );
+}
+
+/** Errors a later attempt can fix: capacity, and EC2's eventual consistency right after creation. */
 function isRetryableLaunchError(error: { name?: string; message?: string }): boolean {
-  const message = error.message ?? '';
   if (error.name === 'InsufficientInstanceCapacity') return true;
-  if (error.name === 'InvalidParameterValue' && /iamInstanceProfile|IAM Instance Profile/i.test(message))
-    return true;
   // The temporary security group may not be visible to RunInstances yet (Packer waits for it explicitly).
   return error.name === 'InvalidGroup.NotFound';
 }
@@ -244,7 +253,8 @@ async function describeArchitecture(ec2: EC2Client, instanceId: string): Promise
  * Launches the build instance. Invoking it again for the same execution and build returns the same instance.
  *
  * @throws InstanceProfileNotAllowedError when `iam_instance_profile` is not one the stack allows.
- * @throws AwsTransientError on insufficient capacity or a profile/group not visible yet (retried with backoff).
+ * @throws InstanceProfileNotReadyError when RunInstances does not see the new profile yet (retried with backoff).
+ * @throws AwsTransientError on insufficient capacity or a security group not visible yet (retried with backoff).
  * @throws InstanceLaunchError for any other launch failure, with AWS's message.
  */
 export async function launchInstance(event: TaskEvent, deps: LaunchInstanceDeps): Promise<InstanceInfo> {
@@ -252,7 +262,7 @@ export async function launchInstance(event: TaskEvent, deps: LaunchInstanceDeps)
   const { config } = build;
   const source = requireState(build, 'source');
   const network = requireState(build, 'network');
-  const profile = instanceProfileName(config, deps.env);
+  const profile = instanceProfileName(build, deps.env);
   const userData = await readUserData(config, deps);
   const ec2 = deps.clients.ec2(config.region);
   const input = runInstancesInput(build, network, profile, userData, deps.env);
@@ -264,6 +274,12 @@ export async function launchInstance(event: TaskEvent, deps: LaunchInstanceDeps)
   } catch (error) {
     if (isTransient(error)) throw error;
     const e = error as Error;
+    if (isProfileNotReady(e)) {
+      throw new InstanceProfileNotReadyError(
+        `RunInstances does not see the instance profile "${profile}" yet (IAM propagates new profiles within ` +
+          `seconds; retrying): ${e.message}`,
+      );
+    }
     if (isRetryableLaunchError(e)) throw new AwsTransientError(`RunInstances: ${e.name}: ${e.message}`);
     if (e.name === 'IdempotentParameterMismatch') {
       throw new InstanceLaunchError(

@@ -5,6 +5,7 @@
  * removes it, because the execution view is where a person learns that something was left behind.
  */
 import { z } from 'zod';
+import { InstanceRolePolicyNames } from './instance-role.js';
 import type { CleanupReport } from './state.js';
 
 /**
@@ -41,6 +42,8 @@ export function mergeCleanupReports(...reports: (CleanupReport | undefined)[]): 
     merged.deletedSecurityGroups = union(merged.deletedSecurityGroups, report.deletedSecurityGroups ?? []);
     merged.deletedStagedObjects += report.deletedStagedObjects ?? 0;
     merged.deregisteredImages = union(merged.deregisteredImages, report.deregisteredImages ?? []);
+    const roles = union(merged.deletedInstanceRoles ?? [], report.deletedInstanceRoles ?? []);
+    if (roles.length > 0) merged.deletedInstanceRoles = roles;
     for (const entry of report.kept ?? []) {
       const seen = merged.kept.some((k) => k.resource === entry.resource && k.reason === entry.reason);
       if (!seen) merged.kept.push(entry);
@@ -70,6 +73,20 @@ export function keptSecurityGroup(
     reason:
       `${why}; delete it once its instance is terminated with: ` +
       `aws ec2 delete-security-group --region ${region} --group-id ${groupId}`,
+  };
+}
+
+/** The build's temporary instance role and its instance profile (IAM is global: no region). */
+export function keptInstanceRole(roleName: string, path: string, why: string = ON_ERROR_ABORT): KeptResource {
+  return {
+    resource: `instance role and profile ${path}${roleName} (IAM)`,
+    reason:
+      `${why}; once the instance is terminated, delete them with: ` +
+      `aws iam remove-role-from-instance-profile --instance-profile-name ${roleName} --role-name ${roleName} && ` +
+      `aws iam delete-instance-profile --instance-profile-name ${roleName} && ` +
+      `aws iam delete-role-policy --role-name ${roleName} --policy-name ${InstanceRolePolicyNames.build} ` +
+      `(and ${InstanceRolePolicyNames.template} if listed by aws iam list-role-policies) && ` +
+      `aws iam delete-role --role-name ${roleName}`,
   };
 }
 
@@ -111,6 +128,10 @@ export function describeCleanup(report: CleanupReport): string {
     parts.push(
       `deregistered ${report.deregisteredImages.length === 1 ? 'AMI' : 'AMIs'} ${report.deregisteredImages.join(', ')}`,
     );
+  }
+  const roles = report.deletedInstanceRoles ?? [];
+  if (roles.length > 0) {
+    parts.push(`deleted instance ${roles.length === 1 ? 'role' : 'roles'} ${roles.join(', ')}`);
   }
   if (report.kept.length > 0) parts.push(`kept ${plural(report.kept.length, 'resource')}`);
   return parts.length > 0 ? parts.join('; ') : 'nothing to clean up';

@@ -14,6 +14,21 @@ export type FileRef =
   /** A local path: accepted only by the CLI, which uploads the file and rewrites the template before a build. */
   | { kind: 'local'; path: string; uri: string };
 
+/** An IAM policy document, as IAM takes it (`Action`/`Resource` a string or a list). */
+export interface IamPolicyDocument {
+  Version: string;
+  Statement: IamPolicyStatement[];
+}
+
+export interface IamPolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource?: string | string[];
+  Principal?: Record<string, string | string[]>;
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
 /** One block-device mapping (`ami_block_device_mappings` / `launch_block_device_mappings` entry). */
 export interface BlockDeviceMapping {
   deviceName: string;
@@ -186,8 +201,13 @@ export interface BuildConfig {
 
   /** `instance_type` */
   instanceType: string;
-  /** `iam_instance_profile`; absent: the stack's default build-instance profile. */
+  /** `iam_instance_profile`; absent: a temporary role and instance profile are created for the build. */
   iamInstanceProfile?: string;
+  /**
+   * `temporary_iam_instance_profile_policy_document`: a further inline policy of the temporary role, capped by
+   * the stack's permissions boundary. Dropped (with a warning) when `iam_instance_profile` is set, as by Packer.
+   */
+  temporaryIamPolicyDocument?: IamPolicyDocument;
   /** `user_data` (literal). */
   userData?: string;
   /** `user_data_file`, as an S3 reference. */

@@ -61,6 +61,19 @@ export class InstanceProfileNotAllowedError extends BuildError {
   override readonly name = 'InstanceProfileNotAllowedError' as const;
 }
 
+/** Creating (or checking) the build's temporary instance role and profile failed. */
+export class InstanceRoleError extends BuildError {
+  override readonly name = 'InstanceRoleError' as const;
+}
+
+/**
+ * RunInstances refused a new instance profile as invalid: IAM has not propagated it yet (eventual consistency,
+ * usually seconds). The state machine retries Launch Instance with backoff, as Packer retries RunInstances.
+ */
+export class InstanceProfileNotReadyError extends BuildError {
+  override readonly name = 'InstanceProfileNotReadyError' as const;
+}
+
 /** RunInstances failed for a reason retrying does not fix. */
 export class InstanceLaunchError extends BuildError {
   override readonly name = 'InstanceLaunchError' as const;
@@ -186,6 +199,8 @@ export const ErrorNames = {
   BucketNotAllowed: 'BucketNotAllowedError',
   NetworkConfig: 'NetworkConfigError',
   InstanceProfileNotAllowed: 'InstanceProfileNotAllowedError',
+  InstanceRole: 'InstanceRoleError',
+  InstanceProfileNotReady: 'InstanceProfileNotReadyError',
   InstanceLaunch: 'InstanceLaunchError',
   InstanceNotRunning: 'InstanceNotRunningError',
   AgentNotOnline: 'AgentNotOnlineError',
@@ -222,6 +237,8 @@ export const ErrorClasses = {
   BucketNotAllowed: BucketNotAllowedError,
   NetworkConfig: NetworkConfigError,
   InstanceProfileNotAllowed: InstanceProfileNotAllowedError,
+  InstanceRole: InstanceRoleError,
+  InstanceProfileNotReady: InstanceProfileNotReadyError,
   InstanceLaunch: InstanceLaunchError,
   InstanceNotRunning: InstanceNotRunningError,
   AgentNotOnline: AgentNotOnlineError,

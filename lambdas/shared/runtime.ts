@@ -7,6 +7,7 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
@@ -24,8 +25,11 @@ export interface TaskEnvironment {
   commandDocument: string;
   /** `COMMAND_LOG_GROUP`: CloudWatch log group for SSM command output. */
   commandLogGroup: string;
-  /** `INSTANCE_PROFILE`: the default build-instance profile name. */
-  instanceProfile: string;
+  /**
+   * `INSTANCE_ROLE_BOUNDARY`: ARN of the managed policy every temporary build-instance role is created with as
+   * its permissions boundary.
+   */
+  instanceRoleBoundary: string;
   /** `ALLOWED_INSTANCE_PROFILES`: comma-separated extra profile names builds may pass. */
   allowedInstanceProfiles: string[];
   /** `ALLOWED_BUCKET_PATTERNS`: comma-separated glob patterns (`*` wildcard) of allowed bundle buckets. */
@@ -61,7 +65,7 @@ export function readEnvironment(env: Record<string, string | undefined> = proces
     stagingBucket: env.STAGING_BUCKET ?? '',
     commandDocument: env.COMMAND_DOCUMENT ?? '',
     commandLogGroup: env.COMMAND_LOG_GROUP ?? '',
-    instanceProfile: env.INSTANCE_PROFILE ?? '',
+    instanceRoleBoundary: env.INSTANCE_ROLE_BOUNDARY ?? '',
     allowedInstanceProfiles: list(env.ALLOWED_INSTANCE_PROFILES),
     allowedBucketPatterns: list(env.ALLOWED_BUCKET_PATTERNS),
     eventBusName: env.EVENT_BUS_NAME ?? 'default',
@@ -81,6 +85,8 @@ export interface Clients {
   events(region: string): EventBridgeClient;
   logs(region: string): CloudWatchLogsClient;
   sns(region: string): SNSClient;
+  /** IAM is global: the region only picks the endpoint (the stack's region). */
+  iam(region: string): IAMClient;
 }
 
 function cached<T>(make: (region: string) => T): (region: string) => T {

@@ -15,17 +15,17 @@
  * Execution and build names become path segments through {@link safeSegment}, so that every key and the working
  * directory on the instance match the command document's `^/[A-Za-z0-9_./-]+$`.
  */
-import { createHash } from 'node:crypto';
 import {
   DeleteObjectsCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { BuildState, CommandKind } from './state.js';
+import { STAGING_ROOT, safeSegment, stagingPrefix } from './staging-paths.js';
+import type { CommandKind } from './state.js';
 
-/** Top-level key prefix of everything staged for builds. */
-export const STAGING_ROOT = 'staging/';
+// The key names, apart so that code that only names keys (the instance role's policy) imports no S3 client.
+export { executionStagingPrefix, STAGING_ROOT, safeSegment, stagingPrefix } from './staging-paths.js';
 
 /** Directory on the instance under which each command's folder is downloaded and run. */
 export const INSTANCE_WORK_ROOT = '/var/lib/ami-builder';
@@ -38,36 +38,6 @@ export const COMMAND_ORDER: Record<CommandKind, string> = {
   upload: '04',
   'error-cleanup': '05',
 };
-
-const SAFE_SEGMENT = /^[A-Za-z0-9_.-]+$/;
-
-/**
- * Turns a name into one path segment made of `[A-Za-z0-9_.-]`. A name that is already such a segment (and not
- * `.` or `..`) is kept as it is; any other has its other characters replaced by `-` and gets a short hash of the
- * original, so that two different names never share a segment.
- */
-export function safeSegment(name: string): string {
-  if (SAFE_SEGMENT.test(name) && !/^\.+$/.test(name) && name.length <= 100) return name;
-  const hash = createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8);
-  const readable = name
-    .replace(/[^A-Za-z0-9_.-]+/g, '-')
-    .replace(/^[.-]+/, '')
-    .slice(0, 80);
-  return readable === '' ? hash : `${readable}-${hash}`;
-}
-
-/** `staging/<execution name>/`: everything one execution staged, for every build. */
-export function executionStagingPrefix(executionName: string): string {
-  return `${STAGING_ROOT}${safeSegment(executionName)}/`;
-}
-
-/** `staging/<execution name>/<build name>/`: everything one build staged. Cleanup deletes this prefix. */
-export function stagingPrefix(build: {
-  execution: Pick<BuildState['execution'], 'name'>;
-  config: Pick<BuildState['config'], 'name'>;
-}): string {
-  return `${executionStagingPrefix(build.execution.name)}${safeSegment(build.config.name)}/`;
-}
 
 /** Identifies one staged command: its kind, the provisioner for `provision`, and the attempt (max_retries). */
 export interface CommandKey {

@@ -16,6 +16,8 @@ export interface BuildState {
   bucket?: BucketInfo;
   /** `$.network` (Create Security Group) */
   network?: NetworkInfo;
+  /** `$.instanceRole` (Create Instance Role) */
+  instanceRole?: InstanceRoleInfo;
   /** `$.instance` (Launch Instance) */
   instance?: InstanceInfo;
   /** `$.command` (each Send … Command task): the command being waited on. */
@@ -82,6 +84,17 @@ export interface NetworkInfo {
   temporarySecurityGroupId?: string;
 }
 
+/**
+ * The instance profile Launch Instance passes. `temporary`: the build created the role and profile (named
+ * `roleName`, under `path`), and cleanup deletes them; otherwise the template named its own profile.
+ */
+export interface InstanceRoleInfo {
+  instanceProfileName: string;
+  temporary: boolean;
+  roleName?: string;
+  path?: string;
+}
+
 export interface InstanceInfo {
   instanceId: string;
   architecture?: string;
@@ -125,6 +138,8 @@ export interface CleanupReport {
   deletedSecurityGroups: string[];
   deletedStagedObjects: number;
   deregisteredImages: string[];
+  /** Temporary instance roles deleted with their instance profiles (absent when none). */
+  deletedInstanceRoles?: string[];
   /** Resources kept on purpose (`on_error: abort`) or that could not be removed, with the reason. */
   kept: { resource: string; reason: string }[];
 }

@@ -13,7 +13,7 @@ const OUTPUTS = [
     OutputValue: 'arn:aws:states:eu-west-1:123456789012:stateMachine:AmiBuilder',
   },
   { OutputKey: 'StagingBucketName', OutputValue: 'amibuilder-staging' },
-  { OutputKey: 'InstanceProfileName', OutputValue: 'AmiBuilderInstanceProfile' },
+  { OutputKey: 'InstanceRoleBoundaryArn', OutputValue: 'arn:aws:iam::123456789012:policy/ami-builder/AmiBuilder/Boundary' },
   { OutputKey: 'CommandLogGroupName', OutputValue: '/ami-builder/commands' },
   { OutputKey: 'CommandDocumentName', OutputValue: 'AmiBuilder-RunStagedCommand' },
 ];
@@ -43,7 +43,7 @@ describe('findStackOutputs', () => {
     expect(outputs).toEqual({
       stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:AmiBuilder',
       stagingBucketName: 'amibuilder-staging',
-      instanceProfileName: 'AmiBuilderInstanceProfile',
+      instanceRoleBoundaryArn: 'arn:aws:iam::123456789012:policy/ami-builder/AmiBuilder/Boundary',
       commandLogGroupName: '/ami-builder/commands',
       commandDocumentName: 'AmiBuilder-RunStagedCommand',
     });

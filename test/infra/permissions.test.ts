@@ -6,6 +6,8 @@ import { TASK_ID_METADATA_KEY } from '../../infra/constructs/task-function.js';
 import { DOC_PERMISSION_CONTEXT } from '../../infra/diagram.js';
 import { taskGrants } from '../../infra/permissions.js';
 import { type TaskId, Tasks } from '../../infra/tasks.js';
+import { buildInstancePolicy, stackRolePath } from '../../lambdas/shared/instance-role.js';
+import { makeBuildState } from '../lambdas/fixtures.js';
 import { FULL_CONTEXT, type Synthesized, synth } from './synth.js';
 
 interface Statement {
@@ -26,6 +28,7 @@ let resources: Resources;
 let statementsByTask: Record<TaskId, Statement[]>;
 
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const ROLE_PATH = stackRolePath(String(FULL_CONTEXT.stackName));
 
 beforeAll(() => {
   full = synth(FULL_CONTEXT);
@@ -78,24 +81,121 @@ describe('IAM', () => {
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
   });
 
-  it('lets Launch Instance pass only the build role and the configured roles, and only to EC2', () => {
+  it('lets Launch Instance pass only the temporary roles under the stack’s path and the configured roles, and only to EC2', () => {
     // Prepare
-    const passRole = Object.values(statementsByTask)
-      .flat()
-      .filter((s) => list(s.Action).includes('iam:PassRole'));
+    const passRole = Object.entries(statementsByTask).flatMap(([task, statements]) =>
+      statements.filter((s) => list(s.Action).includes('iam:PassRole')).map((s) => [task, s.Sid] as const),
+    );
 
     // Assess
-    expect(passRole).toHaveLength(1);
+    expect(passRole).toEqual([
+      ['CreateInstanceRole', 'AddInstanceRolesToProfiles'],
+      ['LaunchInstance', 'PassBuildInstanceRoles'],
+    ]);
     expect(withSid('LaunchInstance', 'PassBuildInstanceRoles')).toEqual({
       Sid: 'PassBuildInstanceRoles',
       Effect: 'Allow',
       Action: 'iam:PassRole',
       Resource: [
-        { 'Fn::GetAtt': [expect.stringMatching(/^BuildInstanceRole/), 'Arn'] },
+        {
+          'Fn::Join': [
+            '',
+            ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, `:role${ROLE_PATH}*`],
+          ],
+        },
         'arn:aws:iam::123456789012:role/legacy-builder',
       ],
       Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
     });
+    expect(JSON.stringify(withSid('CreateInstanceRole', 'AddInstanceRolesToProfiles').Resource)).toContain(
+      `:role${ROLE_PATH}*`,
+    );
+  });
+
+  it('creates temporary roles only with the stack’s permissions boundary, and touches IAM only under the stack’s path', () => {
+    // Prepare
+    const boundary = Object.entries(resources).find(([, r]) => r.Type === 'AWS::IAM::ManagedPolicy');
+    const iamStatements = Object.values(statementsByTask)
+      .flat()
+      .filter((s) => list(s.Action).some((a) => a.startsWith('iam:')));
+
+    // Assess
+    expect(boundary?.[1].Properties.Path).toBe(ROLE_PATH);
+    const writes = iamStatements.filter((s) =>
+      list(s.Action).some((a) => ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'].includes(a)),
+    );
+    expect(writes.map((s) => s.Sid).sort()).toEqual([
+      'CreateBoundedInstanceRoles',
+      'DeleteTemporaryInstanceRolePolicies',
+      'DeleteTemporaryInstanceRolePolicies',
+    ]);
+    for (const statement of writes) {
+      expect(statement.Condition, statement.Sid).toEqual({
+        StringEquals: { 'iam:PermissionsBoundary': { Ref: boundary?.[0] } },
+      });
+    }
+    expect(withSid('CreateInstanceRole', 'CreateBoundedInstanceRoles').Action).toEqual([
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+    ]);
+    for (const statement of iamStatements) {
+      const actions = list(statement.Action);
+      if (actions.every((a) => a === 'iam:ListRoles' || a === 'iam:ListInstanceProfiles')) continue;
+      for (const resource of list(statement.Resource).map((r) => JSON.stringify(r))) {
+        expect(resource, statement.Sid).toMatch(
+          new RegExp(`:(role|instance-profile)${ROLE_PATH.replace(/\//g, '\\/')}\\*|role/legacy-builder`),
+        );
+      }
+    }
+  });
+
+  it('gives the build instance no S3 or SSM read on * and no managed policy granting one', () => {
+    // Prepare
+    const instanceRoles = Object.values(resources).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Role' &&
+        JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('ec2.amazonaws.com'),
+    );
+    const managedPolicyArns = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Role')
+      .flatMap((r) => (r.Properties.ManagedPolicyArns as unknown[] | undefined) ?? []);
+    const boundary = Object.values(resources).find((r) => r.Type === 'AWS::IAM::ManagedPolicy');
+    const boundaryStatements =
+      (boundary?.Properties.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? [];
+    const perBuild = buildInstancePolicy(makeBuildState(), {
+      partition: 'aws',
+      account: '123456789012',
+      region: 'us-east-1',
+      stagingBucket: 'staging-bucket',
+      commandLogGroup: '/ami-builder/commands',
+    }).Statement as Statement[];
+    const reads = /^(s3:|ssm:GetParameter)/;
+
+    // Assess
+    expect(instanceRoles).toEqual([]);
+    expect(JSON.stringify(managedPolicyArns)).not.toMatch(/AmazonSSMManagedInstanceCore|ReadOnly|S3|SSM/);
+    for (const statement of [...boundaryStatements, ...perBuild]) {
+      const actions = list(statement.Action);
+      expect(
+        actions.filter((a) => a.startsWith('ssm:GetParameter') || a.includes('*')),
+        statement.Sid,
+      ).toEqual([]);
+      if (list(statement.Resource).includes('*')) {
+        expect(
+          actions.filter((a) => reads.test(a)),
+          statement.Sid,
+        ).toEqual([]);
+      }
+      for (const resource of list(statement.Resource).map((r) => JSON.stringify(r))) {
+        expect(resource, statement.Sid).not.toMatch(/:s3:::\*|:parameter/);
+      }
+    }
+    expect(perBuild.flatMap((s) => list(s.Resource))).toEqual(
+      expect.arrayContaining([
+        'arn:aws:s3:::staging-bucket/staging/build-2024-01-02/amazon-instance/*',
+        expect.stringMatching(/^arn:aws:s3:::[^*]+\/[^*]+\.\*$/),
+      ]),
+    );
   });
 
   it('terminates, deletes, deregisters and changes AMIs and snapshots only on resources tagged by this stack', () => {
@@ -388,6 +488,10 @@ const CALL_ACTIONS: Record<string, string[]> = {
 const IMPLIED_ACTIONS: Record<string, string[]> = {
   // TagSpecifications on create calls; the instance profile's role.
   'ec2:RunInstances': ['ec2:CreateTags', 'iam:PassRole'],
+  // Tags on the create calls; AddRoleToInstanceProfile checks iam:PassRole on the role it adds.
+  'iam:CreateRole': ['iam:TagRole'],
+  'iam:CreateInstanceProfile': ['iam:TagInstanceProfile'],
+  'iam:AddRoleToInstanceProfile': ['iam:PassRole'],
   'ec2:CreateSecurityGroup': ['ec2:CreateTags'],
   'ec2:RegisterImage': ['ec2:CreateTags'],
   // CopyImage of an instance-store AMI reads the source bundle and writes the copy's bucket as the caller.

@@ -125,7 +125,7 @@ describe('the stack', () => {
           STAGING_BUCKET: { Ref: expect.stringMatching(/^StagingBucket/) },
           COMMAND_DOCUMENT: { Ref: expect.stringMatching(/^Commands/) },
           COMMAND_LOG_GROUP: { Ref: expect.stringMatching(/^CommandsOutput/) },
-          INSTANCE_PROFILE: { Ref: expect.stringMatching(/^BuildInstanceInstanceProfile/) },
+          INSTANCE_ROLE_BOUNDARY: { Ref: expect.stringMatching(/^BuildInstanceBoundary/) },
           ALLOWED_INSTANCE_PROFILES: 'legacy-builder',
           ALLOWED_BUCKET_PATTERNS: 'ami-builder-*,team-amis',
           EVENT_BUS_NAME: 'default',
@@ -171,28 +171,18 @@ describe('the stack', () => {
     });
   });
 
-  it('has the build instance role and profile with SSM core, staged downloads and bundle uploads', () => {
-    plain.template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: {
-        Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })],
-      },
-      ManagedPolicyArns: [
-        {
-          'Fn::Join': [
-            '',
-            ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore'],
-          ],
-        },
-      ],
-    });
-    plain.template.resourceCountIs('AWS::IAM::InstanceProfile', 1);
-    const policy = JSON.stringify(
-      ofType(plain, 'AWS::IAM::Policy').find(([id]) => id.startsWith('BuildInstanceRole'))?.[1].Properties,
-    );
+  it('bounds the temporary build-instance roles: SSM agent, staged downloads, bundle uploads, no S3 or SSM read on *', () => {
+    plain.template.resourceCountIs('AWS::IAM::InstanceProfile', 0);
+    plain.template.resourceCountIs('AWS::IAM::ManagedPolicy', 1);
+    const [, boundary] = ofType(plain, 'AWS::IAM::ManagedPolicy')[0] ?? [];
+    expect(boundary?.Properties.Path).toBe('/ami-builder/AmiBuilder/');
+    const policy = JSON.stringify(boundary?.Properties.PolicyDocument);
     expect(policy).toContain('/staging/*');
     expect(policy).toContain(':s3:::ami-builder-*/*');
-    expect(policy).toContain('s3:PutObject');
+    expect(policy).toContain('ssm:UpdateInstanceInformation');
+    expect(policy).toContain('ssmmessages:CreateControlChannel');
     expect(policy).toContain('logs:PutLogEvents');
+    expect(policy).not.toMatch(/ssm:GetParameter|AmazonSSMManagedInstanceCore/);
   });
 
   it('has the SSM command document of lambdas/shared/command-document.ts and a log group for its output', () => {
@@ -292,7 +282,7 @@ describe('the stack', () => {
     for (const output of [
       'StateMachineArn',
       'StagingBucketName',
-      'InstanceProfileName',
+      'InstanceRoleBoundaryArn',
       'CommandLogGroupName',
       'CommandDocumentName',
     ]) {

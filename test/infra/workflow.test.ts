@@ -45,6 +45,7 @@ describe('the build state machine', () => {
           S.Prevalidate,
           S.EnsureBundleBucket,
           S.CreateSecurityGroup,
+          S.CreateInstanceRole,
           S.LaunchInstance,
           S.CheckInstanceRunning,
           S.InstanceRunning,
@@ -162,6 +163,15 @@ describe('the build state machine', () => {
     expect(stateNamed(S.CleanUpAfterFailure).TimeoutSeconds).toBe(
       (TASK_TIMEOUT_SECONDS.TerminateInstance ?? 0) + 60,
     );
+  });
+
+  it('retries Launch Instance while IAM propagates the new instance profile', () => {
+    expect(stateNamed(S.LaunchInstance).Retry).toContainEqual({
+      ErrorEquals: [ErrorNames.InstanceProfileNotReady],
+      IntervalSeconds: 3,
+      BackoffRate: 1.5,
+      MaxAttempts: 8,
+    });
   });
 
   it('retries a security group in use on both Delete Temporary Resources states', () => {
@@ -289,6 +299,7 @@ describe('the build state machine', () => {
       [S.Prevalidate]: [{ 'build.$': '$', args: {} }, '$.source'],
       [S.EnsureBundleBucket]: [{ 'build.$': '$', args: {} }, '$.bucket'],
       [S.CreateSecurityGroup]: [{ 'build.$': '$', args: {} }, '$.network'],
+      [S.CreateInstanceRole]: [{ 'build.$': '$', args: {} }, '$.instanceRole'],
       [S.LaunchInstance]: [{ 'build.$': '$', args: {} }, '$.instance'],
       [S.CheckInstanceRunning]: [{ 'build.$': '$', args: { want: 'running' } }, '$.poll.instanceRunning'],
       [S.CheckSsmAgent]: [{ 'build.$': '$', args: {} }, '$.poll.agent'],

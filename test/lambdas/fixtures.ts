@@ -121,7 +121,7 @@ export function makeEnvironment(overrides: Partial<TaskEnvironment> = {}): TaskE
     stagingBucket: 'staging-bucket',
     commandDocument: 'AmiBuilder-RunStagedCommand',
     commandLogGroup: '/ami-builder/commands',
-    instanceProfile: 'AmiBuilderInstanceProfile',
+    instanceRoleBoundary: 'arn:aws:iam::123456789012:policy/ami-builder/AmiBuilder-instance-role-boundary',
     allowedInstanceProfiles: [],
     allowedBucketPatterns: ['my-bundles', 'team-*'],
     eventBusName: 'default',

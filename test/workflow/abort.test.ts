@@ -47,6 +47,7 @@ describe('an aborted build', () => {
       expect(result.abortCleanup).toMatchObject({
         terminatedInstances: [launch?.instanceId],
         deletedSecurityGroups: [expect.stringMatching(/^sg-/)],
+        deletedInstanceRoles: [expect.stringMatching(/^build-amazon-instance-[0-9a-f]{12}$/)],
       });
       expect((result.abortCleanup as { deletedStagedObjects: number }).deletedStagedObjects > 0).toBe(
         point.commands > 0,
@@ -57,6 +58,7 @@ describe('an aborted build', () => {
         instances: [],
         securityGroups: [],
         stagedObjects: [],
+        instanceRoles: [],
       });
     });
   }

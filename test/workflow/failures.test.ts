@@ -17,7 +17,7 @@ import {
 
 const harness = useWorkflowHarness();
 
-const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [] };
+const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [], instanceRoles: [] };
 
 /** The Basic Example with one shell provisioner, so that every command kind runs. */
 function provisionedExample(x509: X509Pair, builder: Record<string, unknown> = {}): Record<string, unknown> {

@@ -18,6 +18,7 @@ import {
   EC2Client,
   type Image,
 } from '@aws-sdk/client-ec2';
+import { IAMClient, ListInstanceProfilesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
@@ -30,6 +31,7 @@ import {
 } from '../../cli/local/runner.js';
 import { type SynthesizedStack, synthesizeForLocalRun } from '../../cli/local/synthesized.js';
 import { type Emulator, startEmulator, useEmulatorEnvironment } from '../../emulator/index.js';
+import { INSTANCE_ROLE_ROOT } from '../../lambdas/shared/instance-role.js';
 import { TagKeys } from '../../lambdas/shared/runtime.js';
 import { STAGING_ROOT } from '../../lambdas/shared/staging.js';
 
@@ -75,6 +77,8 @@ export interface Leftovers {
   securityGroups: string[];
   /** Keys under `staging/` in the staging bucket. */
   stagedObjects: string[];
+  /** Temporary build-instance roles and instance profiles (IAM paths under `/ami-builder/`). */
+  instanceRoles: string[];
 }
 
 export interface WorkflowHarness {
@@ -193,6 +197,7 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
     return client;
   };
   const s3 = new S3Client({ ...clientOptions, region: BUILD_REGION, forcePathStyle: true });
+  const iam = new IAMClient({ ...clientOptions, region: BUILD_REGION });
 
   const reset = async () => {
     await emulator.reset();
@@ -268,7 +273,20 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
       }
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: STAGING_ROOT }));
       const stagedObjects = (listed.Contents ?? []).map((o) => o.Key ?? '');
-      return { instances: [...instances].sort(), securityGroups, stagedObjects };
+      const roles = (await iam.send(new ListRolesCommand({ PathPrefix: INSTANCE_ROLE_ROOT }))).Roles ?? [];
+      const profiles =
+        (await iam.send(new ListInstanceProfilesCommand({ PathPrefix: INSTANCE_ROLE_ROOT })))
+          .InstanceProfiles ?? [];
+      const instanceRoles = [
+        ...roles.map((r) => ({ path: r.Path, name: `role ${r.Path}${r.RoleName}` })),
+        ...profiles.map((p) => ({
+          path: p.Path,
+          name: `instance profile ${p.Path}${p.InstanceProfileName}`,
+        })),
+      ]
+        .filter((r) => r.path?.startsWith(INSTANCE_ROLE_ROOT))
+        .map((r) => r.name);
+      return { instances: [...instances].sort(), securityGroups, stagedObjects, instanceRoles };
     },
     images: async (region) =>
       (await ec2(region).send(new DescribeImagesCommand({ Owners: ['self'] }))).Images ?? [],
@@ -284,7 +302,7 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
     },
     buckets: async () => ((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name ?? ''),
     stop: async () => {
-      for (const client of [...ec2Clients.values(), ...ssmClients.values(), s3]) client.destroy();
+      for (const client of [...ec2Clients.values(), ...ssmClients.values(), s3, iam]) client.destroy();
       restoreEnvironment();
       await emulator.stop();
     },

@@ -73,7 +73,12 @@ describe('transient AWS errors', () => {
         '04-upload',
       ]);
       expect((await h.images(BUILD_REGION)).filter((i) => i.ImageId !== SOURCE_AMI)).toHaveLength(1);
-      expect(await h.leftovers()).toEqual({ instances: [], securityGroups: [], stagedObjects: [] });
+      expect(await h.leftovers()).toEqual({
+        instances: [],
+        securityGroups: [],
+        stagedObjects: [],
+        instanceRoles: [],
+      });
     });
   }
 });

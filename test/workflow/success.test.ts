@@ -107,7 +107,17 @@ describe('a successful build', () => {
       manifestLocation: `s3://${image.ImageLocation}`,
     });
     expect(result.output?.failed).toBe(0);
-    expect(await h.leftovers()).toEqual({ instances: [], securityGroups: [], stagedObjects: [] });
+    // The instance ran with the build's temporary profile, which is gone afterwards.
+    const [launch] = await h.emulator.launches();
+    const roleName = build?.cleanup?.deletedInstanceRoles?.[0];
+    expect(roleName).toMatch(/^build-amazon-instance-[0-9a-f]{12}$/);
+    expect(launch?.iamInstanceProfile?.Name).toBe(roleName);
+    expect(await h.leftovers()).toEqual({
+      instances: [],
+      securityGroups: [],
+      stagedObjects: [],
+      instanceRoles: [],
+    });
     // The figures the issue's benchmark targets (no more than 60 transitions, under 3 s), kept visible in the log.
     console.info(
       `basic example: ${result.stateTransitions} state transitions, ${wallMilliseconds} ms wall time, ` +
@@ -257,6 +267,11 @@ describe('a successful build', () => {
     );
     expect(Math.max(...sizes)).toBeLessThan(STATE_SIZE_LIMIT_BYTES);
 
-    expect(await h.leftovers(regions)).toEqual({ instances: [], securityGroups: [], stagedObjects: [] });
+    expect(await h.leftovers(regions)).toEqual({
+      instances: [],
+      securityGroups: [],
+      stagedObjects: [],
+      instanceRoles: [],
+    });
   });
 });

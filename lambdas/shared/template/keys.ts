@@ -25,7 +25,7 @@ export type ValueType =
   | { kind: 'stringMap' }
   | { kind: 'object'; fields: readonly FieldSpec[] }
   | { kind: 'objectList'; fields: readonly FieldSpec[] }
-  /** Accepted as any JSON object and never inspected (only credential blocks, which are dropped). */
+  /** Any JSON object: credential blocks (dropped) and values with their own parser (policy documents). */
   | { kind: 'anyObject' };
 
 export interface FieldSpec {
@@ -795,7 +795,7 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
     category: 'run',
     type: id,
     description:
-      "Instance profile of the build instance; must allow SSM (`AmazonSSMManagedInstanceCore`) and S3. Absent: the stack's build-instance profile.",
+      "Instance profile of the build instance (one of the stack's `extraInstanceProfiles`); its role must allow the SSM agent and S3. Absent: a temporary role and instance profile are created for the build and removed after it.",
     target: 'iamInstanceProfile',
   },
   {
@@ -809,9 +809,9 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
     key: 'temporary_iam_instance_profile_policy_document',
     category: 'run',
     type: { kind: 'anyObject' },
-    ignored:
-      "no temporary IAM profile is created: the stack's build-instance profile (or `iam_instance_profile`) is used",
-    description: 'Accepted, no effect.',
+    description:
+      "`{ Version, Statement: [{ Effect, Action, Resource, Condition? }] }`: a further inline policy of the build's temporary instance role. The stack's permissions boundary caps it: it can grant nothing beyond the build's own staged folder, bundle keys, command log group and the SSM agent's actions. Ignored (with a warning) when `iam_instance_profile` is set.",
+    target: 'temporaryIamPolicyDocument',
   },
   {
     key: 'run_tags',

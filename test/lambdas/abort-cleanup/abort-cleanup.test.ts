@@ -9,6 +9,19 @@ import {
   type Instance,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import {
+  DeleteInstanceProfileCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  GetInstanceProfileCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListInstanceProfilesCommand,
+  ListRolePoliciesCommand,
+  ListRolesCommand,
+  ListRoleTagsCommand,
+  RemoveRoleFromInstanceProfileCommand,
+} from '@aws-sdk/client-iam';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -26,6 +39,7 @@ import { awsError, EXECUTION_ID, makeEnvironment, regionOf } from '../fixtures.j
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
 const sfnMock = mockClient(SFNClient);
+const iamMock = mockClient(IAMClient);
 
 const HOME = 'us-east-1';
 const TEMPLATE = {
@@ -146,7 +160,7 @@ function makeDeps(overrides: Partial<AbortCleanupDeps> = {}) {
   const sleeps: number[] = [];
   const lines: string[] = [];
   const deps: AbortCleanupDeps = {
-    clients: createClients({ ec2: EC2Client, s3: S3Client, sfn: SFNClient }),
+    clients: createClients({ ec2: EC2Client, s3: S3Client, sfn: SFNClient, iam: IAMClient }),
     env: makeEnvironment(),
     homeRegion: HOME,
     clock: { now: () => new Date(now) },
@@ -174,6 +188,9 @@ describe('abortCleanup', () => {
     ec2Mock.reset();
     s3Mock.reset();
     sfnMock.reset();
+    iamMock.reset();
+    iamMock.on(ListRolesCommand).resolves({ Roles: [], IsTruncated: false });
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [], IsTruncated: false });
     world = new FakeEc2();
     world.install();
     s3Mock.on(ListObjectsV2Command).resolves({
@@ -189,6 +206,79 @@ describe('abortCleanup', () => {
     ec2Mock.reset();
     s3Mock.reset();
     sfnMock.reset();
+    iamMock.reset();
+  });
+
+  describe('temporary instance roles', () => {
+    const PATH = '/ami-builder/AmiBuilder/build-2024-01-02/';
+    const role = (name: string, tags: Record<string, string>) => {
+      iamMock.on(ListRoleTagsCommand, { RoleName: name }).resolves({
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      });
+      return { RoleName: name, Path: PATH } as never;
+    };
+    const ours = { 'ami-builder:stack': 'AmiBuilder', 'ami-builder:execution': EXECUTION_ID };
+
+    beforeEach(() => {
+      iamMock.on(GetInstanceProfileCommand).callsFake(async (input: { InstanceProfileName: string }) => ({
+        InstanceProfile: {
+          InstanceProfileName: input.InstanceProfileName,
+          Path: PATH,
+          Roles: [{ RoleName: input.InstanceProfileName }],
+        },
+      }));
+      iamMock.on(GetRoleCommand).callsFake(async (input: { RoleName: string }) => ({
+        Role: { RoleName: input.RoleName, Path: PATH },
+      }));
+      iamMock.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['ami-builder-build'] });
+      iamMock.on(RemoveRoleFromInstanceProfileCommand).resolves({});
+      iamMock.on(DeleteInstanceProfileCommand).resolves({});
+      iamMock.on(DeleteRolePolicyCommand).resolves({});
+      iamMock.on(DeleteRoleCommand).resolves({});
+    });
+
+    it('deletes the execution’s roles found under its path, and keeps those tagged keep', async () => {
+      // Prepare
+      iamMock.on(ListRolesCommand).resolves({
+        Roles: [
+          role('build-a-1', ours),
+          role('build-b-2', { ...ours, 'ami-builder:on-error': 'keep' }),
+          role('build-c-3', { ...ours, 'ami-builder:execution': `${EXECUTION_ID}-older` }),
+        ],
+        IsTruncated: false,
+      });
+      const { deps } = makeDeps();
+
+      // Act
+      const report = await abortCleanup(parseStatusChange(statusChange()), deps);
+
+      // Assess
+      expect(iamMock.commandCalls(ListRolesCommand)[0]?.args[0].input).toMatchObject({ PathPrefix: PATH });
+      expect(report.deletedInstanceRoles).toEqual(['build-a-1']);
+      expect(iamMock.commandCalls(DeleteRoleCommand).map((c) => c.args[0].input.RoleName)).toEqual([
+        'build-a-1',
+      ]);
+      expect(report.kept).toContainEqual({
+        resource: `instance role and profile ${PATH}build-b-2 (IAM)`,
+        reason: expect.stringContaining('kept for debugging'),
+      });
+    });
+
+    it('reports the roles as not cleaned up when IAM cannot be listed', async () => {
+      // Prepare
+      iamMock.on(ListRolesCommand).rejects(awsError('AccessDenied', 'no', 403));
+      const { deps } = makeDeps();
+
+      // Act
+      const report = await abortCleanup(parseStatusChange(statusChange()), deps);
+
+      // Assess
+      expect(report.kept).toContainEqual({
+        resource: `instance roles under ${PATH} (IAM)`,
+        reason: expect.stringContaining('AccessDenied'),
+      });
+      expect(report.terminatedInstances).toEqual([]);
+    });
   });
 
   it('finds the execution’s resources by tag in every region it used and removes them', async () => {

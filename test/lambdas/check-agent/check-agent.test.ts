@@ -20,7 +20,11 @@ const deps = { clients: createClients({ ec2: EC2Client, ssm: SSMClient }), env: 
 
 function event(overrides: BuildStateOverrides = {}): TaskEvent {
   return {
-    build: makeBuildState({ instance: { instanceId: 'i-1', architecture: 'x86_64' }, ...overrides }),
+    build: makeBuildState({
+      instance: { instanceId: 'i-1', architecture: 'x86_64' },
+      instanceRole: { instanceProfileName: 'AmiBuilderInstanceProfile', temporary: true },
+      ...overrides,
+    }),
     args: {},
   };
 }
@@ -154,7 +158,7 @@ describe('checkAgent', () => {
     );
     await expect(result).rejects.toThrow(/no SSM agent/);
     await expect(result).rejects.toThrow(
-      /"AmiBuilderInstanceProfile" is missing or lacks the AmazonSSMManagedInstanceCore/,
+      /"AmiBuilderInstanceProfile" is missing or its role lacks the SSM agent's permissions/,
     );
     await expect(result).rejects.toThrow(/public IP.*NAT gateway.*VPC interface endpoints/);
   });

@@ -1,10 +1,21 @@
 import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DeleteInstanceProfileCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  GetInstanceProfileCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListRolePoliciesCommand,
+  RemoveRoleFromInstanceProfileCommand,
+} from '@aws-sdk/client-iam';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deleteTemporaryResources } from '../../../lambdas/delete-temporary-resources/delete-temporary-resources.js';
 import type { CleanupArgs } from '../../../lambdas/shared/cleanup-report.js';
 import { SecurityGroupInUseError } from '../../../lambdas/shared/errors.js';
+import { instanceRoleIdentity } from '../../../lambdas/shared/instance-role.js';
 import { createClients } from '../../../lambdas/shared/runtime.js';
 import type { CleanupReport, TaskEvent } from '../../../lambdas/shared/state.js';
 import {
@@ -17,8 +28,9 @@ import {
 
 const ec2Mock = mockClient(EC2Client);
 const s3Mock = mockClient(S3Client);
+const iamMock = mockClient(IAMClient);
 const deps = {
-  clients: createClients({ ec2: EC2Client, s3: S3Client }),
+  clients: createClients({ ec2: EC2Client, s3: S3Client, iam: IAMClient }),
   env: makeEnvironment(),
   homeRegion: 'eu-central-1',
 };
@@ -54,6 +66,9 @@ describe('deleteTemporaryResources', () => {
   beforeEach(() => {
     ec2Mock.reset();
     s3Mock.reset();
+    iamMock.reset();
+    iamMock.on(GetInstanceProfileCommand).rejects(awsError('NoSuchEntity'));
+    iamMock.on(GetRoleCommand).rejects(awsError('NoSuchEntity'));
     ec2Mock.on(DeleteSecurityGroupCommand).resolves({});
     ec2Mock.on(DescribeSecurityGroupsCommand).resolves({
       SecurityGroups: [{ GroupId: 'sg-0temp', Tags: [{ Key: 'ami-builder:stack', Value: 'AmiBuilder' }] }],
@@ -66,6 +81,7 @@ describe('deleteTemporaryResources', () => {
   afterEach(() => {
     ec2Mock.reset();
     s3Mock.reset();
+    iamMock.reset();
   });
 
   it('deletes the temporary security group and the build’s staged objects, merged into the cleanup report', async () => {
@@ -250,5 +266,129 @@ describe('deleteTemporaryResources', () => {
 
     // Assess
     await expect(result).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+  });
+
+  describe('the temporary instance role', () => {
+    const identity = () => instanceRoleIdentity('AmiBuilder', makeBuildState());
+    const stageRole = () => {
+      const { roleName, path } = identity();
+      iamMock.on(GetInstanceProfileCommand).resolves({
+        InstanceProfile: {
+          InstanceProfileName: roleName,
+          Path: path,
+          Roles: [{ RoleName: roleName, Path: path } as never],
+        } as never,
+      });
+      iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: roleName, Path: path } as never });
+      iamMock
+        .on(ListRolePoliciesCommand)
+        .resolves({ PolicyNames: ['ami-builder-build', 'template-policy-document'] });
+      iamMock.on(RemoveRoleFromInstanceProfileCommand).resolves({});
+      iamMock.on(DeleteInstanceProfileCommand).resolves({});
+      iamMock.on(DeleteRolePolicyCommand).resolves({});
+      iamMock.on(DeleteRoleCommand).resolves({});
+      return roleName;
+    };
+
+    it('deletes the profile, then the inline policies and the role, and reports the role', async () => {
+      // Prepare
+      const roleName = stageRole();
+
+      // Act
+      const report = await deleteTemporaryResources(event('success'), deps);
+
+      // Assess
+      expect(report.deletedInstanceRoles).toEqual([roleName]);
+      expect(iamMock.commandCalls(RemoveRoleFromInstanceProfileCommand)[0]?.args[0].input).toEqual({
+        InstanceProfileName: roleName,
+        RoleName: roleName,
+      });
+      expect(iamMock.commandCalls(DeleteRolePolicyCommand).map((c) => c.args[0].input.PolicyName)).toEqual([
+        'ami-builder-build',
+        'template-policy-document',
+      ]);
+      const order = iamMock.calls().map((c) => c.args[0].constructor.name);
+      expect(order.indexOf('DeleteInstanceProfileCommand')).toBeLessThan(order.indexOf('DeleteRoleCommand'));
+    });
+
+    it('deletes the role after a failure too, even when Create Instance Role failed before returning', async () => {
+      // Prepare
+      const roleName = stageRole();
+
+      // Act
+      const report = await deleteTemporaryResources(event('failure', { instance: undefined }), deps);
+
+      // Assess
+      expect(report.deletedInstanceRoles).toEqual([roleName]);
+    });
+
+    it('keeps the role with a kept instance (on_error abort) and says how to delete it', async () => {
+      // Prepare
+      const roleName = stageRole();
+
+      // Act
+      const report = await deleteTemporaryResources(
+        event('failure', {
+          config: { onError: 'abort' },
+          instanceRole: { instanceProfileName: roleName, temporary: true, roleName, path: identity().path },
+        }),
+        deps,
+      );
+
+      // Assess
+      expect(iamMock.commandCalls(DeleteRoleCommand)).toHaveLength(0);
+      expect(report.deletedInstanceRoles).toBeUndefined();
+      expect(report.kept).toContainEqual({
+        resource: `instance role and profile ${identity().path}${roleName} (IAM)`,
+        reason: expect.stringContaining(`aws iam delete-role --role-name ${roleName}`),
+      });
+    });
+
+    it('touches no role when the template names its own instance profile', async () => {
+      // Act
+      await deleteTemporaryResources(
+        event('success', { config: { iamInstanceProfile: 'legacy-builder' } }),
+        deps,
+      );
+
+      // Assess
+      expect(iamMock.calls()).toHaveLength(0);
+    });
+
+    it('leaves a same-named role at another path alone', async () => {
+      // Prepare
+      stageRole();
+      iamMock
+        .on(GetRoleCommand)
+        .resolves({ Role: { RoleName: identity().roleName, Path: '/other/' } as never });
+      iamMock.on(GetInstanceProfileCommand).resolves({
+        InstanceProfile: { InstanceProfileName: identity().roleName, Path: '/other/', Roles: [] } as never,
+      });
+
+      // Act
+      const report = await deleteTemporaryResources(event('success'), deps);
+
+      // Assess
+      expect(iamMock.commandCalls(DeleteRoleCommand)).toHaveLength(0);
+      expect(iamMock.commandCalls(DeleteInstanceProfileCommand)).toHaveLength(0);
+      expect(report.deletedInstanceRoles).toBeUndefined();
+    });
+
+    it('reports the role as kept, with the reason, when IAM refuses to delete it', async () => {
+      // Prepare
+      stageRole();
+      iamMock
+        .on(DeleteRoleCommand)
+        .rejects(awsError('AccessDenied', 'not authorized to perform iam:DeleteRole', 403));
+
+      // Act
+      const report = await deleteTemporaryResources(event('success'), deps);
+
+      // Assess
+      expect(report.deletedSecurityGroups).toEqual(['sg-0temp']);
+      expect(report.kept).toEqual([
+        expect.objectContaining({ reason: expect.stringContaining('could not be deleted (AccessDenied') }),
+      ]);
+    });
   });
 });

@@ -63,7 +63,12 @@ const ownership = [
 ];
 
 function event(overrides: BuildStateOverrides = {}): TaskEvent {
-  return { build: makeBuildState({ source, network, ...overrides }), args: {} };
+  const named = overrides.config?.iamInstanceProfile;
+  const instanceRole =
+    named === undefined
+      ? { instanceProfileName: 'AmiBuilderInstanceProfile', temporary: true }
+      : { instanceProfileName: named, temporary: false };
+  return { build: makeBuildState({ source, network, instanceRole, ...overrides }), args: {} };
 }
 
 function launched(instanceId = 'i-0abc', architecture: ArchitectureValues = 'x86_64') {
@@ -183,7 +188,7 @@ describe('launchInstance', () => {
     // Assess
     await expect(result).rejects.toThrow(InstanceProfileNotAllowedError);
     await expect(result).rejects.toThrow(
-      /"AdminProfile" is not allowed by this stack. Allowed profiles: AmiBuilderInstanceProfile, TeamProfile/,
+      /"AdminProfile" is not allowed by this stack. Allowed profiles: TeamProfile/,
     );
     expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(0);
   });
@@ -413,12 +418,26 @@ describe('launchInstance', () => {
     expect(result).toEqual({ instanceId: 'i-0new', architecture: 'i386' });
   });
 
+  it('fails with InstanceProfileNotReadyError while IAM has not propagated the new profile', async () => {
+    // Prepare
+    ec2Mock
+      .on(RunInstancesCommand)
+      .rejects(
+        awsError(
+          'InvalidParameterValue',
+          'Value (AmiBuilderInstanceProfile) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name',
+        ),
+      );
+
+    // Act
+    const result = launchInstance(event(), deps);
+
+    // Assess
+    await expect(result).rejects.toMatchObject({ name: 'InstanceProfileNotReadyError' });
+  });
+
   it.each([
     ['InsufficientInstanceCapacity', 'We currently do not have sufficient m3.medium capacity'],
-    [
-      'InvalidParameterValue',
-      'Value (AmiBuilderInstanceProfile) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name',
-    ],
     ['InvalidGroup.NotFound', "The security group 'sg-temp' does not exist in VPC 'vpc-1'"],
   ])('fails with a retryable AwsTransientError on %s', async (name, message) => {
     // Prepare
@@ -473,7 +492,13 @@ describe('launchInstance', () => {
 
   it('fails when the state lacks the network', async () => {
     // Act
-    const result = launchInstance({ build: makeBuildState({ source }), args: {} }, deps);
+    const result = launchInstance(
+      {
+        build: makeBuildState({ source, instanceRole: { instanceProfileName: 'p', temporary: true } }),
+        args: {},
+      },
+      deps,
+    );
 
     // Assess
     await expect(result).rejects.toThrow(/lacks \$\.network/);

@@ -3,6 +3,7 @@
  */
 import type { BuildConfig, FileRef, MetadataOptions, NetworkConfig, SourceAmiFilter } from '../../config.js';
 import { describeValue, truncate } from '../decode.js';
+import { parsePolicyDocument } from '../policy-document.js';
 import type { AmiSection } from './ami.js';
 import type { BundleSection } from './bundle.js';
 import {
@@ -201,6 +202,19 @@ export function decodeRun(
       `iam_instance_profile must be an instance profile name (not an ARN): up to 128 letters, digits and + = , . @ _ -, got ${describeValue(iamInstanceProfile)}`,
     );
   }
+  const policyDocument = d.any('temporary_iam_instance_profile_policy_document');
+  let temporaryIamPolicyDocument: BuildConfig['temporaryIamPolicyDocument'];
+  if (policyDocument !== undefined) {
+    const at = d.at('temporary_iam_instance_profile_policy_document');
+    temporaryIamPolicyDocument = parsePolicyDocument(policyDocument, at, report);
+    if (iamInstanceProfile !== undefined && temporaryIamPolicyDocument !== undefined) {
+      report.warn(
+        at,
+        'temporary_iam_instance_profile_policy_document is ignored because iam_instance_profile is set, as in Packer: no temporary role is created',
+      );
+      temporaryIamPolicyDocument = undefined;
+    }
+  }
   const userData = d.nonEmpty('user_data');
   const userDataText = d.nonEmpty('user_data_file');
   let userDataFile: FileRef | undefined;
@@ -314,6 +328,7 @@ export function decodeRun(
     enableUnlimitedCredits,
     network,
     iamInstanceProfile,
+    temporaryIamPolicyDocument,
     userData,
     userDataFile,
     capacityReservation,

@@ -16,7 +16,49 @@ interface KeyCase {
   invalid: [unknown, string][];
 }
 
+const POLICY = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::assets/*'] }],
+};
+
 const CASES: KeyCase[] = [
+  {
+    key: 'temporary_iam_instance_profile_policy_document',
+    valid: [
+      [POLICY, (c) => c.temporaryIamPolicyDocument, POLICY],
+      [
+        {
+          Statement: [
+            {
+              Effect: 'Deny',
+              Action: 's3:*',
+              Resource: '*',
+              Condition: { Bool: { 'aws:SecureTransport': false } },
+            },
+          ],
+        },
+        (c) => c.temporaryIamPolicyDocument?.Version,
+        '2012-10-17',
+      ],
+    ],
+    absent: [(c) => c.temporaryIamPolicyDocument, undefined],
+    invalid: [
+      [
+        { Version: '2012-10-17' },
+        'temporary_iam_instance_profile_policy_document: Statement must be a non-empty list',
+      ],
+      [{ Statement: [{ Effect: 'Permit', Action: 'x', Resource: '*' }] }, 'Effect must be "Allow" or "Deny"'],
+      [
+        { Statement: [{ Effect: 'Allow', Resource: '*' }] },
+        'Action must be a non-empty string or list of strings',
+      ],
+      [
+        { Statement: [{ Effect: 'Allow', Action: 'x', Resource: '*', Principal: '*' }] },
+        'unknown statement key(s) Principal',
+      ],
+      ['{}', 'expected an object'],
+    ],
+  },
   {
     key: 'account_id',
     valid: [
