@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   GetExecutionHistoryCommand,
@@ -38,6 +39,7 @@ import {
 const cfnMock = mockClient(CloudFormationClient);
 const sfnMock = mockClient(SFNClient);
 const s3Mock = mockClient(S3Client);
+const logsMock = mockClient(CloudWatchLogsClient);
 
 const NOW = new Date('2024-01-02T03:04:05.000Z');
 const NAME = 'web-20240102-030405-a1b2';
@@ -146,6 +148,7 @@ function deps(overrides: Partial<BuildDeps> = {}): BuildDeps {
       cloudformation: new CloudFormationClient({ region: 'us-east-1' }),
       sfn: new SFNClient({ region: 'us-east-1' }),
       s3: new S3Client({ region: 'us-east-1' }),
+      logs: new CloudWatchLogsClient({ region: 'us-east-1' }),
     }),
     now: () => NOW,
     sleep: async (ms) => {
@@ -195,11 +198,14 @@ beforeEach(async () => {
         Outputs: [
           { OutputKey: 'StateMachineArn', OutputValue: STATE_MACHINE_ARN },
           { OutputKey: 'StagingBucketName', OutputValue: 'amibuilder-staging' },
+          { OutputKey: 'CommandLogGroupName', OutputValue: 'AmiBuilder-CommandsOutput' },
         ],
       },
     ],
   });
   s3Mock.on(PutObjectCommand).resolves({});
+  logsMock.reset();
+  logsMock.on(FilterLogEventsCommand).resolves({ events: [] });
   sfnMock.on(StartExecutionCommand).resolves({ executionArn: ARN, startDate: NOW });
   sfnMock.on(StopExecutionCommand).resolves({ stopDate: NOW });
   history = new FakeHistory(successHistory().events, 8);
@@ -387,10 +393,13 @@ describe('ami-builder build', () => {
     expect(text).toContain(
       "Build 'web' errored after 14 minutes 2 seconds: ProvisionerFailedError: script exited with 2",
     );
+    // The message once; the listing and the closing lines name the error without repeating it.
+    expect(text.split('script exited with 2').length - 1).toBe(1);
+    expect(text).toContain('--> web: ProvisionerFailedError (the error is shown above)');
     expect(io.stderr).toEqual(
       expect.arrayContaining([
         '==> Execution failed: ProvisionerFailedError',
-        "Build 'web' errored after 3 minutes: script exited with 2",
+        `==> Every command's whole output: ami-builder logs ${ARN}`,
         `==> Console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${ARN}`,
       ]),
     );
