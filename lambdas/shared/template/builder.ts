@@ -12,6 +12,7 @@ import type {
   Filters,
   MetadataOptions,
   NetworkConfig,
+  OnError,
   SourceAmiFilter,
 } from '../config.js';
 import { SHELL_SAFE } from '../shell.js';
@@ -1088,7 +1089,7 @@ export function buildBuilderConfig(
   }
 
   // ---- Extensions ----
-  const onError = (d.nonEmpty('on_error') ?? 'cleanup') as 'cleanup' | 'abort';
+  const onError = (d.nonEmpty('on_error') ?? 'cleanup') as OnError;
   const commandTimeout = d.number('command_timeout') ?? 7200;
   if (commandTimeout === 0 || commandTimeout > MAX_COMMAND_SECONDS) {
     report.error(
