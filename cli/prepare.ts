@@ -34,6 +34,7 @@ import { readInput, readVarMap } from '../lambdas/shared/template/input.js';
 import { BUILDER_KEYS } from '../lambdas/shared/template/keys.js';
 import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
 import { localFileChecker } from './files.js';
+import { describeRunError, readFailure } from './hints.js';
 import type { CliIo } from './io.js';
 import { StackLookupError } from './stack.js';
 import { type StagedFile, stageTemplateFiles } from './stage.js';
@@ -424,9 +425,7 @@ export async function prepareExecution(
   try {
     text = request.file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, request.file), 'utf8');
   } catch (error) {
-    throw new TemplateInputError([
-      `Failed to parse template: ${error instanceof Error ? error.message : String(error)}`,
-    ]);
+    throw new TemplateInputError([readFailure('template file', request.file, io.cwd, error)]);
   }
   const parsedText = parseTemplateText(text);
   if (parsedText.error !== undefined) throw new TemplateInputError([parsedText.error]);
@@ -522,7 +521,6 @@ export function printRunError(io: Pick<CliIo, 'err'>, error: unknown): void {
   } else if (error instanceof StackLookupError || error instanceof BuildStartError) {
     io.err(`Error: ${error.message}`);
   } else {
-    const e = error as { name?: unknown; message?: unknown };
-    io.err(`Error: ${String(e.name ?? 'Error')}: ${String(e.message ?? error)}`);
+    io.err(describeRunError(error));
   }
 }

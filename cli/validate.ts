@@ -12,6 +12,7 @@ import { readVarMap } from '../lambdas/shared/template/input.js';
 import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
 import { flagUsage, listFlag, parseArgs, TEMPLATE_FLAGS, varFlags } from './args.js';
 import { localFileChecker } from './files.js';
+import { readFailure } from './hints.js';
 import type { CliIo, Command } from './io.js';
 
 const FLAGS = {
@@ -130,6 +131,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const vars = varFlags(args);
   const out = printer(io, args.booleans.get('machine-readable') === true);
   if (args.positional.length !== 1) args.errors.push('validate expects exactly one TEMPLATE argument');
+  for (const note of args.notes) io.err(`Note: ${note}`);
   if (args.errors.length > 0) {
     for (const e of args.errors) io.err(e);
     io.err('');
@@ -141,7 +143,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     text = file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, file), 'utf8');
   } catch (error) {
-    out.error(`Failed to parse template: ${error instanceof Error ? error.message : String(error)}`);
+    out.error(readFailure('template file', file, io.cwd, error));
     return 1;
   }
   const parsed = parseTemplateText(text);
