@@ -105,6 +105,10 @@ const onEnter: Record<string, EnterHandler> = {
       ? [say('Waiting for the SSM agent to come online...', b)]
       : [],
   [StateNames.SendProvisionerCommand]: provisionerLine,
+  [StateNames.SendErrorCleanupCommand]: (i, b) => [
+    say('Running the error-cleanup-provisioner...', b),
+    ...provisionerLine({ provisioner: i.config?.errorCleanupProvisioner }, b),
+  ],
   [StateNames.UploadX509Certificate]: (_i, b) => [say('Uploading X509 Certificate...', b)],
   [StateNames.BundleVolume]: (_i, b) => [say('Bundling the volume...', b)],
   [StateNames.UploadBundle]: (_i, b) => [say('Uploading the bundle...', b)],

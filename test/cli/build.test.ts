@@ -5,6 +5,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
+  DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   SFNClient,
   StartExecutionCommand,
@@ -403,6 +404,49 @@ describe('ami-builder build', () => {
         `==> Console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${ARN}`,
       ]),
     );
+  });
+
+  it('neither exits 0 nor prints a negative duration while DescribeExecution says RUNNING', async () => {
+    // Prepare: an emulator's made-up history, ending in success years before the execution started.
+    const old = new Date('2020-01-01T00:00:00Z');
+    history = new FakeHistory(new HistoryBuilder(old).started({}).succeeded({ builds: [] }, 5).events);
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: ARN,
+      stateMachineArn: STATE_MACHINE_ARN,
+      status: 'RUNNING',
+      startDate: NOW,
+    });
+
+    // Act
+    const { code, io } = await build(['template.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    const text = io.text();
+    expect(text).not.toMatch(/-\d+ (years?|weeks?|days?|hours?|minutes?|seconds?)/);
+    expect(text).not.toContain('Wait completed');
+    expect(io.stderr).toContain(
+      "==> The execution's history shows it ended, but Step Functions reports it RUNNING: it is not finished (a Step Functions emulator that does not run executions reports this).",
+    );
+    expect(io.stderr).toContain(`==> Follow it with: ami-builder status ${ARN}`);
+  });
+
+  it('takes the duration from Step Functions’ start and stop dates once the execution SUCCEEDED', async () => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: ARN,
+      stateMachineArn: STATE_MACHINE_ARN,
+      status: 'SUCCEEDED',
+      startDate: NOW,
+      stopDate: new Date(NOW.getTime() + 65_000),
+    });
+
+    // Act
+    const { code, io } = await build(['template.json']);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(io.stdout).toContain('==> Wait completed after 1 minute 5 seconds');
   });
 
   it('exits 1 when the execution is stopped or times out elsewhere', async () => {
