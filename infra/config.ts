@@ -15,7 +15,9 @@ import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import { validateTemplate } from '../lambdas/shared/template/validate.js';
 
 /** The repository root: schedule template files are read relative to it. */
-export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+export const repoRoot = fileURLToPath(
+  new URL('..', import.meta.url.replace(/\/dist\/(?=(cli|lambdas|infra|emulator)\/)/, '/')),
+);
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [
