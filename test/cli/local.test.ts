@@ -106,7 +106,9 @@ describe('ami-builder local', () => {
     // Assess
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('Armed the emulator fault {"type":"command","match":"ec2-bundle-vol"');
-    expect(run.stdout).toMatch(/Build 'amazon-instance' errored after .+: VolumeBundleError: /);
+    expect(run.stdout).toMatch(
+      /Build 'amazon-instance' errored after .+: VolumeBundleError \(the error is shown above\)/,
+    );
     expect(run.stdout).toContain("==> Some builds didn't complete successfully and had errors:");
     expect(run.stdout).not.toContain('AMIs were created');
     expect(run.stderr).toContain('==> Execution failed: VolumeBundleError');
