@@ -465,6 +465,42 @@ function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** Runs of each command in the side-by-side startup measure; the median is reported. */
+const STARTUP_RUNS = 7;
+
+/** Median wall time of `command args` (ms), run STARTUP_RUNS times from the repository root. */
+function medianRunMs(command: string, args: readonly string[]): number {
+  const times: number[] = [];
+  for (let i = 0; i < STARTUP_RUNS; i += 1) {
+    const start = performance.now();
+    execFileSync(command, args, { cwd: ROOT, stdio: 'ignore' });
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * `ami-builder validate` against `packer validate` on the same template, side by side, where packer is on the
+ * PATH (Debian: apt-get install packer). Undefined without packer.
+ */
+function measureValidateStartup(): { amiBuilderMs: number; packerMs: number } | undefined {
+  try {
+    execFileSync('packer', ['version'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  // Compiled once first, as `npm ci` leaves it.
+  execFileSync(process.execPath, ['bin/ami-builder.mjs', 'validate', TEMPLATE], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
+  return {
+    amiBuilderMs: medianRunMs(process.execPath, ['bin/ami-builder.mjs', 'validate', TEMPLATE]),
+    packerMs: medianRunMs('packer', ['validate', TEMPLATE]),
+  };
+}
+
 async function main(): Promise<void> {
   const log = (line = '') => process.stdout.write(`${line}\n`);
   log(`ami-builder benchmark: ${TEMPLATE}, waits zeroed (node ${process.version}, ${process.platform})`);
@@ -597,6 +633,15 @@ async function main(): Promise<void> {
     restoreConsole();
     bench.s3.destroy();
     await bench.emulator.stop();
+  }
+  const startup = measureValidateStartup();
+  if (startup === undefined) log('validate startup: packer is not installed; no side-by-side measure');
+  else {
+    log(
+      `validate ${TEMPLATE}, median of ${STARTUP_RUNS}: ami-builder ${ms(startup.amiBuilderMs)}, packer ${ms(startup.packerMs)}: ` +
+        `target (no slower than packer): ${mark(startup.amiBuilderMs <= startup.packerMs)}`,
+    );
+    report.validateStartup = startup;
   }
   mkdirSync(RESULTS, { recursive: true });
   const file = join(RESULTS, 'latest.json');

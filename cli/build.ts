@@ -16,6 +16,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
+  DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   type SFNClient,
@@ -24,12 +25,16 @@ import {
 } from '@aws-sdk/client-sfn';
 import { StateNames } from '../infra/state-names.js';
 import { executionConsoleUrl, parseArn } from '../lambdas/shared/console.js';
-import { type FlagSpec, flagUsage, listFlag, TEMPLATE_FLAGS, varFlags } from './args.js';
+import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
 import type { CliIo, Command } from './io.js';
-import { MANIFEST_USAGE, parseArgsWithManifest, writeBuildManifests } from './outcome.js';
+import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
+import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
 import { HistoryConverter, type ProgressEvent } from './progress/events.js';
+import { LiveOutput } from './progress/live.js';
 import { type Closing, type ProgressPrinter, runOutput, type WorkflowOutput } from './progress/printer.js';
+import { outputFlags, parseRunArgs, type RunOptions } from './run-options.js';
+import { failureClosing, showLocalPaths, withParallelBuilds } from './run-output.js';
 import { type CliClients, cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
 import { workflowOutput } from './status.js';
 
@@ -59,6 +64,7 @@ export const CANCEL_CAUSE = 'Stopped from ami-builder build (Ctrl-C)';
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...TEMPLATE_FLAGS,
+  ...RUN_FLAGS,
   stack: {
     kind: 'string',
     placeholder: 'NAME',
@@ -86,7 +92,7 @@ export const BUILD_USAGE = [
 
 /** Everything `build` needs from the outside world; tests replace each part. */
 export interface BuildDeps {
-  clients: (region: string | undefined) => Pick<CliClients, 'cloudformation' | 'sfn' | 's3'>;
+  clients: (region: string | undefined) => Pick<CliClients, 'cloudformation' | 'sfn' | 's3' | 'logs'>;
   now: () => Date;
   sleep: (ms: number) => Promise<void>;
   /** Four random hex digits, for the execution name. */
@@ -97,6 +103,8 @@ export interface BuildDeps {
   onInterrupt: (handler: () => void) => () => void;
   /** @default {@link POLL_INTERVAL_MS} */
   pollIntervalMs?: number;
+  /** The clock of the heartbeat (milliseconds). @default Date.now */
+  clock?: () => number;
 }
 
 export function defaultBuildDeps(io: CliIo): BuildDeps {
@@ -163,7 +171,12 @@ interface FollowState {
   summary?: WorkflowOutput;
 }
 
-async function drain(sfn: SFNClient, executionArn: string, state: FollowState, printer: ProgressPrinter) {
+async function drain(
+  sfn: SFNClient,
+  executionArn: string,
+  state: FollowState,
+  printer: Pick<ProgressPrinter, 'handle'>,
+) {
   for (const event of await newHistoryEvents(sfn, executionArn, state.lastId)) {
     state.lastId = Math.max(state.lastId, event.id ?? 0);
     const progress = state.converter.convert(event);
@@ -185,45 +198,21 @@ async function drain(sfn: SFNClient, executionArn: string, state: FollowState, p
 // ---------------------------------------------------------------------------------------------------------
 // The command
 
-interface Options {
-  file: string;
-  vars: Map<string, string>;
-  varFiles: string[];
-  only?: string[];
-  except?: string[];
+interface Options extends RunOptions {
   stack: string;
   region?: string;
   detach: boolean;
-  machineReadable: boolean;
-  manifest?: string;
 }
 
 function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
-  const { parsed, manifest } = parseArgsWithManifest(argv, FLAGS);
-  const vars = varFlags(parsed);
-  if (parsed.positional.length !== 1) parsed.errors.push('build expects exactly one TEMPLATE argument');
-  const only = listFlag(parsed, 'only');
-  const except = listFlag(parsed, 'except');
-  if ((only?.length ?? 0) > 0 && (except?.length ?? 0) > 0) {
-    parsed.errors.push("Only one of '-only' or '-except' may be specified.");
-  }
-  if (parsed.errors.length > 0) {
-    for (const e of parsed.errors) io.err(e);
-    io.err('');
-    io.err(BUILD_USAGE);
-    return undefined;
-  }
+  const run = parseRunArgs(argv, io, FLAGS, BUILD_USAGE, 'build');
+  if (run === undefined) return undefined;
+  const { parsed, options } = run;
   return {
-    file: parsed.positional[0] ?? '',
-    vars: new Map(vars),
-    varFiles: parsed.values.get('var-file') ?? [],
-    only,
-    except,
+    ...options,
     stack: parsed.values.get('stack')?.[0] ?? DEFAULT_STACK_NAME,
     region: parsed.values.get('region')?.[0],
     detach: parsed.booleans.get('detach') === true,
-    machineReadable: parsed.booleans.get('machine-readable') === true,
-    manifest,
   };
 }
 
@@ -231,19 +220,22 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
 export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDeps): Promise<number> {
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
-  const { printer, say, message, closing } = runOutput(io, options.machineReadable);
+  const { printer, say, message, closing } = runOutput(io, outputFlags(options, io));
   const now = deps.now();
 
   try {
     // 1–4. Validate locally, find the stack, stage the files, build the input.
-    let stack: { stateMachineArn: string; stagingBucketName: string } | undefined;
-    let clients: Pick<CliClients, 'cloudformation' | 'sfn' | 's3'> | undefined;
+    let stack:
+      | { stateMachineArn: string; stagingBucketName: string; commandLogGroupName: string }
+      | undefined;
+    let clients: Pick<CliClients, 'cloudformation' | 'sfn' | 's3' | 'logs'> | undefined;
     const prepared = await prepareExecution(options, {
       io,
       now,
       randomHex: deps.randomHex,
       say,
       message,
+      beforeValidation: (input) => applyRunFlags(input, options),
       onValidated: (validated) => {
         if (validated.builds.length === 1) {
           printer.setDefaultTarget(validated.builds[0]?.name ?? 'amazon-instance');
@@ -254,16 +246,22 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
         stack = await findStackOutputs(clients.cloudformation, options.stack, [
           'stateMachineArn',
           'stagingBucketName',
+          'commandLogGroupName',
         ]);
         return { s3: clients.s3, bucket: stack.stagingBucketName };
       },
     });
     if (stack === undefined || clients === undefined) throw new Error('the stack was not looked up');
     const { name, validated } = prepared;
+    showLocalPaths(printer, prepared.staged, io.cwd);
 
     // 5. Start.
     const started = await clients.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: stack.stateMachineArn, name, input: prepared.body }),
+      new StartExecutionCommand({
+        stateMachineArn: stack.stateMachineArn,
+        name,
+        input: withParallelBuilds(prepared, options.parallelBuilds).body,
+      }),
     );
     const executionArn = started.executionArn ?? '';
     const region = parseArn(executionArn)?.region ?? parseArn(stack.stateMachineArn)?.region;
@@ -277,15 +275,37 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
     say(`Started execution ${name}`);
     message(`Console: ${consoleUrl}`);
 
-    // 6. Follow until the execution ends or the user interrupts.
+    // 6. Follow until the execution ends or the user interrupts, with each command's output as it comes.
+    const clock = deps.clock ?? Date.now;
+    const logs = clients.logs;
+    const follower = new CommandOutputFollower(
+      filterLogEventsWith(logs),
+      stack.commandLogGroupName,
+      (line) => {
+        printer.output(line);
+        live.line(line);
+      },
+    );
+    const live: LiveOutput = new LiveOutput({
+      follower,
+      say: (text, build) => printer.print({ level: 'say', text, build }),
+      now: clock,
+      defaultBuild: () => printer.target,
+    });
+    printer.onPrint = () => live.printed();
     return await follow(
       executionArn,
       consoleUrl,
-      started.startDate ?? now,
-      clients.sfn,
-      printer,
-      closing,
-      deps,
+      {
+        sfn: clients.sfn,
+        printer,
+        closing,
+        deps,
+        live,
+        clock,
+        logGroup: stack.commandLogGroupName,
+        startDate: started.startDate ?? now,
+      },
       async (output) => {
         const written = await writeBuildManifests(output, validated.builds, {
           manifest: options.manifest,
@@ -302,16 +322,43 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
   }
 }
 
+interface FollowContext {
+  sfn: SFNClient;
+  printer: ProgressPrinter;
+  closing: Closing;
+  deps: BuildDeps;
+  live: LiveOutput;
+  clock: () => number;
+  logGroup: string;
+  /** StartExecution's start date. */
+  startDate: Date;
+}
+
+/**
+ * Polls after the history shows an end that DescribeExecution does not (an emulator whose history is made up):
+ * after these, `build` stops following and exits 1 rather than call a RUNNING execution finished.
+ */
+export const MAX_UNCONFIRMED_END_POLLS = 5;
+
+/** The execution's status and times from DescribeExecution (undefined when it says nothing). */
+async function describe(sfn: SFNClient, executionArn: string) {
+  const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  return d === undefined ? undefined : { status: d.status, startDate: d.startDate, stopDate: d.stopDate };
+}
+
+const TERMINAL_STATUS: Record<Terminal['kind'], readonly string[]> = {
+  'execution-succeeded': ['SUCCEEDED'],
+  'execution-failed': ['FAILED'],
+  'execution-aborted': ['ABORTED', 'TIMED_OUT'],
+};
+
 async function follow(
   executionArn: string,
   consoleUrl: string,
-  startedAt: Date,
-  sfn: SFNClient,
-  printer: ProgressPrinter,
-  closing: Closing,
-  deps: BuildDeps,
+  context: FollowContext,
   onOutput: (output: WorkflowOutput) => Promise<void>,
 ): Promise<number> {
+  const { sfn, printer, closing, deps, live, clock } = context;
   const say = (text: string) => printer.print({ level: 'say', text });
   let interrupt: () => void = () => {};
   const interrupted = new Promise<'interrupted'>((done) => {
@@ -322,18 +369,47 @@ async function follow(
     wasInterrupted = true;
     interrupt();
   });
+  const startedAt = clock();
   const state: FollowState = { converter: new HistoryConverter(), lastId: 0 };
+  const observe = {
+    handle: (event: ProgressEvent) => {
+      live.observe(event);
+      printer.handle(event);
+    },
+  };
+  let status: Awaited<ReturnType<typeof describe>>;
+  let unconfirmed = 0;
   try {
-    while (state.terminal === undefined) {
-      await drain(sfn, executionArn, state, printer);
-      if (state.terminal !== undefined || wasInterrupted) break;
+    for (;;) {
+      await drain(sfn, executionArn, state, observe);
+      await live.poll();
+      live.heartbeat();
+      if (state.terminal !== undefined) {
+        // The history says it ended: only DescribeExecution's status is trusted for that.
+        status = await describe(sfn, executionArn);
+        if (status?.status === undefined || TERMINAL_STATUS[state.terminal.kind].includes(status.status))
+          break;
+        unconfirmed += 1;
+        if (unconfirmed >= MAX_UNCONFIRMED_END_POLLS) {
+          await live.flush();
+          closing.blank();
+          closing.error(
+            `==> The execution's history shows it ended, but Step Functions reports it ${status.status}: ` +
+              'it is not finished (a Step Functions emulator that does not run executions reports this).',
+          );
+          closing.error(`==> Follow it with: ami-builder status ${executionArn}`);
+          return 1;
+        }
+      }
+      if (wasInterrupted) break;
       await Promise.race([deps.sleep(deps.pollIntervalMs ?? POLL_INTERVAL_MS), interrupted]);
       if (wasInterrupted) break;
     }
-    if (state.terminal === undefined) {
+    if (state.terminal === undefined || (wasInterrupted && unconfirmed > 0)) {
       say('Interrupted: stopping the execution...');
       await sfn.send(new StopExecutionCommand({ executionArn, error: CANCEL_ERROR, cause: CANCEL_CAUSE }));
-      await drain(sfn, executionArn, state, printer);
+      await drain(sfn, executionArn, state, observe);
+      await live.flush();
       say(
         "Execution stopped. The stack's abort cleanup now removes the build's resources (instance, security group, staged files).",
       );
@@ -341,12 +417,20 @@ async function follow(
       printer.print({ level: 'message', text: `Console: ${consoleUrl}` });
       return 1;
     }
+    await live.flush();
   } finally {
     stopListening();
   }
 
   const terminal = state.terminal;
-  const elapsed = terminal.timestamp - startedAt.getTime();
+  // Step Functions' own start and stop times; this process's clock when they are missing or make no sense.
+  const measured =
+    status?.startDate !== undefined && status.stopDate !== undefined
+      ? status.stopDate.getTime() - status.startDate.getTime()
+      : Number.NaN;
+  const fromHistory = terminal.timestamp - context.startDate.getTime();
+  const elapsed =
+    measured >= 0 ? measured : fromHistory >= 0 ? fromHistory : Math.max(0, clock() - startedAt);
   if (terminal.kind === 'execution-succeeded') {
     const output = workflowOutput(terminal.output) ?? { builds: [] };
     closing.blank();
@@ -359,14 +443,7 @@ async function follow(
     printer.summary(state.summary, elapsed);
     await onOutput(state.summary);
   }
-  closing.blank();
-  if (terminal.kind === 'execution-failed') {
-    closing.error(`==> Execution failed: ${terminal.error}`);
-    if (terminal.cause !== '') closing.error(terminal.cause);
-  } else {
-    closing.error(`==> Execution ${terminal.reason === 'timed-out' ? 'timed out' : 'was stopped'}.`);
-  }
-  closing.error(`==> Console: ${consoleUrl}`);
+  failureClosing(closing, printer, terminal, { consoleUrl, executionArn, logGroup: context.logGroup });
   return 1;
 }
 

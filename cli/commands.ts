@@ -22,4 +22,5 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
   },
   status: { summary: 'show the status, last state and result of a build', load: () => import('./status.js') },
   logs: { summary: "print the SSM command output of a build's instance", load: () => import('./logs.js') },
+  version: { summary: 'print the ami-builder version', load: () => import('./version.js') },
 };

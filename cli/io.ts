@@ -13,6 +13,8 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   /** Reads standard input (a template given as `-`). */
   readStdin: () => Promise<string>;
+  /** Standard output is a terminal (colours). @default false */
+  stdoutIsTerminal?: boolean;
 }
 
 export interface Command {
@@ -29,6 +31,7 @@ export function processIo(): CliIo {
     err: (line) => process.stderr.write(`${line}\n`),
     cwd: process.cwd(),
     env: process.env,
+    stdoutIsTerminal: process.stdout.isTTY === true,
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

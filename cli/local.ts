@@ -23,6 +23,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { format } from 'node:util';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   type Emulator,
@@ -37,23 +38,30 @@ import {
 import { StateNames } from '../infra/state-names.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
-import { type FlagSpec, flagUsage, listFlag, TEMPLATE_FLAGS, varFlags } from './args.js';
+import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
 import type { CliIo, Command } from './io.js';
 import { applyLambdaEnvironment, deployToEmulator, type RunResult, runExecution } from './local/runner.js';
 import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
-import { MANIFEST_USAGE, parseArgsWithManifest, writeBuildManifests } from './outcome.js';
+import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
-import { causeMessage } from './progress/messages.js';
+import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
+import { LiveOutput } from './progress/live.js';
 import { runOutput, type WorkflowOutput } from './progress/printer.js';
+import { outputFlags, parseRunArgs, type RunOptions } from './run-options.js';
+import { failureClosing, showLocalPaths, withParallelBuilds } from './run-output.js';
 import { describeSeed, EMULATED_ACCOUNT_ID, sourceSeeds } from './seed.js';
 import { workflowOutput } from './status.js';
 import { ensureExampleX509 } from './x509.js';
+
+/** How often `local` reads the emulator's command log group while a build runs. */
+const LOCAL_LOG_POLL_MS = 500;
 
 /** The bundle bucket pattern of a stack deployed with the default configuration (infra/config.ts). */
 const DEFAULT_BUCKET_PATTERN = 'ami-builder-*';
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...TEMPLATE_FLAGS,
+  ...RUN_FLAGS,
   'real-waits': {
     kind: 'boolean',
     description: "Keep the state machine's real Wait intervals (default: 1 ms each).",
@@ -107,18 +115,11 @@ export function defaultLocalDeps(): LocalDeps {
   };
 }
 
-interface Options {
-  file: string;
-  vars: Map<string, string>;
-  varFiles: string[];
-  only?: string[];
-  except?: string[];
+interface Options extends RunOptions {
   realWaits: boolean;
   keepEmulator: boolean;
   faults: Fault[];
   debug: boolean;
-  machineReadable: boolean;
-  manifest?: string;
 }
 
 /** The faults of one `--fault` value: a JSON object, or `@file` holding one object or an array of them. */
@@ -141,40 +142,24 @@ export function readFaults(value: string, cwd: string): Fault[] {
 }
 
 function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
-  const { parsed, manifest } = parseArgsWithManifest(argv, FLAGS);
-  const vars = varFlags(parsed);
-  if (parsed.positional.length !== 1) parsed.errors.push('local expects exactly one TEMPLATE argument');
-  const only = listFlag(parsed, 'only');
-  const except = listFlag(parsed, 'except');
-  if ((only?.length ?? 0) > 0 && (except?.length ?? 0) > 0) {
-    parsed.errors.push("Only one of '-only' or '-except' may be specified.");
-  }
   const faults: Fault[] = [];
-  for (const value of parsed.values.get('fault') ?? []) {
-    try {
-      faults.push(...readFaults(value, io.cwd));
-    } catch (error) {
-      parsed.errors.push(error instanceof Error ? error.message : String(error));
+  const run = parseRunArgs(argv, io, FLAGS, LOCAL_USAGE, 'local', (parsed) => {
+    for (const value of parsed.values.get('fault') ?? []) {
+      try {
+        faults.push(...readFaults(value, io.cwd));
+      } catch (error) {
+        parsed.errors.push(error instanceof Error ? error.message : String(error));
+      }
     }
-  }
-  if (parsed.errors.length > 0) {
-    for (const e of parsed.errors) io.err(e);
-    io.err('');
-    io.err(LOCAL_USAGE);
-    return undefined;
-  }
+  });
+  if (run === undefined) return undefined;
+  const { parsed, options } = run;
   return {
-    file: parsed.positional[0] ?? '',
-    vars: new Map(vars),
-    varFiles: parsed.values.get('var-file') ?? [],
-    only,
-    except,
+    ...options,
     realWaits: parsed.booleans.get('real-waits') === true,
     keepEmulator: parsed.booleans.get('keep-emulator') === true,
     faults,
     debug: parsed.booleans.get('debug') === true,
-    machineReadable: parsed.booleans.get('machine-readable') === true,
-    manifest,
   };
 }
 
@@ -249,7 +234,7 @@ function isCleanupReport(value: unknown): value is CleanupReport {
 export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDeps): Promise<number> {
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
-  const { printer, say, message, closing } = runOutput(io, options.machineReadable);
+  const { printer, say, message, closing } = runOutput(io, outputFlags(options, io));
   // The environment as the user has it: the emulator's dummy credentials replace theirs during the run.
   const userIo: CliIo = { ...io, env: { ...io.env } };
   const now = deps.now();
@@ -266,6 +251,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
       say,
       message,
       beforeValidation: (input, context) => {
+        applyRunFlags(input, options);
         for (const pair of ensureExampleX509(input, {
           cwd: io.cwd,
           templateDir: context.templateDir,
@@ -328,6 +314,8 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
       },
     });
     if (emulator === undefined || stack === undefined) throw new Error('the emulator was not started');
+    showLocalPaths(printer, prepared.staged, io.cwd);
+    const input = withParallelBuilds(prepared, options.parallelBuilds).input;
     const writeManifests = async (output: WorkflowOutput) => {
       const written = await writeBuildManifests(output, prepared.validated.builds, {
         manifest: options.manifest,
@@ -353,12 +341,37 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
     let summary: WorkflowOutput | undefined;
     let result: RunResult;
     const startedAt = Date.now();
+    // Each command's output as the emulator's command log group receives it: the same follower as `build`.
+    const logs = new CloudWatchLogsClient({ region: stack.region, endpoint: emulator.endpoint });
+    const follower = new CommandOutputFollower(
+      filterLogEventsWith(logs),
+      stack.resources.commandLogGroup,
+      (line) => {
+        printer.output(line);
+        live.line(line);
+      },
+    );
+    const live: LiveOutput = new LiveOutput({
+      follower,
+      say: (text, build) => printer.print({ level: 'say', text, build }),
+      now: Date.now,
+      defaultBuild: () => printer.target,
+    });
+    printer.onPrint = () => live.printed();
+    let running = true;
+    const following = (async () => {
+      while (running) {
+        await new Promise((done) => setTimeout(done, LOCAL_LOG_POLL_MS));
+        await live.poll().catch(() => undefined);
+        live.heartbeat();
+      }
+    })();
     // The handlers log as in Lambda (CloudWatch Logs); here their lines are shown only with -debug.
     const restoreConsole = captureConsole(options.debug ? (line) => io.err(`[lambda] ${line}`) : () => {});
     try {
       result = await runExecution({
         stack,
-        input: prepared.input,
+        input,
         executionName: prepared.name,
         realWaits: options.realWaits,
         // Commands that really run take seconds: polls must not spend their attempts in 1 ms steps.
@@ -366,6 +379,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
         signal: controller.signal,
         startTime: now,
         onEvent: (event) => {
+          live.observe(event);
           printer.handle(event);
           if (event.kind === 'state-exited' && event.state === StateNames.SummarizeBuilds) {
             summary = workflowOutput(event.output) ?? summary;
@@ -373,10 +387,14 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
         },
       });
     } finally {
+      running = false;
+      await following;
+      await live.flush().catch(() => undefined);
+      logs.destroy();
       restoreConsole();
       stopListening();
     }
-    const elapsed = Date.now() - startedAt;
+    const elapsed = Math.max(0, Date.now() - startedAt);
 
     if (options.debug) {
       for (const line of debugLines(await emulator.commands())) message(line);
@@ -394,13 +412,14 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
       printer.summary(summary, elapsed);
       await writeManifests(summary);
     }
-    closing.blank();
-    if (result.status === 'FAILED') {
-      closing.error(`==> Execution failed: ${result.error ?? 'States.Failed'}`);
-      if (result.cause) closing.error(causeMessage(result.cause));
-    } else {
-      closing.error('==> Execution was aborted.');
-    }
+    failureClosing(
+      closing,
+      printer,
+      result.status === 'FAILED'
+        ? { kind: 'execution-failed', error: result.error ?? 'States.Failed', cause: result.cause ?? '' }
+        : { kind: 'execution-aborted', reason: 'aborted' },
+      {},
+    );
     if (isCleanupReport(result.abortCleanup)) {
       closing.error(
         `==> Abort cleanup (as the stack's EventBridge rule runs it): ${describeCleanup(result.abortCleanup)}`,

@@ -17,7 +17,9 @@ function usage(io: CliIo): void {
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const [name, ...rest] = argv;
+  const [first, ...rest] = argv;
+  // Packer's `packer --version` / `-version` / `-v`.
+  const name = first === '--version' || first === '-version' || first === '-v' ? 'version' : first;
   if (name === undefined || name === '-h' || name === '--help' || name === '-help' || name === 'help') {
     usage(io);
     return name === undefined ? 1 : 0;

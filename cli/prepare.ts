@@ -38,6 +38,7 @@ import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas
 import { localFileChecker } from './files.js';
 import { convertHcl, isHclTarget } from './hcl/convert.js';
 import { diagnosticLine, HclDiagnosticsError } from './hcl/diagnostics.js';
+import { describeRunError, readFailure } from './hints.js';
 import type { CliIo } from './io.js';
 import { StackLookupError } from './stack.js';
 import { type StagedFile, stageTemplateFiles } from './stage.js';
@@ -456,9 +457,7 @@ export async function readRequest(request: TemplateRequest, io: CliIo, now: Date
   try {
     text = request.file === '-' ? await io.readStdin() : readFileSync(resolve(io.cwd, request.file), 'utf8');
   } catch (error) {
-    throw new TemplateInputError([
-      `Failed to parse template: ${error instanceof Error ? error.message : String(error)}`,
-    ]);
+    throw new TemplateInputError([readFailure('template file', request.file, io.cwd, error)]);
   }
   const parsedText = parseTemplateText(text);
   if (parsedText.error !== undefined) throw new TemplateInputError([parsedText.error]);
@@ -584,7 +583,6 @@ export function printRunError(io: Pick<CliIo, 'err'>, error: unknown): void {
   } else if (error instanceof StackLookupError || error instanceof BuildStartError) {
     io.err(`Error: ${error.message}`);
   } else {
-    const e = error as { name?: unknown; message?: unknown };
-    io.err(`Error: ${String(e.name ?? 'Error')}: ${String(e.message ?? error)}`);
+    io.err(describeRunError(error));
   }
 }

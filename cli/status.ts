@@ -4,6 +4,7 @@
  * (failed, aborted, timed out). Exits 0 while the build runs or when it succeeded, 1 otherwise, so scripts can
  * poll it.
  */
+
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -14,6 +15,7 @@ import {
 import { executionConsoleUrl, parseArn } from '../lambdas/shared/console.js';
 import { formatDuration } from '../lambdas/shared/duration.js';
 import { type FlagSpec, flagUsage, parseArgs } from './args.js';
+import { describeRunError } from './hints.js';
 import type { CliIo, Command } from './io.js';
 import { ProgressPrinter, type WorkflowOutput } from './progress/printer.js';
 import {
@@ -265,8 +267,7 @@ export function describeCliError(error: unknown): string {
   if (error instanceof StackLookupError) return `Error: ${error.message}`;
   const e = error as { name?: unknown; message?: unknown };
   if (e.name === 'ExecutionDoesNotExist') return `Error: no such execution: ${String(e.message)}`;
-  const name = typeof e.name === 'string' ? e.name : 'Error';
-  return `Error: ${name}: ${typeof e.message === 'string' ? e.message : String(error)}`;
+  return describeRunError(error);
 }
 
 export const command: Command = {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
 import { flagUsage, listFlag, parseArgs, TEMPLATE_FLAGS, varFlags } from './args.js';
 import { localFileChecker } from './files.js';
+import { readFailure } from './hints.js';
 import type { CliIo, Command } from './io.js';
 import { type ReadTemplate, readRequest, TemplateInputError } from './prepare.js';
 
@@ -128,6 +129,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const vars = varFlags(args);
   const out = printer(io, args.booleans.get('machine-readable') === true);
   if (args.positional.length !== 1) args.errors.push('validate expects exactly one TEMPLATE argument');
+  for (const note of args.notes) io.err(`Note: ${note}`);
   if (args.errors.length > 0) {
     for (const e of args.errors) io.err(e);
     io.err('');

@@ -14,7 +14,10 @@ import { isPlainText, renderTemplate } from '../lambdas/shared/template/engine.j
 import { packerFunctions } from '../lambdas/shared/template/functions.js';
 
 /** The repository's `examples/` folder: the only place a pair is generated. */
-export const EXAMPLES_DIR = fileURLToPath(new URL('../examples/', import.meta.url));
+// From dist/cli/ too (the compiled CLI): the examples stay in the repository.
+export const EXAMPLES_DIR = fileURLToPath(
+  new URL('../examples/', import.meta.url.replace(/\/dist\/(?=(cli|lambdas|infra|emulator)\/)/, '/')),
+);
 
 /** Days the generated certificate is valid for. */
 export const THROWAWAY_CERT_DAYS = 365;

@@ -11,7 +11,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-const LAUNCHER = fileURLToPath(new URL('./launcher.py', import.meta.url));
+// From dist/emulator/ too (the compiled CLI): the launcher stays next to the source.
+const LAUNCHER = fileURLToPath(
+  new URL('./launcher.py', import.meta.url.replace(/\/dist\/(?=(cli|lambdas|infra|emulator)\/)/, '/')),
+);
 const CONTROL_PREFIX = '/_ami-builder';
 /** Lines of stderr kept for the error message when the emulator does not start. */
 const STDERR_TAIL_LINES = 40;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadConfig } from './config.js';
+import { ancestorCommandLines, emulatorDeployProblem } from './emulator-deploy.js';
 import { AmiBuilderStack } from './stack.js';
 
 /** True for the context value `true` or the text "true" (`-c nag=true`). */
@@ -26,5 +27,10 @@ export function createApp(app: App = new App()): { app: App; stack: AmiBuilderSt
 
 // Synthesize when run as the CDK app, not when imported by tests.
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const problem = emulatorDeployProblem(process.env.AWS_ENDPOINT_URL, ancestorCommandLines());
+  if (problem !== undefined) {
+    console.error(problem);
+    process.exit(1);
+  }
   createApp().app.synth();
 }

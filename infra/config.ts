@@ -17,7 +17,9 @@ import { DEFAULT_AMI_PARAMETER_PREFIX, DEFAULT_X509_PARAMETER_PREFIX } from '../
 import { validateTemplate } from '../lambdas/shared/template/validate.js';
 
 /** The repository root: schedule template files are read relative to it. */
-export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+export const repoRoot = fileURLToPath(
+  new URL('..', import.meta.url.replace(/\/dist\/(?=(cli|lambdas|infra|emulator)\/)/, '/')),
+);
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [

@@ -208,7 +208,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   errorCleanupCommand.loop.next(instanceLaunched);
 
   // Packer runs the error-cleanup provisioner once provisioning has started (the agent was reachable), and not
-  // with -on-error=abort.
+  // with -on-error=abort; -on-error=run-cleanup-provisioner runs it, then keeps the instance.
   const failurePath = new Choice(states, name('RunErrorCleanupProvisionerChoice'), {
     comment: comment('RunErrorCleanupProvisionerChoice'),
   })
@@ -217,7 +217,10 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
         Condition.isPresent('$.config.errorCleanupProvisioner'),
         Condition.isPresent('$.poll.agent.done'),
         Condition.booleanEquals('$.poll.agent.done', true),
-        Condition.stringEquals('$.config.onError', 'cleanup'),
+        Condition.or(
+          Condition.stringEquals('$.config.onError', 'cleanup'),
+          Condition.stringEquals('$.config.onError', 'run-cleanup-provisioner'),
+        ),
       ),
       sendErrorCleanup,
     )
@@ -466,7 +469,8 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const buildEachBuilder = new MapState(states, name('BuildEachBuilder'), {
     comment: comment('BuildEachBuilder'),
     itemsPath: '$.builds',
-    maxConcurrency: 0,
+    // Packer's -parallel-builds (the input's parallel_builds; 0: no limit).
+    maxConcurrencyPath: '$.parallelBuilds',
     itemSelector: {
       config: JsonPath.objectAt('$$.Map.Item.Value'),
       execution: JsonPath.objectAt('$.execution'),

@@ -64,7 +64,18 @@ function provisionerLine(input: StateView, build: string | undefined): Line[] {
   if (p.scripts && p.scripts.length > 0) {
     return p.scripts.map((s) => say(`Provisioning with shell script: ${s.uri}`, build));
   }
-  return [say('Provisioning with shell script: <inline script>', build)];
+  return [say(`Provisioning with shell script: ${inlineName(p)}`, build)];
+}
+
+/** `inline commands of provisioner 2 "setup": apt-get update (+2 more)`: which inline script runs. */
+function inlineName(p: { name?: string; index?: number; inline?: unknown }): string {
+  const commands = Array.isArray(p.inline) ? p.inline.filter((c): c is string => typeof c === 'string') : [];
+  const which = p.index === undefined ? 'inline commands' : `inline commands of provisioner ${p.index + 1}`;
+  const named = p.name !== undefined && p.name !== 'shell' ? ` "${p.name}"` : '';
+  const first = (commands[0] ?? '').split('\n')[0] ?? '';
+  const shown = first.length > 60 ? `${first.slice(0, 57)}...` : first;
+  const more = commands.length > 1 ? ` (+${commands.length - 1} more)` : '';
+  return `${which}${named}${shown === '' ? '' : `: ${shown}`}${more}`;
 }
 
 const onEnter: Record<string, EnterHandler> = {
@@ -94,6 +105,10 @@ const onEnter: Record<string, EnterHandler> = {
       ? [say('Waiting for the SSM agent to come online...', b)]
       : [],
   [StateNames.SendProvisionerCommand]: provisionerLine,
+  [StateNames.SendErrorCleanupCommand]: (i, b) => [
+    say('Running the error-cleanup-provisioner...', b),
+    ...provisionerLine({ provisioner: i.config?.errorCleanupProvisioner }, b),
+  ],
   [StateNames.UploadX509Certificate]: (_i, b) => [say('Uploading X509 Certificate...', b)],
   [StateNames.BundleVolume]: (_i, b) => [say('Bundling the volume...', b)],
   [StateNames.UploadBundle]: (_i, b) => [say('Uploading the bundle...', b)],
@@ -115,8 +130,8 @@ const onEnter: Record<string, EnterHandler> = {
   [StateNames.FinishAmiCopy]: (i, b) => finishLines(i, b, (i.copy as ImageInfo | undefined)?.imageId),
   [StateNames.TerminateInstance]: (i, b) =>
     i.instance ? [say('Terminating the source AWS instance...', b)] : [],
-  [StateNames.CleanUpAfterFailure]: (i, b) =>
-    i.instance ? [say('Terminating the source AWS instance...', b)] : [],
+  // What happens to the instance after a failure depends on on_error: its exit says what was done.
+  [StateNames.CleanUpAfterFailure]: () => [],
   [StateNames.DeleteTemporaryResources]: (_i, b) => [
     say('Cleaning up any extra volumes and temporary resources...', b),
   ],
@@ -180,6 +195,16 @@ const onExit: Record<string, ExitHandler> = {
     );
   },
   [StateNames.RegisterAmi]: (o, b) => (o.image ? [say(`AMI: ${o.image.imageId}`, b)] : []),
+  [StateNames.CleanUpAfterFailure]: (o, b) => {
+    const report = o.cleanup;
+    if (!report) return [];
+    const lines: Line[] = [];
+    if (report.terminatedInstances.length > 0) lines.push(say('Terminating the source AWS instance...', b));
+    for (const k of report.kept) {
+      lines.push(say(`Kept ${k.resource}: ${k.reason}`, b));
+    }
+    return lines;
+  },
   [StateNames.DeleteTemporaryResources]: (o, b) => cleanupLines(o.cleanup, b),
   [StateNames.DeleteTemporaryResourcesAfterFailure]: (o, b) => cleanupLines(o.cleanup, b),
 };

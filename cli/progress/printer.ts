@@ -5,6 +5,7 @@
 import { artifactId, artifactString } from '../../lambdas/shared/artifact.js';
 import { formatDuration } from '../../lambdas/shared/duration.js';
 import type { BuildOutput } from '../../lambdas/shared/state.js';
+import type { OutputLine } from './command-output.js';
 import type { ProgressEvent } from './events.js';
 import { type Line, linesForEvent } from './messages.js';
 
@@ -15,6 +16,21 @@ export interface PrinterOptions {
   machineReadable?: boolean;
   /** Unix time source, for machine-readable timestamps. */
   now?: () => number;
+  /** Packer's `-timestamp-ui`: each line starts with its RFC 3339 UTC time. */
+  timestampUi?: boolean;
+  /** Packer's colours (bold `==>` lines, red errors); `-color=false` or a non-terminal turns them off. */
+  color?: boolean;
+  /** Time source of `-timestamp-ui`. @default Date.now */
+  clock?: () => number;
+}
+
+const BOLD = '\u001b[1m';
+const RED = '\u001b[1;31m';
+const RESET = '\u001b[0m';
+
+/** `2026-12-02T02:15:43Z: `, Packer's `-timestamp-ui` prefix. */
+export function timestampPrefix(ms: number): string {
+  return `${new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')}: `;
 }
 
 /** The execution output the workflow returns (Summarize Builds). */
@@ -37,15 +53,66 @@ export class ProgressPrinter {
   private readonly now: () => number;
   /** Build name by state input identity is not available; remember the last known build name for top-level lines. */
   private defaultTarget = 'amazon-instance';
+  /** Error texts already printed in full, so that a failure's message appears once. */
+  private readonly reported: string[] = [];
+  /** Called after each printed line (the heartbeat counts silence from there). */
+  onPrint: () => void = () => {};
+  /** Builds whose failure was printed in full, with the error name. */
+  readonly failures = new Map<string, string>();
 
   constructor(private readonly options: PrinterOptions) {
     this.machine = options.machineReadable ?? false;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
+  /** Writes one physical line, with `-timestamp-ui`'s prefix. */
+  private write(text: string): void {
+    const prefix = this.options.timestampUi ? timestampPrefix((this.options.clock ?? Date.now)()) : '';
+    this.options.write(`${prefix}${text}`);
+    this.onPrint();
+  }
+
+  private displayNames = new Map<string, string>();
+
+  /** Staged `s3://` URIs and the names shown for them in progress lines (the user's own paths). */
+  setDisplayNames(names: ReadonlyMap<string, string>): void {
+    this.displayNames = new Map(names);
+  }
+
+  private displayed(text: string): string {
+    let shown = text;
+    for (const [uri, name] of this.displayNames) shown = shown.replaceAll(uri, name);
+    return shown;
+  }
+
   /** Prints the lines for one event. */
   handle(event: ProgressEvent): void {
-    for (const line of linesForEvent(event, this.defaultTarget)) this.print(line);
+    for (const raw of linesForEvent(event, this.defaultTarget)) {
+      const line = { ...raw, text: this.displayed(raw.text) };
+      if (line.level === 'error' && !this.firstReport(line)) continue;
+      this.print(line);
+    }
+  }
+
+  /**
+   * True when the error line says something not printed yet. A failure travels up the workflow (the task, the
+   * build's report, the execution's end), each time wrapped in more text: only its first report is printed.
+   */
+  private firstReport(line: Line): boolean {
+    const body = line.text.replace(/^[A-Za-z.]+: /, '').trim();
+    if (body === '') return true;
+    if (this.reported.some((known) => line.text.includes(known) || known.includes(body))) return false;
+    this.reported.push(body);
+    const build = line.build ?? this.defaultTarget;
+    if (!this.failures.has(build))
+      this.failures.set(build, /^([A-Za-z.]+): /.exec(line.text)?.[1] ?? 'Error');
+    return true;
+  }
+
+  /** True when `text` (an execution's cause) was already printed as a build's failure. */
+  alreadyReported(text: string): boolean {
+    const body = text.trim();
+    return body !== '' && this.reported.some((known) => body.includes(known) || known.includes(body));
   }
 
   /** Prints a line attributed to a build (`say` → `==>`, `message` → indented, `error` → `==>`). */
@@ -55,12 +122,28 @@ export class ProgressPrinter {
       const ui = line.level === 'message' ? 'message' : line.level === 'error' ? 'error' : 'say';
       const rendered =
         line.level === 'message' ? `    ${target}: ${line.text}` : `==> ${target}: ${line.text}`;
-      this.options.write(`${this.now()},${target},ui,${ui},${machineEscape(rendered)}`);
+      this.write(`${this.now()},${target},ui,${ui},${machineEscape(rendered)}`);
       return;
     }
+    const color = this.options.color === true;
     for (const part of line.text.split('\n')) {
-      this.options.write(line.level === 'message' ? `    ${target}: ${part}` : `==> ${target}: ${part}`);
+      if (line.level === 'message') this.write(`    ${target}: ${part}`);
+      else if (!color) this.write(`==> ${target}: ${part}`);
+      else this.write(`${line.level === 'error' ? RED : BOLD}==> ${target}: ${part}${RESET}`);
     }
+  }
+
+  /**
+   * Prints a line of a command's output as Packer's remote commands print theirs: standard output as
+   * `    <build>: <line>` (ui.Message), standard error as `==> <build>: <line>` (ui.Error, red).
+   */
+  output(line: OutputLine): void {
+    this.print({ level: line.stream === 'stderr' ? 'error' : 'message', text: line.text, build: line.build });
+  }
+
+  /** The name used for lines that belong to no particular build. */
+  get target(): string {
+    return this.defaultTarget;
   }
 
   /** Sets the name used for lines that belong to no particular build (a single-build template's name). */
@@ -73,15 +156,25 @@ export class ProgressPrinter {
    * wait line, then the artifacts of successful builds or the errors.
    */
   summary(output: WorkflowOutput, elapsedMilliseconds: number): void {
-    const write = this.options.write;
+    const write = (text: string) => this.write(text);
     const builds = output.builds ?? [];
-    const elapsed = formatDuration(elapsedMilliseconds);
+    const elapsed = formatDuration(Math.max(0, elapsedMilliseconds));
+    // A failure printed in full while the build ran is named here, not repeated.
+    const shortText = (b: BuildOutput) =>
+      `${b.error?.Error ?? this.failures.get(b.name) ?? 'Error'} (the error is shown above)`;
+    const errorText = (b: BuildOutput) => {
+      if (this.failures.has(b.name) || this.alreadyReported(b.error?.Cause ?? '')) return shortText(b);
+      const cause = (b.error?.Cause ?? '').trim();
+      if (cause !== '') this.reported.push(cause);
+      this.failures.set(b.name, b.error?.Error ?? 'Error');
+      return fullErrorText(b);
+    };
     if (this.machine) {
       const ts = this.now();
       const failed = builds.filter((b) => b.status === 'failed');
       if (failed.length > 0) {
         write(`${ts},,error-count,${failed.length}`);
-        for (const b of failed) write(`${ts},${b.name},error,${machineEscape(errorText(b))}`);
+        for (const b of failed) write(`${ts},${b.name},error,${machineEscape(fullErrorText(b))}`);
       }
       for (const b of builds.filter((x) => x.status === 'succeeded')) {
         write(`${ts},${b.name},artifact-count,1`);
@@ -104,7 +197,7 @@ export class ProgressPrinter {
     if (failed.length > 0) {
       write('');
       write("==> Some builds didn't complete successfully and had errors:");
-      for (const b of failed) write(`--> ${b.name}: ${errorText(b)}`);
+      for (const b of failed) write(`--> ${b.name}: ${shortText(b)}`);
     }
     const succeeded = builds.filter((b) => b.status === 'succeeded' && Object.keys(b.artifacts).length > 0);
     write('');
@@ -117,7 +210,7 @@ export class ProgressPrinter {
   }
 }
 
-function errorText(build: BuildOutput): string {
+function fullErrorText(build: BuildOutput): string {
   if (!build.error) return 'unknown error';
   return `${build.error.Error}: ${build.error.Cause}`;
 }
@@ -136,17 +229,30 @@ export interface RunOutput {
   closing: Closing;
 }
 
+/** How a run prints: Packer's `-machine-readable`, `-timestamp-ui` and `-color`. */
+export interface OutputFlags {
+  machineReadable: boolean;
+  timestampUi?: boolean;
+  color?: boolean;
+}
+
 export function runOutput(
   io: { out: (line: string) => void; err: (line: string) => void },
-  machineReadable: boolean,
+  flags: OutputFlags,
 ): RunOutput {
-  const printer = new ProgressPrinter({ write: io.out, machineReadable });
+  const printer = new ProgressPrinter({
+    write: io.out,
+    machineReadable: flags.machineReadable,
+    timestampUi: flags.timestampUi,
+    color: flags.color,
+  });
+  const stamp = (text: string) => (flags.timestampUi ? `${timestampPrefix(Date.now())}${text}` : text);
   return {
     printer,
     say: (text) => printer.print({ level: 'say', text }),
     message: (text) => printer.print({ level: 'message', text }),
-    closing: machineReadable
+    closing: flags.machineReadable
       ? { blank: () => {}, error: (text) => printer.print({ level: 'error', text }) }
-      : { blank: () => io.out(''), error: (text) => io.err(text) },
+      : { blank: () => io.out(''), error: (text) => io.err(stamp(text)) },
   };
 }

@@ -27,7 +27,9 @@ import {
   keptInstanceRole,
   keptSecurityGroup,
   mergeCleanupReports,
+  onErrorReason,
 } from '../shared/cleanup-report.js';
+import { keepsResourcesOnError } from '../shared/config.js';
 import { SecurityGroupInUseError } from '../shared/errors.js';
 import { instanceRoleIdentity } from '../shared/instance-role.js';
 import { deleteInstanceRole } from '../shared/instance-role-iam.js';
@@ -71,8 +73,8 @@ export async function deleteTemporaryResources(
   const groupId = build.network?.temporarySecurityGroupId;
   const region = build.config.region;
   if (groupId !== undefined) {
-    if (args.reason === 'failure' && build.config.onError === 'abort') {
-      report.kept.push(keptSecurityGroup(region, groupId));
+    if (args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
+      report.kept.push(keptSecurityGroup(region, groupId, onErrorReason(build.config.onError)));
     } else {
       await deleteSecurityGroup(deps, region, groupId);
       report.deletedSecurityGroups.push(groupId);

@@ -54,6 +54,11 @@ export function mergeCleanupReports(...reports: (CleanupReport | undefined)[]): 
 
 const ON_ERROR_ABORT = 'on_error is abort: kept for debugging';
 
+/** Why a failed build kept its instance and security group, in the words of its `on_error`. */
+export function onErrorReason(onError: string): string {
+  return `on_error is ${onError}: kept for debugging`;
+}
+
 /** The build instance, kept because `on_error` is `abort` (Packer's `-on-error=abort`). */
 export function keptInstance(region: string, instanceId: string, why: string = ON_ERROR_ABORT): KeptResource {
   return {

@@ -30,6 +30,14 @@ export interface IamPolicyStatement {
 }
 
 /** One block-device mapping (`ami_block_device_mappings` / `launch_block_device_mappings` entry). */
+/** Packer's `-on-error` values a workflow can follow (`ask` needs a person). */
+export type OnError = 'cleanup' | 'abort' | 'run-cleanup-provisioner';
+
+/** True when a failure keeps the instance and security group (`abort`, `run-cleanup-provisioner`). */
+export function keepsResourcesOnError(onError: OnError): boolean {
+  return onError !== 'cleanup';
+}
+
 export interface BlockDeviceMapping {
   deviceName: string;
   virtualName?: string;
@@ -263,8 +271,11 @@ export interface BuildConfig {
   errorCleanupProvisioner?: Provisioner;
   postProcessors: { manifest?: ManifestPostProcessor };
 
-  /** Extension `on_error`: `cleanup` (default) or `abort` (keep the instance and security group). */
-  onError: 'cleanup' | 'abort';
+  /**
+   * Extension `on_error`: `cleanup` (default), `abort` (keep the instance and security group), or
+   * `run-cleanup-provisioner` (run the error-cleanup-provisioner, then keep them), as Packer's `-on-error`.
+   */
+  onError: OnError;
   /** Extension `command_timeout`, in seconds (default 7200): bound on each SSM command. */
   commandTimeoutSeconds: number;
   /** Extension `ami_id_parameter`: SSM parameter name to publish the AMI id to in every region. */
@@ -277,4 +288,6 @@ export interface ValidatedTemplate {
   warnings: string[];
   /** Builders skipped (other types, or filtered out by only/except), with the reason. */
   skipped: { name: string; type: string; reason: string }[];
+  /** The input's `parallel_builds` (Packer's `-parallel-builds`): builds run at once, 0 for no limit. */
+  parallelBuilds?: number;
 }

@@ -143,13 +143,13 @@ export function ownershipTags(
   env: Pick<TaskEnvironment, 'stackName'>,
   executionId: string,
   buildName: string,
-  onError: 'cleanup' | 'abort' = 'cleanup',
+  onError: 'cleanup' | 'abort' | 'run-cleanup-provisioner' = 'cleanup',
 ): { Key: string; Value: string }[] {
   return [
     { Key: TagKeys.stack, Value: env.stackName },
     { Key: TagKeys.execution, Value: executionId },
     { Key: TagKeys.build, Value: buildName },
-    { Key: TagKeys.onError, Value: onError === 'abort' ? 'keep' : 'cleanup' },
+    { Key: TagKeys.onError, Value: onError === 'cleanup' ? 'cleanup' : 'keep' },
   ];
 }
 

@@ -12,7 +12,9 @@ import {
   type CleanupArgs,
   emptyCleanupReport,
   keptInstance,
+  onErrorReason,
 } from '../shared/cleanup-report.js';
+import { keepsResourcesOnError } from '../shared/config.js';
 import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
 import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { CleanupReport, TaskEvent } from '../shared/state.js';
@@ -46,8 +48,8 @@ export async function terminateInstance(
   if (instanceId === undefined) return report;
 
   const region = build.config.region;
-  if (args.reason === 'failure' && build.config.onError === 'abort') {
-    report.kept.push(keptInstance(region, instanceId));
+  if (args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
+    report.kept.push(keptInstance(region, instanceId, onErrorReason(build.config.onError)));
     return report;
   }
 

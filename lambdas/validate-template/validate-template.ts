@@ -26,6 +26,8 @@ export interface ValidateTemplateDeps {
 /** What replaces the state: the builds the Map runs, plus what the final output reports. */
 export interface ValidateTemplateResult extends ValidatedTemplate {
   execution: ExecutionInfo;
+  /** The Build Each Builder Map's MaxConcurrencyPath: the input's `parallel_builds`, 0 (no limit) by default. */
+  parallelBuilds: number;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function validateTemplateTask(
     warnings: validated.warnings,
     skipped: validated.skipped,
     execution,
+    parallelBuilds: validated.parallelBuilds ?? 0,
   };
 
   const bytes = Buffer.byteLength(JSON.stringify(result), 'utf8');

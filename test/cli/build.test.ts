@@ -2,8 +2,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
+  DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   SFNClient,
   StartExecutionCommand,
@@ -38,6 +40,7 @@ import {
 const cfnMock = mockClient(CloudFormationClient);
 const sfnMock = mockClient(SFNClient);
 const s3Mock = mockClient(S3Client);
+const logsMock = mockClient(CloudWatchLogsClient);
 
 const NOW = new Date('2024-01-02T03:04:05.000Z');
 const NAME = 'web-20240102-030405-a1b2';
@@ -146,6 +149,7 @@ function deps(overrides: Partial<BuildDeps> = {}): BuildDeps {
       cloudformation: new CloudFormationClient({ region: 'us-east-1' }),
       sfn: new SFNClient({ region: 'us-east-1' }),
       s3: new S3Client({ region: 'us-east-1' }),
+      logs: new CloudWatchLogsClient({ region: 'us-east-1' }),
     }),
     now: () => NOW,
     sleep: async (ms) => {
@@ -195,11 +199,14 @@ beforeEach(async () => {
         Outputs: [
           { OutputKey: 'StateMachineArn', OutputValue: STATE_MACHINE_ARN },
           { OutputKey: 'StagingBucketName', OutputValue: 'amibuilder-staging' },
+          { OutputKey: 'CommandLogGroupName', OutputValue: 'AmiBuilder-CommandsOutput' },
         ],
       },
     ],
   });
   s3Mock.on(PutObjectCommand).resolves({});
+  logsMock.reset();
+  logsMock.on(FilterLogEventsCommand).resolves({ events: [] });
   sfnMock.on(StartExecutionCommand).resolves({ executionArn: ARN, startDate: NOW });
   sfnMock.on(StopExecutionCommand).resolves({ stopDate: NOW });
   history = new FakeHistory(successHistory().events, 8);
@@ -387,13 +394,59 @@ describe('ami-builder build', () => {
     expect(text).toContain(
       "Build 'web' errored after 14 minutes 2 seconds: ProvisionerFailedError: script exited with 2",
     );
+    // The message once; the listing and the closing lines name the error without repeating it.
+    expect(text.split('script exited with 2').length - 1).toBe(1);
+    expect(text).toContain('--> web: ProvisionerFailedError (the error is shown above)');
     expect(io.stderr).toEqual(
       expect.arrayContaining([
         '==> Execution failed: ProvisionerFailedError',
-        "Build 'web' errored after 3 minutes: script exited with 2",
+        `==> Every command's whole output: ami-builder logs ${ARN}`,
         `==> Console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${ARN}`,
       ]),
     );
+  });
+
+  it('neither exits 0 nor prints a negative duration while DescribeExecution says RUNNING', async () => {
+    // Prepare: an emulator's made-up history, ending in success years before the execution started.
+    const old = new Date('2020-01-01T00:00:00Z');
+    history = new FakeHistory(new HistoryBuilder(old).started({}).succeeded({ builds: [] }, 5).events);
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: ARN,
+      stateMachineArn: STATE_MACHINE_ARN,
+      status: 'RUNNING',
+      startDate: NOW,
+    });
+
+    // Act
+    const { code, io } = await build(['template.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    const text = io.text();
+    expect(text).not.toMatch(/-\d+ (years?|weeks?|days?|hours?|minutes?|seconds?)/);
+    expect(text).not.toContain('Wait completed');
+    expect(io.stderr).toContain(
+      "==> The execution's history shows it ended, but Step Functions reports it RUNNING: it is not finished (a Step Functions emulator that does not run executions reports this).",
+    );
+    expect(io.stderr).toContain(`==> Follow it with: ami-builder status ${ARN}`);
+  });
+
+  it('takes the duration from Step Functions’ start and stop dates once the execution SUCCEEDED', async () => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: ARN,
+      stateMachineArn: STATE_MACHINE_ARN,
+      status: 'SUCCEEDED',
+      startDate: NOW,
+      stopDate: new Date(NOW.getTime() + 65_000),
+    });
+
+    // Act
+    const { code, io } = await build(['template.json']);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(io.stdout).toContain('==> Wait completed after 1 minute 5 seconds');
   });
 
   it('exits 1 when the execution is stopped or times out elsewhere', async () => {

@@ -109,14 +109,24 @@ describe('ami-builder local', () => {
     // Assess
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('Armed the emulator fault {"type":"command","match":"ec2-bundle-vol"');
-    expect(run.stdout).toMatch(/Build 'amazon-instance' errored after .+: VolumeBundleError: /);
+    expect(run.stdout).toMatch(
+      /Build 'amazon-instance' errored after .+: VolumeBundleError \(the error is shown above\)/,
+    );
     expect(run.stdout).toContain("==> Some builds didn't complete successfully and had errors:");
     expect(run.stdout).not.toContain('AMIs were created');
     expect(run.stderr).toContain('==> Execution failed: VolumeBundleError');
-    expect(run.stderr).toContain('sudo: ec2-bundle-vol: command not found');
-    expect(run.stderr).toMatch(
-      /cleanup: terminated instance i-[0-9a-f]+; deleted security group sg-[0-9a-f]+/,
-    );
+    // The failure's message once (with the command's last lines and where to read the rest), the listing once.
+    // (-debug adds the handlers' own log lines, marked [lambda], and the armed fault's text.)
+    const text = `${run.stdout}\n${run.stderr}`
+      .split('\n')
+      .filter((line) => !line.startsWith('[lambda]') && !line.includes('Armed the emulator fault'))
+      .join('\n');
+    expect(text.split('Bundle Volume failed with exit code 127.').length - 1).toBe(1);
+    expect(text.split('sudo: ec2-bundle-vol: command not found').length - 1).toBe(1);
+    expect(text.split("==> Some builds didn't complete successfully").length - 1).toBe(1);
+    expect(text).toContain('Full output: CloudWatch Logs group');
+    expect(run.stdout).toMatch(/ {4}amazon-instance: Terminated instance i-[0-9a-f]+/);
+    expect(run.stdout).toMatch(/ {4}amazon-instance: Deleted temporary security group sg-[0-9a-f]+/);
     expect(run.stderr).toMatch(/==> Abort cleanup \(as the stack's EventBridge rule runs it\): /);
     // -debug: each command the instance was sent, with its script; the injected failure is marked.
     expect(run.stdout).toMatch(

@@ -171,6 +171,7 @@ async function run(
             warnings: ['template warning'],
             skipped: [],
             execution: event.execution,
+            parallelBuilds: 0,
           }
         );
       }

@@ -48,11 +48,27 @@ export interface TemplateDocument {
   provisioners: unknown[];
   errorCleanupProvisioner?: unknown;
   postProcessors: unknown[];
-  /** The wrapper's `vars`, `only` and `except`. */
-  wrapper: { vars: Map<string, string>; only?: string[]; except?: string[] };
+  /** The wrapper's `vars`, `only`, `except` and `parallel_builds` (Packer's `-parallel-builds`). */
+  wrapper: { vars: Map<string, string>; only?: string[]; except?: string[]; parallelBuilds?: number };
 }
 
-const WRAPPER_KEYS = ['template', 'vars', 'only', 'except'] as const;
+const WRAPPER_KEYS = ['template', 'vars', 'only', 'except', 'parallel_builds'] as const;
+
+/** Largest `parallel_builds` (Step Functions' MaxConcurrency is at most 1000 for an inline Map). */
+export const MAX_PARALLEL_BUILDS = 1000;
+
+/** The wrapper's `parallel_builds`: a whole number from 0 (no limit) to {@link MAX_PARALLEL_BUILDS}. */
+function readParallelBuilds(value: unknown, report: Report): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_PARALLEL_BUILDS) {
+    return value;
+  }
+  report.error(
+    ['parallel_builds'],
+    `parallel_builds must be a whole number from 0 (no limit) to ${MAX_PARALLEL_BUILDS}, got ${describeValue(value)}`,
+  );
+  return undefined;
+}
 const ROOT_KEYS: ReadonlySet<string> = new Set(TEMPLATE_KEYS.map((k) => k.key));
 
 /** Reads the input in any of its forms. Returns `undefined` when it is not a template at all. */
@@ -81,6 +97,7 @@ export function readInput(input: unknown, report: Report): TemplateDocument | un
     vars: readVarMap(own(record, 'vars'), ['vars'], report),
     only: decodeStringList(own(record, 'only'), ['only'], report, { trim: true }),
     except: decodeStringList(own(record, 'except'), ['except'], report, { trim: true }),
+    parallelBuilds: readParallelBuilds(own(record, 'parallel_builds'), report),
   };
   checkOnlyExcept(wrapper.only, wrapper.except, [], report);
 
@@ -199,7 +216,8 @@ function readTemplate(
   }
 
   for (const key of Object.keys(record).sort()) {
-    if (ROOT_KEYS.has(key)) continue;
+    // `$schema` binds an editor to schema/template.schema.json: accepted and ignored.
+    if (ROOT_KEYS.has(key) || key === '$schema') continue;
     if (key.startsWith('_')) {
       if (typeof own(record, key) !== 'string') {
         report.error(

@@ -99,20 +99,34 @@ function withType(schema: Schema, type: string, extra: Record<string, Schema> = 
 /** The JSON Schema (draft-07) of every input form. */
 export function templateSchema(): Schema {
   const required = BUILDER_KEYS.filter((k) => k.required === true).map((k) => k.key);
+  const schemaKey = {
+    $schema: { type: 'string', description: 'The JSON Schema editors check this file against; ignored.' },
+  };
   const builder = withType(objectSchema(BUILDER_KEYS, ['type', ...required]), 'amazon-instance', {
     name: {
       type: 'string',
       description: 'Build name (default: the type); selects the build with only/except.',
     },
+    ...schemaKey,
   });
+  // One form per input, told apart by its keys as the validator tells them apart (no anyOf/oneOf at the root:
+  // an editor would report every form's errors for one misspelled key).
   const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+  const templateOrBuilder = {
+    ...ifThen({ required: ['builders'] }, ref('template')),
+    else: ref('amazonInstanceBuilder'),
+  };
   const stringList = typeSchema({ kind: 'stringList' });
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'ami-builder template',
     description:
       'A Packer JSON template for the amazon-instance builder, a bare amazon-instance builder object, or either wrapped as { "template", "vars" }. Generated from lambdas/shared/template/keys.ts; do not edit.',
-    anyOf: [ref('wrapper'), ref('template'), ref('amazonInstanceBuilder')],
+    ...ifThen(
+      { required: ['template'], not: { anyOf: [{ required: ['builders'] }, { required: ['type'] }] } },
+      ref('wrapper'),
+    ),
+    else: templateOrBuilder,
     definitions: {
       wrapper: {
         type: 'object',
@@ -121,8 +135,16 @@ export function templateSchema(): Schema {
         properties: {
           template: {
             description: 'The template or builder object, or its JSON text.',
-            anyOf: [ref('template'), ref('amazonInstanceBuilder'), { type: 'string' }],
+            ...ifThen({ type: 'string' }, { type: 'string' }),
+            else: templateOrBuilder,
           },
+          parallel_builds: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 1000,
+            description: "Builds run at once (Packer's -parallel-builds); 0: no limit.",
+          },
+          ...schemaKey,
           vars: {
             type: 'object',
             description: 'User variable values, over the template defaults.',
@@ -140,6 +162,7 @@ export function templateSchema(): Schema {
         properties: {
           ...Object.fromEntries(TEMPLATE_KEYS.map((k) => [k.key, { description: k.description }])),
           description: { type: 'string', description: 'Free text.' },
+          ...schemaKey,
           min_packer_version: { type: 'string', description: 'Accepted; not checked.' },
           variables: {
             type: 'object',

@@ -1124,10 +1124,10 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
   {
     key: 'on_error',
     category: 'extension',
-    type: str({ allowed: ['cleanup', 'abort'] }),
+    type: str({ allowed: ['cleanup', 'abort', 'run-cleanup-provisioner'] }),
     default: 'cleanup',
     description:
-      "What a failed build does: `cleanup` removes the instance and temporary security group; `abort` keeps them (tagged `ami-builder:on-error=keep`) for debugging, as Packer's `-on-error=abort`.",
+      "What a failed build does: `cleanup` runs the error-cleanup-provisioner, then removes the instance and temporary security group; `abort` keeps them (tagged `ami-builder:on-error=keep`) for debugging, as Packer's `-on-error=abort`; `run-cleanup-provisioner` runs the error-cleanup-provisioner, then keeps them, as Packer's `-on-error=run-cleanup-provisioner`.",
     target: 'onError',
   },
   {

@@ -204,6 +204,8 @@ function run(input: unknown, options: ValidateOptions, report: Report, secrets: 
     });
     return { template: { builds: [], warnings: [], skipped }, builds: selected };
   }
+  const parallel =
+    doc.wrapper.parallelBuilds === undefined ? {} : { parallelBuilds: doc.wrapper.parallelBuilds };
 
   const except = [...(doc.wrapper.except ?? []), ...(options.except ?? [])];
   const builds: BuildConfig[] = [];
@@ -260,7 +262,7 @@ function run(input: unknown, options: ValidateOptions, report: Report, secrets: 
       `the normalized configuration is ${size} bytes; at most ${MAX_CONFIG_BYTES} fit in the workflow's state (256 KB): move long inline scripts or file content to S3`,
     );
   }
-  return { template: { builds, warnings: [], skipped }, builds: selected };
+  return { template: { builds, warnings: [], skipped, ...parallel }, builds: selected };
 }
 
 function checkFilters(options: ValidateOptions, report: Report) {

@@ -168,7 +168,13 @@ describe('validateTemplateTask', () => {
   it('accepts a result of exactly the size limit', async () => {
     // Prepare: pad one warning so that the serialized result is MAX_RESULT_BYTES long.
     const execution = makeExecution();
-    const empty = JSON.stringify({ builds: [], warnings: [''], skipped: [], execution }).length;
+    const empty = JSON.stringify({
+      builds: [],
+      warnings: [''],
+      skipped: [],
+      execution,
+      parallelBuilds: 0,
+    }).length;
     const warnings = ['w'.repeat(MAX_RESULT_BYTES - empty)];
     const validate = vi.fn((): ValidatedTemplate => ({ builds: [], warnings, skipped: [] }));
 

@@ -2,8 +2,8 @@
  * Communicator (Packer SDK `communicator/config.go`) and this system's extensions: the wait for the SSM agent,
  * `on_error`, `command_timeout`, `ami_id_parameter`.
  */
+import type { OnError } from '../../config.js';
 import { describeValue } from '../decode.js';
-
 import { type BuilderScope, MAX_COMMAND_SECONDS, SSM_PARAMETER, UNIX_USER } from './common.js';
 
 /** Decodes and checks this section's keys. */
@@ -37,7 +37,7 @@ export function decodeCommunicator(scope: BuilderScope) {
   const timeout = d.number('ssh_timeout') || d.number('ssh_wait_timeout') || 300;
 
   // ---- Extensions ----
-  const onError = (d.nonEmpty('on_error') ?? 'cleanup') as 'cleanup' | 'abort';
+  const onError = (d.nonEmpty('on_error') ?? 'cleanup') as OnError;
   const commandTimeout = d.number('command_timeout') ?? 7200;
   if (commandTimeout === 0 || commandTimeout > MAX_COMMAND_SECONDS) {
     report.error(

@@ -10,6 +10,7 @@ import {
   withKeyReference,
 } from '../../../../lambdas/shared/template/json-schema.js';
 import { BUILDER_KEYS, FILE_KEYS, SHELL_KEYS } from '../../../../lambdas/shared/template/keys.js';
+import { checkTemplate } from '../../../../lambdas/shared/template/validate.js';
 
 const fixtures = join(__dirname, '..', '..', '..', 'fixtures', 'templates');
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(fixtures, name), 'utf8'));
@@ -60,6 +61,68 @@ describe('the JSON Schema', () => {
     // Assess
     expect(results).toEqual([true, true, true]);
     expect(unknown).toBe(false);
+  });
+
+  it('reports one misspelled key as exactly one error, at that key, as an editor shows it', () => {
+    // Prepare: every error, as VS Code and JetBrains list them. ajv also reports each `if` whose `then` failed;
+    // editors show only the failures inside, so those wrappers are left out.
+    const Ajv = AjvModule.default;
+    const validate = new Ajv({ allowUnionTypes: true, strict: false, allErrors: true }).compile(
+      templateSchema(),
+    );
+    const editorErrors = (value: unknown) => {
+      validate(value);
+      return (validate.errors ?? []).filter((e) => e.keyword !== 'if');
+    };
+    const template = {
+      $schema: '../schema/template.schema.json',
+      variables: { region: 'us-east-1' },
+      builders: [{ ...(fixture('seed-basic-example.json') as object), ami_descripton: 'typo' }],
+      provisioners: [{ type: 'shell', inline: ['echo hi'] }],
+    };
+    const bare = { ...(fixture('seed-basic-example.json') as object), instance_typ: 'm1.small' };
+    const wrapped = { template: { ...template, builders: [fixture('seed-basic-example.json')] }, varz: {} };
+
+    // Act
+    const inTemplate = editorErrors(template);
+    const inBare = editorErrors(bare);
+    const inWrapper = editorErrors(wrapped);
+
+    // Assess
+    expect(inTemplate).toHaveLength(1);
+    expect(inTemplate[0]).toMatchObject({
+      instancePath: '/builders/0',
+      keyword: 'additionalProperties',
+      params: { additionalProperty: 'ami_descripton' },
+    });
+    expect(inBare).toHaveLength(1);
+    expect(inBare[0]?.params).toEqual({ additionalProperty: 'instance_typ' });
+    expect(inWrapper).toHaveLength(1);
+    expect(inWrapper[0]?.params).toEqual({ additionalProperty: 'varz' });
+  });
+
+  it('accepts $schema at the top level, and the validator ignores it', () => {
+    // Prepare
+    const Ajv = AjvModule.default;
+    const validate = new Ajv({ allowUnionTypes: true, strict: false }).compile(templateSchema());
+    const template = {
+      $schema: 'https://example.com/template.schema.json',
+      builders: [fixture('seed-basic-example.json')],
+    };
+
+    // Act
+    const schemaOk = validate(template);
+    const result = checkTemplate(template, {
+      mode: 'cli',
+      now: new Date(0),
+      uuidSeed: 'seed',
+      checkLocalFile: () => undefined,
+    });
+
+    // Assess
+    expect(schemaOk).toBe(true);
+    expect(result.problems).toEqual([]);
+    expect(result.template?.builds).toHaveLength(1);
   });
 });
 

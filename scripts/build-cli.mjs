@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Compiles the TypeScript the CLI runs (cli/, lambdas/, infra/, emulator/) to JavaScript under dist/, one file per
+// source file (esbuild, no type checking: `npm run build` checks types), so that no command compiles TypeScript
+// at run time. Run by `npm ci` / `npm install` (the `prepare` script) and by bin/ami-builder.mjs when a source
+// file is newer than the last build.
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const DIST = join(ROOT, 'dist');
+export const STAMP = join(DIST, '.built');
+const SOURCE_DIRS = ['cli', 'lambdas', 'infra', 'emulator'];
+
+/** Every TypeScript source file the CLI may load. */
+export function sourceFiles() {
+  const files = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
+    }
+  };
+  for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
+  return files;
+}
+
+/** True when dist/ is missing or older than a source file (or than package.json). */
+export function isStale() {
+  let built;
+  try {
+    built = statSync(STAMP).mtimeMs;
+  } catch {
+    return true;
+  }
+  return [...sourceFiles(), join(ROOT, 'package.json')].some((f) => statSync(f).mtimeMs > built);
+}
+
+/** Compiles every source file to dist/<same path>.js. */
+export async function buildCli() {
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: sourceFiles(),
+    outdir: DIST,
+    outbase: ROOT,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
+  writeFileSync(STAMP, `${new Date().toISOString()}\n`);
+  return relative(ROOT, DIST);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const out = await buildCli();
+  console.log(`compiled the CLI to ${out}/`);
+}
