@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas/shared/template/validate.js';
 import { flagUsage, listFlag, parseArgs, TEMPLATE_FLAGS, varFlags } from './args.js';
 import { localFileChecker } from './files.js';
-import { readFailure } from './hints.js';
 import type { CliIo, Command } from './io.js';
 import { type ReadTemplate, readRequest, TemplateInputError } from './prepare.js';
 

@@ -13,7 +13,10 @@ const OUTPUTS = [
     OutputValue: 'arn:aws:states:eu-west-1:123456789012:stateMachine:AmiBuilder',
   },
   { OutputKey: 'StagingBucketName', OutputValue: 'amibuilder-staging' },
-  { OutputKey: 'InstanceRoleBoundaryArn', OutputValue: 'arn:aws:iam::123456789012:policy/ami-builder/AmiBuilder/Boundary' },
+  {
+    OutputKey: 'InstanceRoleBoundaryArn',
+    OutputValue: 'arn:aws:iam::123456789012:policy/ami-builder/AmiBuilder/Boundary',
+  },
   { OutputKey: 'CommandLogGroupName', OutputValue: '/ami-builder/commands' },
   { OutputKey: 'CommandDocumentName', OutputValue: 'AmiBuilder-RunStagedCommand' },
 ];
