@@ -110,6 +110,7 @@ function happyTasks(): Record<string, Handler> {
     [S.Prevalidate]: () => ({ imageId: 'ami-source' }),
     [S.EnsureBundleBucket]: () => ({ name: 'ami-builder-bundles', region: 'us-east-1' }),
     [S.CreateSecurityGroup]: () => ({ securityGroupIds: ['sg-1'], temporarySecurityGroupId: 'sg-1' }),
+    [S.CreateInstanceRole]: () => ({ instanceProfileName: 'build-first-1', temporary: true }),
     [S.LaunchInstance]: () => ({ instanceId: 'i-1' }),
     // Not running at the first check: the loop waits once.
     [S.CheckInstanceRunning]: (e) =>

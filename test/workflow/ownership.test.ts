@@ -3,7 +3,12 @@
  * and a rebuild with a fixed `bundle_prefix` replaces the stack's own AMI without deleting its fresh bundle.
  * (The same foreign AMI with `adoptForeignImages` on: adopt-foreign-images.test.ts.)
  */
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { StateNames } from '../../infra/state-names.js';
@@ -48,7 +53,12 @@ describe('ownership', () => {
     expect(entered).not.toContain(StateNames.ForceDeregister);
     expect(await h.buckets()).toEqual(bucketsBefore);
     expect(await h.emulator.launches()).toEqual([]);
-    expect(await h.leftovers()).toEqual({ instances: [], securityGroups: [], stagedObjects: [] });
+    expect(await h.leftovers()).toEqual({
+      instances: [],
+      securityGroups: [],
+      stagedObjects: [],
+      instanceRoles: [],
+    });
     const images = await h.images(BUILD_REGION);
     expect(images.find((i) => i.ImageId === foreignId)).toMatchObject({
       State: 'available',
@@ -102,8 +112,16 @@ describe('ownership', () => {
     expect(images).toHaveLength(1);
     expect(images[0]?.ImageId).not.toBe(oldId);
     expect(images[0]?.ImageLocation).toBe(`${REBUILD_BUCKET}/${manifest}`);
+    // The registered manifest and every part it lists are there; nothing else is (the stale part is gone). In
+    // sandbox mode the stand-in AMI tools uploaded a new bundle at the same keys; simulated, the seeded one stays.
+    const registered = await h.s3.send(new GetObjectCommand({ Bucket: REBUILD_BUCKET, Key: manifest }));
+    const listed = [
+      ...((await registered.Body?.transformToString()) ?? '').matchAll(/<filename>([^<]+)<\/filename>/g),
+    ].map((m) => m[1]);
+    expect(listed.length).toBeGreaterThan(0);
+    if (h.emulator.mode !== 'sandbox') expect(listed).toEqual(parts);
     const objects = await h.s3.send(new ListObjectsV2Command({ Bucket: REBUILD_BUCKET }));
-    expect((objects.Contents ?? []).map((o) => o.Key).sort()).toEqual([manifest, ...parts].sort());
+    expect((objects.Contents ?? []).map((o) => o.Key).sort()).toEqual([manifest, ...listed].sort());
   });
 
   for (const existing of [

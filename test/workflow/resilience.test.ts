@@ -143,6 +143,7 @@ describe('a task invoked twice with the same input', () => {
       instances: [],
       securityGroups: [],
       stagedObjects: [],
+      instanceRoles: [],
     });
   });
 });

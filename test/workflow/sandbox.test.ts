@@ -20,7 +20,7 @@ import {
 
 const harness = useWorkflowHarness();
 
-const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [] };
+const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [], instanceRoles: [] };
 /** Every character a shell would interpret, in one environment_vars value. */
 const WEIRD = `a'b"c $HOME $(touch /tmp/pwned) \`id\` ; & | < > * ? \\ {x,y} ~ # end`;
 /** Written by a provisioner as the run-as user, read back by a later one, never on the host. */

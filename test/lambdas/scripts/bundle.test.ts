@@ -373,6 +373,9 @@ describe('hostile user variables in the bundle commands, under bash', () => {
   ];
 
   it('runs nothing but ec2-bundle-vol, which receives each value as one argument', () => {
+    // The stub tool writes no bundle: the manifest Bundle Volume checks for is there beforehand.
+    mkdirSync(dest, { recursive: true });
+    writeFileSync(`${dest}/m.manifest.xml`, '<manifest/>');
     for (const value of hostile('MARKER')) {
       // Prepare
       const v = value.replaceAll('MARKER', marker);
