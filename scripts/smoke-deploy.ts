@@ -771,6 +771,7 @@ async function checkFunctions(context: DeployedContext): Promise<void> {
     EVENT_BUS_NAME: 'default',
     AMI_PARAMETER_PREFIX: config.amiParameterPrefix,
     X509_PARAMETER_PREFIX: config.x509ParameterPrefix,
+    ADOPT_FOREIGN_IMAGES: String(config.adoptForeignImages),
     NOTIFICATION_TOPIC_ARN: outputs.NotificationTopicArn ?? '',
     NODE_OPTIONS: '--enable-source-maps',
   };
