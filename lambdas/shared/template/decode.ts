@@ -41,8 +41,35 @@ export class Report {
   /** The build every new entry is attributed to (set while a builder or its provisioners are checked). */
   build: string | undefined;
 
+  /** Paths whose value uses a variable that has a problem of its own (a required variable not set). */
+  private readonly unresolved: Path[] = [];
+
   error(path: Path, message: string): void {
+    if (this.followsFromUnresolved(path, message)) return;
     this.problems.push(this.build === undefined ? { path, message } : { path, message, build: this.build });
+  }
+
+  /**
+   * Notes that the value at `path` could not be rendered because a variable it uses has its own problem: the
+   * problems that follow (`ami_name must be specified` when `ami_name` uses a missing variable) are not reported
+   * again as problems of their own.
+   */
+  markUnresolved(path: Path): void {
+    this.unresolved.push(path);
+  }
+
+  private followsFromUnresolved(path: Path, message: string): boolean {
+    return this.unresolved.some((marked) => {
+      if (startsWith(path, marked)) return true;
+      // A check on the enclosing object that names the key ("A source_ami or source_ami_filter must be specified").
+      const key = marked[marked.length - 1];
+      return (
+        typeof key === 'string' &&
+        marked.length === path.length + 1 &&
+        startsWith(marked, path) &&
+        mentionsKey(message, key)
+      );
+    });
   }
 
   warn(path: Path, message: string): void {
@@ -52,6 +79,10 @@ export class Report {
   get failed(): boolean {
     return this.problems.length > 0;
   }
+}
+
+function startsWith(path: Path, prefix: Path): boolean {
+  return prefix.length <= path.length && prefix.every((segment, i) => path[i] === segment);
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;

@@ -194,7 +194,11 @@ function executeCommand(text: string, path: Path, report: Report, env: RenderEnv
     return undefined;
   }
   if (referencedFunctions(parsed).length === 0) return text;
-  if (!checkFunctionUse(parsed, path, report, env) || usesUnresolved(parsed, env)) return undefined;
+  if (!checkFunctionUse(parsed, path, report, env)) return undefined;
+  if (usesUnresolved(parsed, env)) {
+    report.markUnresolved(path);
+    return undefined;
+  }
   const names = checkUserVariables(parsed, path, report, env);
   const userVariables = { ...Object.fromEntries(names.map((n) => [n, ''])), ...env.userVariables };
   try {

@@ -175,7 +175,10 @@ export function renderEarly(
     report.error(path, `${unknown.map((f) => `{{.${f}}}`).join(', ')} cannot be used here: ${hint}`);
     return undefined;
   }
-  if (usesUnresolved(parsed, env)) return undefined;
+  if (usesUnresolved(parsed, env)) {
+    report.markUnresolved(path);
+    return undefined;
+  }
   const names = checkUserVariables(parsed, path, report, env);
   try {
     return renderTemplate(
@@ -215,7 +218,10 @@ export function checkLate(
     );
     ok = false;
   }
-  if (usesUnresolved(parsed, env)) return undefined;
+  if (usesUnresolved(parsed, env)) {
+    report.markUnresolved(path);
+    return undefined;
+  }
   const names = checkUserVariables(parsed, path, report, env);
   return ok ? names : undefined;
 }

@@ -162,6 +162,29 @@ describe('multi-builder templates', () => {
   it('fails when a required variable is not set', () => {
     expect(problems(input, workflow)).toEqual(['variables: required variable not set: bucket']);
   });
+
+  it('fails when a required variable is not set, without the problems that follow from it', () => {
+    // Prepare: ami_name and source_ami use the missing variable, directly and through another variable;
+    // ami_virtualization_type has a problem of its own.
+    const template = {
+      variables: { name: null, ami: 'ami-{{user `name`}}' },
+      builders: [
+        builder({
+          ami_name: 'img-{{user `name`}}',
+          source_ami: '{{user `ami`}}',
+          ami_virtualization_type: 'bogus',
+        }),
+      ],
+    };
+
+    // Act
+    const listed = problems(template, workflow);
+
+    // Assess
+    expect(listed).toContain('variables: required variable not set: name');
+    expect(listed.some((p) => p.includes('ami_virtualization_type'))).toBe(true);
+    expect(listed.filter((p) => p.includes('ami_name') || p.includes('source_ami'))).toEqual([]);
+  });
 });
 
 describe('the wrapper form', () => {
