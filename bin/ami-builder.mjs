@@ -4,7 +4,12 @@
 // while it runs.
 import { existsSync } from 'node:fs';
 
-const dist = new URL('../dist/cli/main.js', import.meta.url);
+// Kept in step with QUICK_COMMANDS in scripts/build-cli.mjs: these start from one bundle (dist/quick/).
+const QUICK = new Set(['validate', 'inspect', 'version', '--version', '-version', '-v']);
+const dist = new URL(
+  QUICK.has(process.argv[2] ?? '') ? '../dist/quick/main.js' : '../dist/cli/main.js',
+  import.meta.url,
+);
 let ready = existsSync(dist);
 try {
   const build = await import('../scripts/build-cli.mjs');

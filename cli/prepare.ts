@@ -40,7 +40,7 @@ import { convertHcl, isHclTarget } from './hcl/convert.js';
 import { diagnosticLine, HclDiagnosticsError } from './hcl/diagnostics.js';
 import { describeRunError, readFailure } from './hints.js';
 import type { CliIo } from './io.js';
-import { StackLookupError } from './stack.js';
+import { StackLookupError } from './stack-errors.js';
 import { type StagedFile, stageTemplateFiles } from './stage.js';
 import { parseTemplateText } from './validate.js';
 

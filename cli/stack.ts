@@ -27,10 +27,9 @@ export type StackOutputName = keyof typeof StackOutputKeys;
 
 export type StackOutputs = Record<StackOutputName, string>;
 
-/** The stack or one of its outputs is missing; the message says which and what to do. */
-export class StackLookupError extends Error {
-  override readonly name = 'StackLookupError' as const;
-}
+import { StackLookupError } from './stack-errors.js';
+
+export { StackLookupError };
 
 async function regionOf(cfn: CloudFormationClient): Promise<string> {
   try {

@@ -18,9 +18,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
-import { STAGING_ROOT, safeSegment } from '../lambdas/shared/staging.js';
+import { STAGING_ROOT, safeSegment } from '../lambdas/shared/staging-paths.js';
 import { isPlainText, renderTemplate } from '../lambdas/shared/template/engine.js';
 import { packerFunctions } from '../lambdas/shared/template/functions.js';
 import { statError } from './files.js';
@@ -361,6 +361,8 @@ async function upload(
 }
 
 async function put(opts: StageOptions, key: string, body: Buffer): Promise<void> {
+  // Loaded here: `validate` reads templates through this module and never uploads.
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
   await opts.s3.send(
     new PutObjectCommand({
       Bucket: opts.bucket,

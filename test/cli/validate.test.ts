@@ -238,4 +238,30 @@ describe('ami-builder', () => {
       'Template validation failed. Errors are shown below.',
     );
   });
+
+  it('starts from the bundle without loading the AWS SDK or compiling TypeScript', async () => {
+    // Prepare: a module hook that reports every module the process loads.
+    const hook = `data:text/javascript,${encodeURIComponent(
+      "export async function load(url, context, next) { process.stderr.write('loaded ' + url + '\\n'); return next(url, context); }",
+    )}`;
+    const register = `data:text/javascript,${encodeURIComponent(
+      `import { register } from 'node:module'; register(${JSON.stringify(hook)});`,
+    )}`;
+
+    // Act
+    const run = await promisify(execFile)(
+      process.execPath,
+      ['--import', register, join(root, 'bin', 'ami-builder.mjs'), 'validate', 'seed-basic-example.json'],
+      { cwd: dir },
+    );
+
+    // Assess
+    const loaded = run.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('loaded '))
+      .map((line) => line.slice('loaded '.length));
+    expect(loaded.some((url) => url.includes('/dist/quick/'))).toBe(true);
+    expect(loaded.filter((url) => url.includes('@aws-sdk') || url.endsWith('.ts'))).toEqual([]);
+    expect(loaded.filter((url) => url.includes('/dist/cli/'))).toEqual([]);
+  });
 });
