@@ -10,6 +10,9 @@ import {
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { StackLookupError } from './stack-errors.js';
+
+export { StackLookupError };
 
 /** The stack name `cdk deploy` uses unless configured otherwise. */
 export const DEFAULT_STACK_NAME = 'AmiBuilder';
@@ -26,10 +29,6 @@ export const StackOutputKeys = {
 export type StackOutputName = keyof typeof StackOutputKeys;
 
 export type StackOutputs = Record<StackOutputName, string>;
-
-import { StackLookupError } from './stack-errors.js';
-
-export { StackLookupError };
 
 async function regionOf(cfn: CloudFormationClient): Promise<string> {
   try {
