@@ -26,8 +26,9 @@ import {
 } from '@aws-sdk/client-sfn';
 import { StateNames } from '../infra/state-names.js';
 import { executionConsoleUrl, parseArn } from '../lambdas/shared/console.js';
+import { credentialValues, Masker } from '../lambdas/shared/sensitive.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
-import type { CliIo, Command } from './io.js';
+import { type CliIo, type Command, maskedIo } from './io.js';
 import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
 import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
@@ -216,7 +217,10 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
 }
 
 /** Runs `build`. Resolves to the exit code: 0 when every build succeeded (or with --detach), else 1. */
-export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDeps): Promise<number> {
+export async function runBuild(argv: readonly string[], given: CliIo, deps: BuildDeps): Promise<number> {
+  // Everything printed is masked: the caller's credentials now, the sensitive values once validation found them.
+  const masker = new Masker(credentialValues(given.env));
+  const io = maskedIo(given, masker);
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
   const { printer, say, message, closing } = runOutput(io, outputFlags(options, io));
@@ -235,6 +239,7 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
       say,
       message,
       parallelBuilds: options.parallelBuilds,
+      masker,
       beforeValidation: (input) => applyRunFlags(input, options),
       onValidated: (validated) => {
         if (validated.builds.length === 1) {

@@ -38,9 +38,10 @@ import {
 } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
+import { credentialValues, Masker } from '../lambdas/shared/sensitive.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
-import type { CliIo, Command } from './io.js';
+import { type CliIo, type Command, maskedIo } from './io.js';
 import { applyLambdaEnvironment, deployToEmulator, type RunResult, runExecution } from './local/runner.js';
 import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
 import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
@@ -230,7 +231,10 @@ function isCleanupReport(value: unknown): value is CleanupReport {
 }
 
 /** Runs `local`. Resolves to the exit code: 0 when every build succeeded, else 1. */
-export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDeps): Promise<number> {
+export async function runLocal(argv: readonly string[], given: CliIo, deps: LocalDeps): Promise<number> {
+  // Everything printed is masked: the caller's credentials now, the sensitive values once validation found them.
+  const masker = new Masker(credentialValues(given.env));
+  const io = maskedIo(given, masker);
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
   const { printer, say, message, closing } = runOutput(io, outputFlags(options, io));
@@ -250,6 +254,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
       say,
       message,
       parallelBuilds: options.parallelBuilds,
+      masker,
       beforeValidation: (input, context) => {
         applyRunFlags(input, options);
         for (const pair of ensureExampleX509(input, {

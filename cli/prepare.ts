@@ -26,6 +26,7 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BuildConfig, ValidatedTemplate } from '../lambdas/shared/config.js';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
+import type { Masker } from '../lambdas/shared/sensitive.js';
 import { Report } from '../lambdas/shared/template/decode.js';
 import {
   isPlainText,
@@ -108,6 +109,12 @@ export interface PrepareContext {
   say: (text: string) => void;
   /** Prints an indented `    <build>: …` line. */
   message: (text: string) => void;
+  /**
+   * Learns the sensitive values the validation found (`sensitive-variables` values, credentials), to mask them
+   * in what the run prints.
+   * @default nothing is learnt
+   */
+  masker?: Masker;
   /**
    * Packer's `-parallel-builds=N`, sent as the input's `parallel_builds`.
    * @default no limit (nothing sent)
@@ -522,6 +529,7 @@ export async function prepareExecution(
     pwd: io.cwd,
     checkLocalFile: localFileChecker(io.cwd),
   });
+  context.masker?.add(validation.sensitiveValues);
   if (validation.template === undefined) throw new TemplateInputError(validationFailureLines(validation));
   const validated = validation.template;
   context.onValidated?.(validated);
