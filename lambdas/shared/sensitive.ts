@@ -142,14 +142,17 @@ function configOf(event: unknown): { sensitive?: unknown } | undefined {
   return config;
 }
 
+/** The sensitive values that the build configuration in a task's event (or a state's input) records. */
+export function eventSensitiveValues(event: unknown): string[] {
+  const config = configOf(event);
+  return config !== undefined && Array.isArray(config.sensitive)
+    ? sensitiveValues(config, config.sensitive as SensitiveLocation[])
+    : [];
+}
+
 /** The masker of a task invocation: the sensitive values its build configuration records, and its credentials. */
 export function maskerFor(event: unknown): Masker {
-  const masker = new Masker(credentialValues());
-  const config = configOf(event);
-  if (config !== undefined && Array.isArray(config.sensitive)) {
-    masker.add(sensitiveValues(config, config.sensitive as SensitiveLocation[]));
-  }
-  return masker;
+  return new Masker(credentialValues()).add(eventSensitiveValues(event));
 }
 
 const invocation = new AsyncLocalStorage<Masker>();

@@ -168,6 +168,10 @@ function deps(overrides: Partial<BuildDeps> = {}): BuildDeps {
   };
 }
 
+function sentInputOf(mock: typeof sfnMock): string {
+  return mock.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '';
+}
+
 function sentInput(): ExecutionInput {
   const call = sfnMock.commandCalls(StartExecutionCommand)[0];
   return JSON.parse(call?.args[0].input.input ?? 'null') as ExecutionInput;
@@ -668,6 +672,27 @@ describe('ami-builder build, staging', () => {
       'Error: interrupted before the build started: removed the 1 staged file(s)',
     );
     expect(interrupt).toBeUndefined();
+  });
+
+  it('masks the values of sensitive variables in everything it prints', async () => {
+    // Prepare
+    const secret = 'sv-TagSecretValue-0001';
+    const sensitive = structuredClone(TEMPLATE) as Record<string, unknown>;
+    sensitive.variables = { ...TEMPLATE.variables, tag_secret: '' };
+    sensitive['sensitive-variables'] = ['tag_secret'];
+    (sensitive.builders as Record<string, unknown>[])[0]!.tags = { Secret: '{{user `tag_secret`}}' };
+    await writeFile(join(dir, 'sensitive.json'), JSON.stringify(sensitive));
+    fakeBucket();
+    sfnMock.on(StartExecutionCommand).rejects(new Error(`InvalidExecutionInput: tag value ${secret}`));
+
+    // Act
+    const { code, io } = await build(['-var', `tag_secret=${secret}`, 'sensitive.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(sentInputOf(sfnMock)).toContain(secret); // the search below can find it
+    expect(io.text()).toContain('tag value <sensitive>');
+    expect(io.text()).not.toContain(secret);
   });
 
   it('says what it could not remove when DeleteObjects fails', async () => {
