@@ -212,7 +212,11 @@ export function lambdaHandler<E, R>(task: (event: E) => Promise<R>): (event: E) 
           const e = error as Error;
           throw new AwsTransientError(masker.mask(`${e.name}: ${e.message}`));
         }
-        if (error instanceof Error) error.message = masker.mask(error.message);
+        if (error instanceof Error) {
+          error.message = masker.mask(error.message);
+          // Lambda reports the stack too (the cause's `stackTrace`); its first line repeats the message.
+          if (error.stack !== undefined) error.stack = masker.mask(error.stack);
+        }
         throw error;
       }
     });

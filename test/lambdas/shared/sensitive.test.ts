@@ -181,6 +181,8 @@ describe('a task invocation', () => {
     // Assess
     expect(error).toBeInstanceOf(ProvisionerFailedError);
     expect((error as Error).message).toBe(`script exited with 1: echo ${MASK}`);
+    expect((error as Error).stack).toContain(`echo ${MASK}`);
+    expect((error as Error).stack).not.toContain(SECRET);
   });
 
   it('keeps each concurrent invocation’s own masker', async () => {
