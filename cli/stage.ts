@@ -18,9 +18,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
-import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
-import { STAGING_ROOT, safeSegment } from '../lambdas/shared/staging.js';
+import { STAGING_ROOT, safeSegment } from '../lambdas/shared/staging-paths.js';
 import { isPlainText, renderTemplate } from '../lambdas/shared/template/engine.js';
 import { packerFunctions } from '../lambdas/shared/template/functions.js';
 import { statError } from './files.js';
@@ -477,6 +477,8 @@ export async function deleteStagedObjects(
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);
     try {
+      // Loaded here: `validate` reads templates through this module and never uploads.
+      const { DeleteObjectsCommand } = await import('@aws-sdk/client-s3');
       const result = await s3.send(
         new DeleteObjectsCommand({
           Bucket: bucket,
@@ -492,6 +494,8 @@ export async function deleteStagedObjects(
 }
 
 async function put(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
+  // Loaded here: `validate` reads templates through this module and never uploads.
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
   await s3.send(
     new PutObjectCommand({
       Bucket: bucket,
