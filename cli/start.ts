@@ -37,7 +37,7 @@ export interface Started<T> {
  *
  * - An interrupt during the upload stops it: the objects uploaded are deleted and `StagingInterruptedError`
  *   is thrown; `start` is never called.
- * - When `start` throws (StartExecution refused, the local runner failed to start), the objects are deleted and
+ * - When `start` throws (StartExecution refused; for `local`, arming a fault failed), the objects are deleted and
  *   its error is thrown again.
  * - An interrupt while `start` runs cannot recall the request: the result says so, and the caller stops the
  *   execution (whose abort cleanup removes the staged files).
