@@ -38,6 +38,7 @@ import { captureConsole } from '../cli/local.js';
 import { type PreparedExecution, prepareExecution } from '../cli/prepare.js';
 import type { LocalEventLog } from '../cli/progress/events.js';
 import { EMULATED_ACCOUNT_ID, sourceSeeds } from '../cli/seed.js';
+import { uploadStaging } from '../cli/stage.js';
 import { ensureExampleX509 } from '../cli/x509.js';
 import { type Emulator, startEmulator, useEmulatorEnvironment } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
@@ -211,7 +212,7 @@ async function freshDeployment(bench: Bench, validated: ValidatedTemplate): Prom
 }
 
 async function prepare(bench: Bench, now: Date, randomHex: () => string): Promise<PreparedExecution> {
-  return prepareExecution(
+  const prepared = await prepareExecution(
     { file: TEMPLATE, vars: new Map(), varFiles: [] },
     {
       io: silentIo,
@@ -225,6 +226,8 @@ async function prepare(bench: Bench, now: Date, randomHex: () => string): Promis
       stagingTarget: async () => ({ s3: bench.s3, bucket: bench.stack.resources.stagingBucket }),
     },
   );
+  await uploadStaging(prepared.staging, bench.s3);
+  return prepared;
 }
 
 /**

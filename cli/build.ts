@@ -5,14 +5,15 @@
  *
  * 1–4. Prepares the input with ./prepare.ts, as `ami-builder local` does: validates the template locally, in CLI
  *    mode, with the messages of `ami-builder validate`; removes credential keys, with a warning; finds the state
- *    machine and staging bucket from the stack's outputs; uploads the local files the template references
- *    (./stage.ts) and rewrites them to `s3://` URIs.
- * 5. Starts an execution named `<build or template>-<UTC yyyymmdd-hhmmss>-<4 hex>` with the input
- *    `{ template, vars, only?, except? }`.
+ *    machine and staging bucket from the stack's outputs; plans the staging of the local files the template
+ *    references (./stage.ts), rewritten to `s3://` URIs; checks the final input's credentials and size.
+ * 5. Uploads the files, then starts an execution named `<build or template>-<UTC yyyymmdd-hhmmss>-<4 hex>` with
+ *    the input `{ template, vars, only?, except?, parallel_builds? }` (./start.ts): when the start fails or is
+ *    interrupted, the uploads are deleted.
  * 6. Follows the execution history every 2 seconds and prints Packer's lines, then the artifacts; writes
  *    `packer-manifest.json` for the builds that succeeded when asked to.
  *
- * Ctrl-C stops the execution: the stack's abort cleanup then removes what the build created.
+ * Ctrl-C (or SIGTERM) stops the execution: the stack's abort cleanup then removes what the build created.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
@@ -25,8 +26,9 @@ import {
 } from '@aws-sdk/client-sfn';
 import { StateNames } from '../infra/state-names.js';
 import { executionConsoleUrl, parseArn } from '../lambdas/shared/console.js';
+import { credentialValues, Masker } from '../lambdas/shared/sensitive.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
-import type { CliIo, Command } from './io.js';
+import { type CliIo, type Command, maskedIo } from './io.js';
 import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
 import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
@@ -34,8 +36,9 @@ import { HistoryConverter, type ProgressEvent } from './progress/events.js';
 import { LiveOutput } from './progress/live.js';
 import { type Closing, type ProgressPrinter, runOutput, type WorkflowOutput } from './progress/printer.js';
 import { outputFlags, parseRunArgs, type RunOptions } from './run-options.js';
-import { failureClosing, showLocalPaths, withParallelBuilds } from './run-output.js';
+import { failureClosing, showLocalPaths } from './run-output.js';
 import { type CliClients, cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
+import { onSignals, uploadThenStart } from './start.js';
 import { workflowOutput } from './status.js';
 
 // The input preparation is shared with `ami-builder local`; these are part of `build`'s API too.
@@ -99,7 +102,7 @@ export interface BuildDeps {
   randomHex: () => string;
   /** The run id recorded in the manifest (Packer's PACKER_RUN_UUID). */
   runUuid: () => string;
-  /** Calls `handler` on Ctrl-C (SIGINT); returns a function that stops listening. */
+  /** Calls `handler` on Ctrl-C (SIGINT) or SIGTERM; returns a function that stops listening. */
   onInterrupt: (handler: () => void) => () => void;
   /** @default {@link POLL_INTERVAL_MS} */
   pollIntervalMs?: number;
@@ -114,10 +117,7 @@ export function defaultBuildDeps(io: CliIo): BuildDeps {
     sleep: (ms) => new Promise((done) => setTimeout(done, ms)),
     randomHex: () => randomBytes(2).toString('hex'),
     runUuid: randomUUID,
-    onInterrupt: (handler) => {
-      process.on('SIGINT', handler);
-      return () => process.off('SIGINT', handler);
-    },
+    onInterrupt: onSignals,
   };
 }
 
@@ -217,7 +217,10 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
 }
 
 /** Runs `build`. Resolves to the exit code: 0 when every build succeeded (or with --detach), else 1. */
-export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDeps): Promise<number> {
+export async function runBuild(argv: readonly string[], given: CliIo, deps: BuildDeps): Promise<number> {
+  // Everything printed is masked: the caller's credentials now, the sensitive values once validation found them.
+  const masker = new Masker(credentialValues(given.env));
+  const io = maskedIo(given, masker);
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
   const { printer, say, message, closing } = runOutput(io, outputFlags(options, io));
@@ -235,6 +238,8 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
       randomHex: deps.randomHex,
       say,
       message,
+      parallelBuilds: options.parallelBuilds,
+      masker,
       beforeValidation: (input) => applyRunFlags(input, options),
       onValidated: (validated) => {
         if (validated.builds.length === 1) {
@@ -255,18 +260,18 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
     const { name, validated } = prepared;
     showLocalPaths(printer, prepared.staged, io.cwd);
 
-    // 5. Start.
-    const started = await clients.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: stack.stateMachineArn,
-        name,
-        input: withParallelBuilds(prepared, options.parallelBuilds).body,
-      }),
+    // 5. Upload, then start; what was uploaded is deleted when the start fails or is interrupted.
+    const sfn = clients.sfn;
+    const stateMachineArn = stack.stateMachineArn;
+    const { started, interrupted } = await uploadThenStart(
+      prepared,
+      () => sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: prepared.body })),
+      { onInterrupt: deps.onInterrupt, message, warn: io.err },
     );
     const executionArn = started.executionArn ?? '';
     const region = parseArn(executionArn)?.region ?? parseArn(stack.stateMachineArn)?.region;
     const consoleUrl = executionConsoleUrl(executionArn, region);
-    if (options.detach) {
+    if (options.detach && !interrupted) {
       say(`Started execution ${name}`);
       message(`Execution ARN: ${executionArn}`);
       message(`Console: ${consoleUrl}`);
@@ -305,6 +310,7 @@ export async function runBuild(argv: readonly string[], io: CliIo, deps: BuildDe
         clock,
         logGroup: stack.commandLogGroupName,
         startDate: started.startDate ?? now,
+        interrupted,
       },
       async (output) => {
         const written = await writeBuildManifests(output, validated.builds, {
@@ -332,6 +338,8 @@ interface FollowContext {
   logGroup: string;
   /** StartExecution's start date. */
   startDate: Date;
+  /** The user interrupted before StartExecution returned: stop at once. */
+  interrupted: boolean;
 }
 
 /**
@@ -364,7 +372,7 @@ async function follow(
   const interrupted = new Promise<'interrupted'>((done) => {
     interrupt = () => done('interrupted');
   });
-  let wasInterrupted = false;
+  let wasInterrupted = context.interrupted;
   const stopListening = deps.onInterrupt(() => {
     wasInterrupted = true;
     interrupt();

@@ -1,3 +1,5 @@
+import type { Masker } from '../lambdas/shared/sensitive.js';
+
 /**
  * What a CLI command receives: its arguments and the process around it, passed in so that tests can run a
  * command in-process with captured output.
@@ -15,6 +17,18 @@ export interface CliIo {
   readStdin: () => Promise<string>;
   /** Standard output is a terminal (colours). @default false */
   stdoutIsTerminal?: boolean;
+}
+
+/**
+ * The same process, with every line written masked (sensitive variables, credentials, private keys): the one
+ * place where `build` and `local` mask what they print. The masker may learn values later (after validation).
+ */
+export function maskedIo(io: CliIo, masker: Masker): CliIo {
+  return {
+    ...io,
+    out: (line) => io.out(masker.mask(line)),
+    err: (line) => io.err(masker.mask(line)),
+  };
 }
 
 export interface Command {

@@ -11,13 +11,14 @@
  * - The run "deploys" what the tasks need into the emulator (staging bucket, command document, log group, build
  *   instance profile), and allows the template's bundle buckets in the local stack's `allowedBucketPatterns`.
  * - It seeds the template's source AMI (./seed.ts), and the examples' throwaway X.509 pair (./x509.ts).
- * - The input is prepared exactly as `ami-builder build` prepares it (./prepare.ts): the local files are staged,
- *   to the emulated staging bucket.
+ * - The input is prepared exactly as `ami-builder build` prepares it (./prepare.ts): every check runs, then the
+ *   local files are staged to the emulated staging bucket (./start.ts), and deleted again when the run cannot
+ *   start or is interrupted first.
  * - Wait states and retry intervals take 1 ms unless `--real-waits` is given.
  * - `--fault` arms an emulator fault (emulator/README.md#faults) before the run; `-debug` prints the script of
  *   every SSM command the instance was sent.
  *
- * Ctrl-C aborts the execution; the abort cleanup then runs as the stack's EventBridge rule runs it.
+ * Ctrl-C (or SIGTERM) aborts the execution; the abort cleanup then runs as the stack's EventBridge rule runs it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -37,9 +38,10 @@ import {
 } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
+import { credentialValues, Masker } from '../lambdas/shared/sensitive.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
-import type { CliIo, Command } from './io.js';
+import { type CliIo, type Command, maskedIo } from './io.js';
 import { applyLambdaEnvironment, deployToEmulator, type RunResult, runExecution } from './local/runner.js';
 import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
 import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
@@ -48,8 +50,9 @@ import { CommandOutputFollower, filterLogEventsWith } from './progress/command-o
 import { LiveOutput } from './progress/live.js';
 import { runOutput, type WorkflowOutput } from './progress/printer.js';
 import { outputFlags, parseRunArgs, type RunOptions } from './run-options.js';
-import { failureClosing, showLocalPaths, withParallelBuilds } from './run-output.js';
+import { failureClosing, showLocalPaths } from './run-output.js';
 import { describeSeed, EMULATED_ACCOUNT_ID, sourceSeeds } from './seed.js';
+import { discardStaged, onSignals, uploadThenStart } from './start.js';
 import { workflowOutput } from './status.js';
 import { ensureExampleX509 } from './x509.js';
 
@@ -98,7 +101,7 @@ export interface LocalDeps {
   randomHex: () => string;
   /** The run id recorded in the manifest (Packer's PACKER_RUN_UUID). */
   runUuid: () => string;
-  /** Calls `handler` on Ctrl-C (SIGINT); returns a function that stops listening. */
+  /** Calls `handler` on Ctrl-C (SIGINT) or SIGTERM; returns a function that stops listening. */
   onInterrupt: (handler: () => void) => () => void;
 }
 
@@ -108,10 +111,7 @@ export function defaultLocalDeps(): LocalDeps {
     now: () => new Date(),
     randomHex: () => randomBytes(2).toString('hex'),
     runUuid: randomUUID,
-    onInterrupt: (handler) => {
-      process.on('SIGINT', handler);
-      return () => process.off('SIGINT', handler);
-    },
+    onInterrupt: onSignals,
   };
 }
 
@@ -231,7 +231,10 @@ function isCleanupReport(value: unknown): value is CleanupReport {
 }
 
 /** Runs `local`. Resolves to the exit code: 0 when every build succeeded, else 1. */
-export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDeps): Promise<number> {
+export async function runLocal(argv: readonly string[], given: CliIo, deps: LocalDeps): Promise<number> {
+  // Everything printed is masked: the caller's credentials now, the sensitive values once validation found them.
+  const masker = new Masker(credentialValues(given.env));
+  const io = maskedIo(given, masker);
   const options = parseOptions(argv, io);
   if (options === undefined) return 1;
   const { printer, say, message, closing } = runOutput(io, outputFlags(options, io));
@@ -250,6 +253,8 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
       randomHex: deps.randomHex,
       say,
       message,
+      parallelBuilds: options.parallelBuilds,
+      masker,
       beforeValidation: (input, context) => {
         applyRunFlags(input, options);
         for (const pair of ensureExampleX509(input, {
@@ -315,7 +320,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
     });
     if (emulator === undefined || stack === undefined) throw new Error('the emulator was not started');
     showLocalPaths(printer, prepared.staged, io.cwd);
-    const input = withParallelBuilds(prepared, options.parallelBuilds).input;
+    const input = prepared.input;
     const writeManifests = async (output: WorkflowOutput) => {
       const written = await writeBuildManifests(output, prepared.validated.builds, {
         manifest: options.manifest,
@@ -325,10 +330,20 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
       });
       for (const path of written) say(`Wrote the manifest ${path}`);
     };
-    for (const fault of options.faults) {
-      await emulator.addFault(fault);
-      message(`Armed the emulator fault ${JSON.stringify(fault)}`);
-    }
+    // Upload, then arm the faults: the last step before the run. What was uploaded is deleted when that fails
+    // or is interrupted.
+    const ready = emulator;
+    const { interrupted } = await uploadThenStart(
+      prepared,
+      async () => {
+        for (const fault of options.faults) {
+          await ready.addFault(fault);
+          message(`Armed the emulator fault ${JSON.stringify(fault)}`);
+        }
+      },
+      { onInterrupt: deps.onInterrupt, message, warn: io.err },
+    );
+    if (interrupted) throw await discardStaged(prepared);
 
     // Run, printing as the events arrive; Ctrl-C aborts.
     say(`Started execution ${prepared.name}`);

@@ -10,8 +10,9 @@ import {
   FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { credentialValues, eventSensitiveValues, Masker } from '../lambdas/shared/sensitive.js';
 import { flagUsage } from './args.js';
-import type { CliIo, Command } from './io.js';
+import { type CliIo, type Command, maskedIo } from './io.js';
 import { findStackOutputs } from './stack.js';
 import {
   defaultExecutionDeps,
@@ -111,6 +112,27 @@ export const LOGS_USAGE = [
   ...flagUsage(STACK_FLAGS),
 ].join('\n');
 
+/**
+ * A masker for what an execution's commands printed: the sensitive values its build configurations record
+ * (../lambdas/shared/sensitive.ts), and the caller's credentials.
+ */
+export function historyMasker(
+  history: readonly HistoryEvent[],
+  env: Readonly<Record<string, string | undefined>>,
+): Masker {
+  const masker = new Masker(credentialValues(env));
+  for (const event of history) {
+    const input = event.stateEnteredEventDetails?.input;
+    if (input === undefined || !input.includes('"sensitive"')) continue;
+    try {
+      masker.add(eventSensitiveValues(JSON.parse(input)));
+    } catch {
+      // Not JSON: nothing recorded there.
+    }
+  }
+  return masker;
+}
+
 /** Runs `logs` with the given clients. */
 export async function runLogs(
   args: readonly string[],
@@ -126,7 +148,9 @@ export async function runLogs(
       'commandLogGroupName',
     ]);
     const executionArn = await resolveExecution(ref, clients, stackName);
-    const commands = commandsInHistory(await readHistory(clients.sfn, executionArn));
+    const history = await readHistory(clients.sfn, executionArn);
+    io = maskedIo(io, historyMasker(history, io.env));
+    const commands = commandsInHistory(history);
     if (commands.length === 0) {
       io.out(`The execution has sent no SSM command yet (${executionArn}).`);
       return 0;

@@ -11,10 +11,14 @@
  *    its own role. Plans the variables: only those the remaining template uses are sent, CLI-only values
  *    rendered.
  * 4. Asks the caller where to stage ({@link PrepareContext.stagingTarget}: the stack's bucket, or the emulator's),
- *    names the execution `<build or template>-<UTC yyyymmdd-hhmmss>-<4 hex>`, and uploads the local files the
- *    template references under `staging/<execution name>/` (./stage.ts), rewriting them to `s3://` URIs.
- * 5. Builds the execution input `{ template, vars, only?, except? }` and refuses one that carries the caller's AWS
- *    credentials or exceeds Step Functions' 256 KB.
+ *    names the execution `<build or template>-<UTC yyyymmdd-hhmmss>-<4 hex>`, and plans the staging of the local
+ *    files the template references under `staging/<execution name>/` (./stage.ts): keys, hashes and the
+ *    template rewritten to their `s3://` URIs. Nothing is uploaded yet.
+ * 5. Builds the final execution input `{ template, vars, only?, except?, parallel_builds? }` and refuses one that
+ *    carries the caller's AWS credentials or exceeds Step Functions' 256 KB.
+ *
+ * Only then do the callers upload and start, with {@link uploadThenStart} (./start.ts): every check has run
+ * before the first object is staged, and the staged objects are deleted when the start fails or is interrupted.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BuildConfig, ValidatedTemplate } from '../lambdas/shared/config.js';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
+import type { Masker } from '../lambdas/shared/sensitive.js';
 import { Report } from '../lambdas/shared/template/decode.js';
 import {
   isPlainText,
@@ -41,7 +46,7 @@ import { diagnosticLine, HclDiagnosticsError } from './hcl/diagnostics.js';
 import { describeRunError, readFailure } from './hints.js';
 import type { CliIo } from './io.js';
 import { StackLookupError } from './stack-errors.js';
-import { type StagedFile, stageTemplateFiles } from './stage.js';
+import { planStaging, type StagedFile, StagingInterruptedError, type StagingPlan } from './stage.js';
 import { parseTemplateText } from './validate.js';
 
 /** Step Functions' limit on an execution's input. */
@@ -72,6 +77,8 @@ export interface ExecutionInput {
   vars: Record<string, string>;
   only?: string[];
   except?: string[];
+  /** Packer's `-parallel-builds=N`: the Build Each Builder Map's MaxConcurrencyPath. */
+  parallel_builds?: number;
 }
 
 /** What the user asked to build: Packer's `TEMPLATE`, `-var`, `-var-file`, `-only` and `-except`. */
@@ -103,6 +110,17 @@ export interface PrepareContext {
   /** Prints an indented `    <build>: …` line. */
   message: (text: string) => void;
   /**
+   * Learns the sensitive values the validation found (`sensitive-variables` values, credentials), to mask them
+   * in what the run prints.
+   * @default nothing is learnt
+   */
+  masker?: Masker;
+  /**
+   * Packer's `-parallel-builds=N`, sent as the input's `parallel_builds`.
+   * @default no limit (nothing sent)
+   */
+  parallelBuilds?: number;
+  /**
    * Called with the parsed input and the given variables before validation, which checks that local files
    * exist (`ami-builder local` creates the example's throwaway X.509 pair there).
    * @default nothing
@@ -132,8 +150,12 @@ export interface PreparedExecution {
   body: string;
   /** The local validation's result: the selected builds, skipped builders and warnings. */
   validated: ValidatedTemplate;
-  /** The files uploaded, with their `s3://` URIs. */
+  /** The files to upload, with their `s3://` URIs. */
   staged: StagedFile[];
+  /** The objects to upload before the start ({@link uploadThenStart}). */
+  staging: StagingPlan;
+  /** Where they go: what {@link PrepareContext.stagingTarget} returned. */
+  target: StagingTarget;
   /** Absolute directory of the template (the working directory for standard input). */
   templateDir: string;
 }
@@ -471,13 +493,13 @@ export async function readRequest(request: TemplateRequest, io: CliIo, now: Date
 }
 
 /**
- * Prepares one build's execution input (see the file comment for the steps). Prints the skipped builders and
- * the warnings (`say`, standard error), and one `Uploaded <file> to <s3 uri>` line per staged file (`message`).
+ * Prepares one build's execution input (see the file comment for the steps) and plans its staging, uploading
+ * nothing. Prints the skipped builders and the warnings (`say`, standard error).
  *
  * @throws TemplateInputError when the template or a variable file cannot be read, or the template is invalid
- * @throws TemplateValidationError when a referenced local file cannot be read while staging
+ * @throws TemplateValidationError when a referenced local file cannot be read
  * @throws BuildStartError when the input would carry the caller's credentials or is too large
- * @throws whatever {@link PrepareContext.stagingTarget} or the upload throws
+ * @throws whatever {@link PrepareContext.stagingTarget} throws
  */
 export async function prepareExecution(
   request: TemplateRequest,
@@ -507,6 +529,7 @@ export async function prepareExecution(
     pwd: io.cwd,
     checkLocalFile: localFileChecker(io.cwd),
   });
+  context.masker?.add(validation.sensitiveValues);
   if (validation.template === undefined) throw new TemplateInputError(validationFailureLines(validation));
   const validated = validation.template;
   context.onValidated?.(validated);
@@ -548,8 +571,7 @@ export async function prepareExecution(
       ? { except: [...(doc?.wrapper.except ?? []), ...(cliExcept ?? [])] }
       : {};
   const name = executionName(executionBase(validated.builds, request.file), now, context.randomHex());
-  const staged = await stageTemplateFiles(template, {
-    s3: target.s3,
+  const staged = await planStaging(template, {
     bucket: target.bucket,
     prefix: name,
     templateDir,
@@ -559,10 +581,14 @@ export async function prepareExecution(
     now,
   });
   template = asRecord(staged.template) ?? template;
-  for (const file of staged.staged) context.message(`Uploaded ${file.localPath} to ${file.uri}`);
 
-  // 5. The input.
-  const executionInput: ExecutionInput = { template, vars: plan.vars, ...filters };
+  // 5. The final input, checked before anything is uploaded.
+  const executionInput: ExecutionInput = {
+    template,
+    vars: plan.vars,
+    ...filters,
+    ...(context.parallelBuilds === undefined ? {} : { parallel_builds: context.parallelBuilds }),
+  };
   checkNoCredentials(executionInput, io.env);
   const body = JSON.stringify(executionInput);
   if (Buffer.byteLength(body, 'utf8') > MAX_EXECUTION_INPUT_BYTES) {
@@ -570,7 +596,16 @@ export async function prepareExecution(
       `the execution input is ${Buffer.byteLength(body, 'utf8')} bytes, over Step Functions' limit of ${MAX_EXECUTION_INPUT_BYTES}: move long inline scripts to files`,
     );
   }
-  return { name, input: executionInput, body, validated, staged: staged.staged, templateDir };
+  return {
+    name,
+    input: executionInput,
+    body,
+    validated,
+    staged: staged.staged,
+    staging: staged,
+    target,
+    templateDir,
+  };
 }
 
 /** Prints why a `build` or `local` run could not go on: template problems, stack lookup, start refusals, AWS errors. */
@@ -580,7 +615,11 @@ export function printRunError(io: Pick<CliIo, 'err'>, error: unknown): void {
   } else if (error instanceof TemplateValidationError) {
     io.err('Template validation failed. Errors are shown below.\n');
     io.err(error.message);
-  } else if (error instanceof StackLookupError || error instanceof BuildStartError) {
+  } else if (
+    error instanceof StackLookupError ||
+    error instanceof BuildStartError ||
+    error instanceof StagingInterruptedError
+  ) {
     io.err(`Error: ${error.message}`);
   } else {
     io.err(describeRunError(error));

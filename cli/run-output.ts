@@ -1,10 +1,8 @@
 /**
  * What `ami-builder build` and `ami-builder local` print around a run: the user's own file names in progress
- * lines, `-parallel-builds` in the execution input, and the closing lines of a run that did not succeed (the
- * failure once, then where to read the rest).
+ * lines, and the closing lines of a run that did not succeed (the failure once, then where to read the rest).
  */
 import { isAbsolute, relative } from 'node:path';
-import type { PreparedExecution } from './prepare.js';
 import { causeMessage } from './progress/messages.js';
 import type { Closing, ProgressPrinter } from './progress/printer.js';
 import type { StagedFile } from './stage.js';
@@ -17,19 +15,6 @@ export function showLocalPaths(printer: ProgressPrinter, staged: readonly Staged
     names.set(file.uri, rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file.localPath);
   }
   printer.setDisplayNames(names);
-}
-
-/**
- * The prepared input with Packer's `-parallel-builds=N` as the wrapper's `parallel_builds` (the Build Each
- * Builder Map's MaxConcurrencyPath); unchanged without the flag.
- */
-export function withParallelBuilds(
-  prepared: Pick<PreparedExecution, 'input' | 'body'>,
-  parallelBuilds: number | undefined,
-): { input: PreparedExecution['input'] & { parallel_builds?: number }; body: string } {
-  if (parallelBuilds === undefined) return prepared;
-  const input = { ...prepared.input, parallel_builds: parallelBuilds };
-  return { input, body: JSON.stringify(input) };
 }
 
 /** How a run ended when it did not succeed. */

@@ -25,8 +25,11 @@ import { isPlainText, renderTemplate } from '../lambdas/shared/template/engine.j
 import { packerFunctions } from '../lambdas/shared/template/functions.js';
 import { statError } from './files.js';
 
-export interface StageOptions {
+export interface StageOptions extends PlanOptions {
   s3: S3Client;
+}
+
+export interface PlanOptions {
   /** The stack's staging bucket. */
   bucket: string;
   /** The per-build folder under `staging/`: the execution name, so the abort cleanup also removes the files. */
@@ -68,6 +71,21 @@ export interface StageResult {
   template: unknown;
   /** What was uploaded, once per distinct file, in the order first referenced. */
   staged: StagedFile[];
+}
+
+/** One object to upload: its key in the staging bucket and the local file it holds. */
+export interface StagedObject {
+  key: string;
+  localPath: string;
+  /** The referenced file or folder it belongs to ({@link StagedFile.localPath}). */
+  uploadedAs: string;
+}
+
+/** What staging will upload, computed before anything is: see {@link planStaging}. */
+export interface StagingPlan extends StageResult {
+  bucket: string;
+  /** Every object to upload, each key once. */
+  objects: StagedObject[];
 }
 
 /** The builder type whose files are staged. */
@@ -244,7 +262,9 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Uploads the local files the template references and returns the template rewritten to their `s3://` URIs.
+ * Plans the staging of the local files the template references, and uploads nothing: checks that each one can
+ * be read, hashes it, and returns the template rewritten to the `s3://` URIs the files will have, with the
+ * objects to upload. So every check of the run (the input's size, credentials) happens before the first upload.
  *
  * A directory given as a file provisioner source keeps Packer's meaning through the S3 folder it becomes:
  * `dir` (the folder itself, into `destination/dir`) stages as the folder that *contains* `dir`; `dir/` (its
@@ -253,9 +273,9 @@ async function listFiles(dir: string): Promise<string[]> {
  * @throws TemplateValidationError listing every reference that cannot be rendered or read, in Packer's words
  *   (`x509_cert_path points to bad file: stat cert.pem: no such file or directory`), before anything is uploaded.
  */
-export async function stageTemplateFiles(template: unknown, opts: StageOptions): Promise<StageResult> {
+export async function planStaging(template: unknown, opts: PlanOptions): Promise<StagingPlan> {
   const input = asRecord(template);
-  if (input === undefined) return { template, staged: [] };
+  if (input === undefined) return { template, staged: [], bucket: opts.bucket, objects: [] };
   const copy = structuredClone(input);
   const { root, rewrap } = templateRoot(copy);
   const pwd = opts.pwd ?? process.cwd();
@@ -323,49 +343,162 @@ export async function stageTemplateFiles(template: unknown, opts: StageOptions):
 
   const prefix = `${STAGING_ROOT}${safeSegment(opts.prefix)}/files/`;
   const staged: StagedFile[] = [];
-  const uploaded = new Map<string, string>();
+  const objects: StagedObject[] = [];
+  const planned = new Map<string, string>();
   for (const { ref, path, isDirectory } of locals) {
     const trailingSlash = /[/\\]$/.test(ref.value);
     const cacheKey = `${path}\0${isDirectory && trailingSlash ? '/' : ''}`;
-    let uri = uploaded.get(cacheKey);
+    let uri = planned.get(cacheKey);
     if (uri === undefined) {
-      uri = await upload(opts, prefix, path, isDirectory, trailingSlash);
-      uploaded.set(cacheKey, uri);
+      const planOne = await planUpload(opts.bucket, prefix, path, isDirectory, trailingSlash);
+      uri = planOne.uri;
+      planned.set(cacheKey, uri);
       staged.push({ localPath: path, uri });
+      for (const object of planOne.objects) {
+        if (!objects.some((o) => o.key === object.key)) objects.push(object);
+      }
     }
     ref.replace(uri);
   }
-  return { template: rewrap(root), staged };
+  return { template: rewrap(root), staged, bucket: opts.bucket, objects };
 }
 
-async function upload(
-  opts: StageOptions,
+/**
+ * Uploads the local files the template references and returns the template rewritten to their `s3://` URIs:
+ * {@link planStaging}, then {@link uploadStaging}.
+ *
+ * @throws TemplateValidationError listing every reference that cannot be rendered or read, before anything is
+ *   uploaded
+ */
+export async function stageTemplateFiles(template: unknown, opts: StageOptions): Promise<StageResult> {
+  const plan = await planStaging(template, opts);
+  await uploadStaging(plan, opts.s3);
+  return { template: plan.template, staged: plan.staged };
+}
+
+/** The objects one referenced file or folder becomes, and the URI the template names it by. */
+async function planUpload(
+  bucket: string,
   prefix: string,
   path: string,
   isDirectory: boolean,
   contentsOnly: boolean,
-): Promise<string> {
+): Promise<{ uri: string; objects: StagedObject[] }> {
   const { hash, files } = await hashPath(path, isDirectory);
   const folder = `${prefix}${hash.slice(0, 12)}/`;
   const name = safeSegment(basename(path));
   if (!isDirectory) {
     const key = `${folder}${name}`;
-    await put(opts, key, await readFile(path));
-    return `s3://${opts.bucket}/${key}`;
+    return { uri: `s3://${bucket}/${key}`, objects: [{ key, localPath: path, uploadedAs: path }] };
   }
-  for (const file of files) {
+  const objects = files.map((file) => {
     const parts = relative(path, file).split(sep).map(safeSegment);
-    await put(opts, `${folder}${name}/${parts.join('/')}`, await readFile(file));
-  }
-  return `s3://${opts.bucket}/${contentsOnly ? `${folder}${name}/` : folder}`;
+    return { key: `${folder}${name}/${parts.join('/')}`, localPath: file, uploadedAs: path };
+  });
+  return { uri: `s3://${bucket}/${contentsOnly ? `${folder}${name}/` : folder}`, objects };
 }
 
-async function put(opts: StageOptions, key: string, body: Buffer): Promise<void> {
+/** What {@link uploadStaging} reports as it goes, and how it learns that the user interrupted. */
+export interface UploadOptions {
+  /**
+   * Asked before each object: when it returns true, nothing more is uploaded, what was is deleted, and
+   * {@link StagingInterruptedError} is thrown.
+   * @default never
+   */
+  interrupted?: () => boolean;
+  /**
+   * Called once the objects of a referenced file or folder are uploaded.
+   * @default nothing
+   */
+  onUploaded?: (file: StagedFile) => void;
+}
+
+/** The user interrupted the upload; what was uploaded is deleted (or, if that failed, listed in `left`). */
+export class StagingInterruptedError extends Error {
+  override readonly name = 'StagingInterruptedError' as const;
+  constructor(
+    readonly removed: number,
+    readonly left: readonly string[],
+  ) {
+    super(
+      left.length === 0
+        ? `interrupted before the build started: removed the ${removed} staged file(s)`
+        : `interrupted before the build started: ${left.length} staged file(s) could not be removed (${left.join(', ')}); the staging bucket's lifecycle rule expires them`,
+    );
+  }
+}
+
+/**
+ * Uploads a plan's objects (encrypted, SSE-S3), in order, and returns their keys. When an upload fails or the
+ * user interrupts, the objects already uploaded are deleted before the error is thrown.
+ *
+ * @throws StagingInterruptedError when {@link UploadOptions.interrupted} said so
+ * @throws the S3 error of a failed upload
+ */
+export async function uploadStaging(
+  plan: StagingPlan,
+  s3: S3Client,
+  options: UploadOptions = {},
+): Promise<string[]> {
+  const uploaded: string[] = [];
+  try {
+    for (const object of plan.objects) {
+      if (options.interrupted?.() === true) {
+        const left = await deleteStagedObjects(s3, plan.bucket, uploaded);
+        throw new StagingInterruptedError(uploaded.length - left.length, left);
+      }
+      await put(s3, plan.bucket, object.key, await readFile(object.localPath));
+      uploaded.push(object.key);
+      const file = plan.staged.find((f) => f.localPath === object.uploadedAs);
+      const last = plan.objects.filter((o) => o.uploadedAs === object.uploadedAs).at(-1);
+      if (file !== undefined && last === object) options.onUploaded?.(file);
+    }
+    if (options.interrupted?.() === true) {
+      const left = await deleteStagedObjects(s3, plan.bucket, uploaded);
+      throw new StagingInterruptedError(uploaded.length - left.length, left);
+    }
+  } catch (error) {
+    if (!(error instanceof StagingInterruptedError)) await deleteStagedObjects(s3, plan.bucket, uploaded);
+    throw error;
+  }
+  return uploaded;
+}
+
+/**
+ * Deletes staged objects (DeleteObjects, 1000 keys a call). Never throws: returns the keys it could not
+ * delete, for the caller to report.
+ */
+export async function deleteStagedObjects(
+  s3: S3Client,
+  bucket: string,
+  keys: readonly string[],
+): Promise<string[]> {
+  const left: string[] = [];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    try {
+      // Loaded here: `validate` reads templates through this module and never uploads.
+      const { DeleteObjectsCommand } = await import('@aws-sdk/client-s3');
+      const result = await s3.send(
+        new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+      for (const e of result?.Errors ?? []) left.push(`s3://${bucket}/${e.Key ?? ''}`);
+    } catch {
+      left.push(...batch.map((key) => `s3://${bucket}/${key}`));
+    }
+  }
+  return left;
+}
+
+async function put(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
   // Loaded here: `validate` reads templates through this module and never uploads.
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-  await opts.s3.send(
+  await s3.send(
     new PutObjectCommand({
-      Bucket: opts.bucket,
+      Bucket: bucket,
       Key: key,
       Body: body,
       ServerSideEncryption: 'AES256',

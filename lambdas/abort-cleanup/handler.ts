@@ -4,6 +4,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
+import { logMasked } from '../shared/sensitive.js';
 import { abortCleanup, parseStatusChange } from './abort-cleanup.js';
 
 const deps = {
@@ -12,7 +13,7 @@ const deps = {
   homeRegion: process.env.AWS_REGION ?? 'us-east-1',
   clock: systemClock,
   sleep: (milliseconds: number) => sleep(milliseconds),
-  log: (line: string) => console.log(line),
+  log: logMasked,
 };
 
 /**

@@ -1,12 +1,13 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { logMasked } from '../shared/sensitive.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { copyImage, copyImageArgs } from './copy-image.js';
 
 const deps = {
   clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
-  log: (message: string) => console.log(message),
+  log: logMasked,
 };
 
 /** State "Copy AMI" (inside the Copy To Regions Map): `{ build, args: { region } }` → `ImageInfo` at `$.copy`. */

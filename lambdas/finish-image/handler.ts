@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { logMasked } from '../shared/sensitive.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { finishImage, finishImageArgs } from './finish-image.js';
 
 const deps = {
   clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
-  log: (message: string) => console.log(message),
+  log: logMasked,
   sleep: async (milliseconds: number) => {
     await sleep(milliseconds);
   },

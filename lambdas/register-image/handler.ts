@@ -1,13 +1,14 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { logMasked } from '../shared/sensitive.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { registerImage } from './register-image.js';
 
 const deps = {
   clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
-  log: (message: string) => console.log(message),
+  log: logMasked,
 };
 const argsSchema = z.object({});
 

@@ -7,6 +7,8 @@
  * Field names are camelCase; each JSDoc names the template key it comes from.
  */
 
+import type { SensitiveLocation } from './sensitive.js';
+
 /** A file the build needs, as the workflow can read it: an S3 object or an SSM SecureString parameter. */
 export type FileRef =
   | { kind: 's3'; bucket: string; key: string; uri: string }
@@ -280,6 +282,12 @@ export interface BuildConfig {
   commandTimeoutSeconds: number;
   /** Extension `ami_id_parameter`: SSM parameter name to publish the AMI id to in every region. */
   amiIdParameter?: string;
+  /**
+   * Where the values of `sensitive-variables` and credentials sit in this configuration (set by validation,
+   * absent when none does): the tasks mask those values in their logs, errors and results (../sensitive.ts).
+   * Locations, not values: the values themselves are already here, nowhere else.
+   */
+  sensitive?: SensitiveLocation[];
 }
 
 /** The result of validating a template: one config per selected builder. */

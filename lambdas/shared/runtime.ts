@@ -14,6 +14,7 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { AwsTransientError } from './errors.js';
+import { currentMasker, runMasked } from './sensitive.js';
 
 /** The Lambda environment every task may read. Set by infra; the local runner sets the same names. */
 export interface TaskEnvironment {
@@ -196,17 +197,27 @@ export function isTransient(error: unknown): boolean {
  * Wraps a task function as a Lambda handler: throttling and 5xx errors that survived the SDK's retries become
  * {@link AwsTransientError} (which the state machine retries with backoff); other errors pass through with
  * their names intact. The message of a wrapped error names the operation's error, never request data.
+ *
+ * Each invocation runs with the masker of its build configuration (./sensitive.ts): the log lines written with
+ * `logMasked` and the message of every error thrown have their sensitive values masked.
  */
 export function lambdaHandler<E, R>(task: (event: E) => Promise<R>): (event: E) => Promise<R> {
-  return async (event: E) => {
-    try {
-      return await task(event);
-    } catch (error) {
-      if (isTransient(error)) {
-        const e = error as Error;
-        throw new AwsTransientError(`${e.name}: ${e.message}`);
+  return (event: E) =>
+    runMasked(event, async () => {
+      try {
+        return await task(event);
+      } catch (error) {
+        const masker = currentMasker();
+        if (isTransient(error)) {
+          const e = error as Error;
+          throw new AwsTransientError(masker.mask(`${e.name}: ${e.message}`));
+        }
+        if (error instanceof Error) {
+          error.message = masker.mask(error.message);
+          // Lambda reports the stack too (the cause's `stackTrace`); its first line repeats the message.
+          if (error.stack !== undefined) error.stack = masker.mask(error.stack);
+        }
+        throw error;
       }
-      throw error;
-    }
-  };
+    });
 }

@@ -1,7 +1,8 @@
 import { lambdaHandler } from '../shared/runtime.js';
+import { logMasked } from '../shared/sensitive.js';
 import { parseSummarizePayload, summarizeBuilds } from './summarize-builds.js';
 
-const log = (line: string) => console.log(line);
+const log = logMasked;
 
 /**
  * State "Summarize Builds": `{ results, warnings, skipped, execution }` (not the build envelope) →

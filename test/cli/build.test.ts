@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -166,6 +166,10 @@ function deps(overrides: Partial<BuildDeps> = {}): BuildDeps {
     },
     ...overrides,
   };
+}
+
+function sentInputOf(mock: typeof sfnMock): string {
+  return mock.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '';
 }
 
 function sentInput(): ExecutionInput {
@@ -538,7 +542,25 @@ describe('ami-builder build', () => {
       'Error: variable "aws_secret_key" holds your AWS credentials (AWS_SECRET_ACCESS_KEY); they are never sent to the workflow, which builds with its own IAM role: remove that use of the variable',
     );
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
     expect(io.text()).not.toContain(SECRET_KEY);
+  });
+
+  it('refuses an input over 256 KB before it stages anything', async () => {
+    // Prepare
+    // A skipped builder is sent as written, though its text never reaches the workflow's configuration.
+    const large = structuredClone(TEMPLATE);
+    large.builders.push({ type: 'amazon-ebs', name: 'ebs', ami_description: 'x'.repeat(270_000) } as never);
+    await writeFile(join(dir, 'large.json'), JSON.stringify(large));
+
+    // Act
+    const { code, io } = await build(['large.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(io.stderr.at(-1)).toMatch(/^Error: the execution input is \d+ bytes, over Step Functions' limit/);
+    expect(s3Mock.calls()).toHaveLength(0);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   it('fails with the stack lookup’s message when the stack is missing', async () => {
@@ -597,6 +619,126 @@ describe('ami-builder build', () => {
 
     // Assess
     expect((await readManifest(join(dir, 'out', 'm.json'))).builds).toHaveLength(1);
+  });
+});
+
+describe('ami-builder build, staging', () => {
+  /** The staging bucket as S3 would hold it: PutObject adds, DeleteObjects removes. */
+  function fakeBucket(onPut: (key: string) => void = () => {}): Map<string, unknown> {
+    const objects = new Map<string, unknown>();
+    s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: unknown }) => {
+      objects.set(input.Key, input.Body);
+      onPut(input.Key);
+      return {};
+    });
+    s3Mock.on(DeleteObjectsCommand).callsFake((input: { Delete: { Objects: { Key: string }[] } }) => {
+      for (const { Key } of input.Delete.Objects) objects.delete(Key);
+      return { Deleted: input.Delete.Objects };
+    });
+    return objects;
+  }
+
+  it('A start that fails after staging leaves nothing staged', async () => {
+    // Prepare
+    const bucket = fakeBucket();
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error('Execution already exists'), { name: 'ExecutionAlreadyExists' }));
+
+    // Act
+    const { code, io } = await build(['template.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(3);
+    expect([...bucket.keys()]).toEqual([]);
+    expect(io.text()).toContain('Removed the 3 staged file(s): the build did not start.');
+    expect(io.stderr.at(-1)).toContain('Execution already exists');
+  });
+
+  it('stops uploading on an interrupt during staging and removes what it uploaded', async () => {
+    // Prepare
+    const bucket = fakeBucket(() => interrupt?.());
+
+    // Act
+    const { code, io } = await build(['template.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(1);
+    expect([...bucket.keys()]).toEqual([]);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(io.stderr.at(-1)).toBe(
+      'Error: interrupted before the build started: removed the 1 staged file(s)',
+    );
+    expect(interrupt).toBeUndefined();
+  });
+
+  it('masks the values of sensitive variables in everything it prints', async () => {
+    // Prepare
+    const secret = 'sv-TagSecretValue-0001';
+    const sensitive = structuredClone(TEMPLATE) as Record<string, unknown>;
+    sensitive.variables = { ...TEMPLATE.variables, tag_secret: '' };
+    sensitive['sensitive-variables'] = ['tag_secret'];
+    (sensitive.builders as Record<string, unknown>[])[0]!.tags = { Secret: '{{user `tag_secret`}}' };
+    await writeFile(join(dir, 'sensitive.json'), JSON.stringify(sensitive));
+    fakeBucket();
+    sfnMock.on(StartExecutionCommand).rejects(new Error(`InvalidExecutionInput: tag value ${secret}`));
+
+    // Act
+    const { code, io } = await build(['-var', `tag_secret=${secret}`, 'sensitive.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(sentInputOf(sfnMock)).toContain(secret); // the search below can find it
+    expect(io.text()).toContain('tag value <sensitive>');
+    expect(io.text()).not.toContain(secret);
+  });
+
+  it('says what it could not remove when DeleteObjects fails', async () => {
+    // Prepare
+    fakeBucket();
+    s3Mock.on(DeleteObjectsCommand).rejects(new Error('Access Denied'));
+    sfnMock.on(StartExecutionCommand).rejects(new Error('boom'));
+
+    // Act
+    const { code, io } = await build(['template.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(io.text()).toMatch(
+      /Warning: 3 staged file\(s\) could not be removed \(s3:\/\/amibuilder-staging\/staging\/web-20240102-030405-a1b2\/files\/.*\); the staging bucket's lifecycle rule expires them\./,
+    );
+  });
+
+  it('stops the execution when interrupted while StartExecution was under way', async () => {
+    // Prepare
+    fakeBucket();
+    sfnMock.on(StartExecutionCommand).callsFake(() => {
+      interrupt?.();
+      return { executionArn: ARN, startDate: NOW };
+    });
+
+    // Act
+    const { code, io } = await build(['--detach', 'template.json']);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(sfnMock.commandCalls(StopExecutionCommand)[0]?.args[0].input).toEqual({
+      executionArn: ARN,
+      error: CANCEL_ERROR,
+      cause: CANCEL_CAUSE,
+    });
+    expect(io.text()).toContain("Execution stopped. The stack's abort cleanup now removes");
+  });
+
+  it('sends -parallel-builds in the input it checked', async () => {
+    // Act
+    const { code } = await build(['-parallel-builds=2', 'template.json']);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(sentInput()).toMatchObject({ parallel_builds: 2 });
   });
 });
 

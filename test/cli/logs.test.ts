@@ -123,6 +123,42 @@ describe('ami-builder logs', () => {
     expect(logsMock.commandCalls(FilterLogEventsCommand)[1]?.args[0].input.nextToken).toBe('page-2');
   });
 
+  it('masks the sensitive values the build configuration records in what the commands printed', async () => {
+    // Prepare
+    const secret = 'sv-EnvSecretValue-0005';
+    const config = {
+      name: 'web',
+      lateVariables: { env: secret },
+      sensitive: [{ path: ['lateVariables', 'env'], start: 0, end: secret.length }],
+    };
+    const events = new HistoryBuilder(START)
+      .started()
+      .entered('Task', 'Send Provisioner Command', { config })
+      .exited('Task', 'Send Provisioner Command', {
+        config,
+        command: { commandId: 'cmd-1', kind: 'provision', provisionerIndex: 0, attempt: 1 },
+      }).events;
+    sfnMock.on(GetExecutionHistoryCommand).callsFake((input) => new FakeHistory(events).page(input));
+    logsMock.on(FilterLogEventsCommand).resolves({
+      events: [
+        {
+          logStreamName: 'cmd-1/i-0123/aws-runShellScript/stdout',
+          timestamp: 1,
+          message: `the secret is ${secret}`,
+        },
+      ],
+    });
+    const io = captureIo('/tmp');
+
+    // Act
+    const code = await runLogs([NAME], io, deps());
+
+    // Assess
+    expect(code).toBe(0);
+    expect(io.stdout).toContain('the secret is <sensitive>');
+    expect(io.text()).not.toContain(secret);
+  });
+
   it('says so when the execution has sent no command yet (a running build)', async () => {
     // Prepare
     const fake = new FakeHistory(

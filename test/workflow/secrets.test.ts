@@ -1,14 +1,26 @@
 /**
  * No secret travels through the workflow: neither the caller's credentials, nor credentials written in the
  * template, nor the X.509 private key appear in any state's input or output, or in any SSM command parameter.
+ * Nothing the project writes shows a sensitive value: neither the Lambda logs of a whole build, nor its result,
+ * nor the CLI's output, with `sensitive-variables` used where tasks log (tags, run_tags, ami_description, the
+ * bundle commands, a shell provisioner's environment_vars).
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { format } from 'node:util';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalEventLog } from '../../cli/progress/events.js';
 import { StateNames } from '../../infra/state-names.js';
 import { BUILD_REGION, basicExample, useWorkflowHarness } from './harness.js';
 
 const harness = useWorkflowHarness();
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(ROOT, 'bin', 'ami-builder.mjs');
 
 /** The caller's (fake) credentials: the handlers sign every emulator request with them. */
 const CALLER = {
@@ -109,4 +121,107 @@ describe('secrets', () => {
       expect(x509Files.map((k) => k.split('/').at(-1))).toEqual(['cert.pem', 'key.pem', 'run.sh']);
     });
   }
+});
+
+/** Sensitive variables, each used where a task or the CLI writes it. */
+const SENSITIVE = {
+  tag_secret: 'sv-TagSecretValue-0001',
+  run_tag_secret: 'sv-RunTagSecretValue-0002',
+  description_secret: 'sv-DescriptionSecretValue-0003',
+  bundle_secret: 'sv-BundleSecretValue-0004',
+  env_secret: 'sv-EnvSecretValue-0005',
+};
+
+/** A template that puts every value of {@link SENSITIVE} where it gets logged. */
+function sensitiveTemplate(builder: Record<string, unknown>): Record<string, unknown> {
+  return {
+    variables: Object.fromEntries(Object.keys(SENSITIVE).map((name) => [name, ''])),
+    'sensitive-variables': Object.keys(SENSITIVE),
+    builders: [
+      {
+        ...builder,
+        tags: { Secret: '{{user `tag_secret`}}', Name: 'secret-scan' },
+        run_tags: { Owner: 'owner-{{user `run_tag_secret`}}' },
+        ami_description: 'Built with {{user `description_secret`}}',
+        bundle_vol_command:
+          'sudo -i -n ec2-bundle-vol -k {{.KeyPath}} -u {{.AccountId}} -c {{.CertPath}} -r {{.Architecture}} -e {{.PrivatePath}}/*,/opt/{{user `bundle_secret`}} -d {{.Destination}} -p {{.Prefix}} --batch --no-filter',
+      },
+    ],
+    provisioners: [
+      {
+        type: 'shell',
+        environment_vars: ['SCAN_SECRET={{user `env_secret`}}'],
+        inline: ['echo "the secret is $SCAN_SECRET"'],
+      },
+    ],
+  };
+}
+
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug'] as const;
+
+describe('sensitive values', () => {
+  it('appear in no Lambda log line and no build result of a whole build', async () => {
+    // Prepare
+    const h = harness();
+    const spies = CONSOLE_METHODS.map((name) => vi.spyOn(console, name).mockImplementation(() => undefined));
+    for (const spy of spies) spy.mockClear();
+    const template = sensitiveTemplate(basicExample(h.x509));
+
+    // Act
+    const result = await h.run({ template, vars: SENSITIVE }, { label: 'sensitive' });
+
+    // Assess
+    expect(result.status).toBe('SUCCEEDED');
+    const logs = spies.flatMap((spy) => spy.mock.calls.map((args) => format(...args)));
+    const written = [logs.join('\n'), JSON.stringify(result.output)].join('\n');
+    // The search can find them: the tag was logged, masked.
+    expect(logs).toContain('Adding tag: "Secret": "<sensitive>"');
+    for (const value of [...Object.values(SENSITIVE), ...Object.values(CALLER)]) {
+      expect(written.includes(value), `the Lambda logs or the result contain ${value}`).toBe(false);
+    }
+    const images = await h.images(BUILD_REGION);
+    expect(images.find((i) => i.Tags?.some((t) => t.Key === 'Name'))?.Tags).toContainEqual({
+      Key: 'Secret',
+      Value: SENSITIVE.tag_secret,
+    });
+  });
+
+  it('appear nowhere in the output of ami-builder local -debug', async () => {
+    // Prepare
+    const h = harness();
+    const dir = await mkdtemp(join(tmpdir(), 'ami-builder-secrets-'));
+    await writeFile(join(dir, 'cert.pem'), h.x509.certPem);
+    await writeFile(join(dir, 'key.pem'), h.x509.keyPem);
+    const template = sensitiveTemplate({
+      ...basicExample(h.x509),
+      x509_cert_path: '{{template_dir}}/cert.pem',
+      x509_key_path: '{{template_dir}}/key.pem',
+    });
+    await writeFile(join(dir, 'template.json'), JSON.stringify(template));
+    const vars = Object.entries(SENSITIVE).flatMap(([k, v]) => ['-var', `${k}=${v}`]);
+    // The child starts its own emulator: none of this process's emulator settings go with it.
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_ENDPOINT_URL')),
+    );
+
+    // Act
+    const run = await new Promise<{ code: number; output: string }>((done) => {
+      execFile(
+        process.execPath,
+        [CLI, 'local', '-debug', ...vars, join(dir, 'template.json')],
+        { cwd: ROOT, env: { ...env, ...CALLER }, timeout: 280_000, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          done({ code: error === null ? 0 : Number(error.code ?? 1), output: `${stdout}\n${stderr}` });
+        },
+      );
+    }).finally(() => rm(dir, { recursive: true, force: true }));
+
+    // Assess
+    expect(run.code, run.output.slice(-3000)).toBe(0);
+    // The search can find them: with -debug the tag line and each command's script are printed, masked.
+    expect(run.output).toContain('[lambda] Adding tag: "Secret": "<sensitive>"');
+    for (const value of [...Object.values(SENSITIVE), ...Object.values(CALLER), ...h.x509.keyBodyLines]) {
+      expect(run.output.includes(value), `the CLI output contains ${value}`).toBe(false);
+    }
+  });
 });

@@ -6,6 +6,7 @@
  */
 import type { BuildConfig, Provisioner, ValidatedTemplate } from '../config.js';
 import { TemplateValidationError } from '../errors.js';
+import { locateSensitive, Masker, MIN_SECRET_LENGTH } from '../sensitive.js';
 import { type BuilderContext, buildBuilderConfig } from './builder.js';
 import {
   asRecord,
@@ -59,12 +60,15 @@ export interface ValidationReport {
   warnings: Warning[];
   /** The build names selected (problems carry them in `build`). Messages are already scrubbed of secrets. */
   builds: string[];
+  /**
+   * CLI only: the sensitive values validation saw (`sensitive-variables` values and credentials), for the CLI to
+   * mask in what it prints. Never part of a {@link ValidatedTemplate}: secrets do not enter the state.
+   */
+  sensitiveValues: string[];
 }
 
 /** Largest normalized configuration accepted: the whole execution state holds at most 256 KB. */
 const MAX_CONFIG_BYTES = 160 * 1024;
-/** Values shorter than this are not masked in messages (masking "1" would mangle every message). */
-const MIN_SECRET_LENGTH = 3;
 const BUILD_NAME = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
 
 /**
@@ -101,7 +105,8 @@ export function checkTemplate(input: unknown, options: ValidateOptions): Validat
     );
     template = undefined;
   }
-  const scrub = scrubber(secrets);
+  const masker = new Masker(secrets);
+  const scrub = (text: string) => masker.mask(text);
   const clean = <T extends Problem | Warning>(entry: T): T => ({
     ...entry,
     path: entry.path.map((segment) => (typeof segment === 'string' ? scrub(segment) : segment)),
@@ -110,8 +115,14 @@ export function checkTemplate(input: unknown, options: ValidateOptions): Validat
   const problems = report.problems.map(clean);
   const warnings = dedupeWarnings(report.warnings.map(clean));
   if (problems.length > 0) template = undefined;
-  if (template !== undefined) template.warnings = warnings.map((w) => formatEntry(w));
-  return { template, problems, warnings, builds };
+  if (template !== undefined) {
+    template.warnings = warnings.map((w) => formatEntry(w));
+    for (const config of template.builds) {
+      const sensitive = locateSensitive(config, secrets);
+      if (sensitive.length > 0) config.sensitive = sensitive;
+    }
+  }
+  return { template, problems, warnings, builds, sensitiveValues: [...new Set(secrets)] };
 }
 
 function dedupeWarnings(warnings: Warning[]): Warning[] {
@@ -122,13 +133,6 @@ function dedupeWarnings(warnings: Warning[]): Warning[] {
     seen.add(key);
     return true;
   });
-}
-
-function scrubber(secrets: readonly string[]): (text: string) => string {
-  const values = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH))].sort(
-    (a, b) => b.length - a.length,
-  );
-  return (text) => values.reduce((out, secret) => out.split(secret).join('<sensitive>'), text);
 }
 
 interface Outcome {

@@ -77,7 +77,7 @@ function context(lines: string[]) {
 }
 
 describe('prepareExecution with an HCL2 template (build and local)', () => {
-  it('sends the converted JSON input: credentials removed, local files staged, sensitive values as vars', async () => {
+  it('sends the converted JSON input: credentials removed, local files planned for staging, sensitive values as vars', async () => {
     // Prepare
     const lines: string[] = [];
 
@@ -107,7 +107,9 @@ describe('prepareExecution with an HCL2 template (build and local)', () => {
     expect(prepared.input.vars).toEqual({ api_token: 'tok-123456' });
     expect(prepared.validated.builds.map((b) => b.name)).toEqual(['amazon-instance.web']);
     expect(prepared.body).not.toContain('EXAMPLEKEY');
-    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(3);
+    // Planned, not uploaded: the callers upload once every check has passed (cli/start.ts).
+    expect(prepared.staging.objects).toHaveLength(3);
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
     expect(lines.join('\n')).toContain('access_key');
   });
 
