@@ -46,11 +46,16 @@ export function placementLines(placement: GuestPlacement, failure: string): stri
 }
 
 /**
- * Runs `command` as the run-as user (from the home directory, as over SSH), printing `Running: <label>` style
- * lines as the caller words them, and leaves the exit status in `code`.
+ * Runs `command` as the run-as user as an SSH session would (from the home directory, with sshd's umask 022, so
+ * what Chef or Salt create is readable as on a Packer build; run.sh itself keeps 077), and leaves the exit
+ * status in `code`.
  */
 export function runLines(variable: string, command: string): string[] {
-  return [assign(variable, `${FROM_HOME}${command}`), `ami_builder_run_as "$${variable}"`, 'code=$?'];
+  return [
+    assign(variable, `${FROM_HOME}umask 022\n${command}`),
+    `ami_builder_run_as "$${variable}"`,
+    'code=$?',
+  ];
 }
 
 /** Packer's `createDir` for Unix guests: `[sudo ]mkdir -p '<dir>'`, run as the user. */

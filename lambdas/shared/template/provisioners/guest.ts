@@ -67,7 +67,8 @@ export function renderGuestCommand(
   const markers = new Map<string, string>();
   const marked: Record<string, string | boolean> = {};
   for (const [field, value] of Object.entries(data)) {
-    if (typeof value === 'boolean') {
+    // An empty value stays empty, so `{{if .Version}}` is false for it as in Packer.
+    if (typeof value === 'boolean' || value === '') {
       marked[field] = value;
       continue;
     }
