@@ -104,12 +104,16 @@ export function renderGuestCommand(
   return composed.command;
 }
 
+const NOT_DIRECTORY = (path: string) => `stat ${path}: not a directory`;
+
 /** How Packer words a bad local path of one key. */
 export interface LocalPathRule {
   /** Packer's message for a path that cannot be used (`Bad cookbook path 'x': <reason>`). */
   bad: (path: string, reason: string) => string;
   /** A directory is required (Packer: `!info.IsDir()` is an error). */
   directory: boolean;
+  /** Packer's whole message for a path that exists but is not a directory, when it has its own. */
+  notDirectory?: (path: string) => string;
 }
 
 /**
@@ -138,9 +142,12 @@ export function guestPathRef(
             // `<dir>/.` stats only when `<dir>` is a directory.
             return checkLocalFile(`${local.replace(/\/+$/, '')}/.`) === undefined
               ? undefined
-              : `stat ${local}: not a directory`;
+              : NOT_DIRECTORY(local);
           },
-    badLocal: (reason) => rule.bad(value, reason),
+    badLocal: (reason) =>
+      reason === NOT_DIRECTORY(value) && rule.notDirectory !== undefined
+        ? rule.notDirectory(value)
+        : rule.bad(value, reason),
   });
 }
 

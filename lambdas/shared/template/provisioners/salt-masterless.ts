@@ -144,18 +144,21 @@ export const SALT_MASTERLESS_PATH_KEYS: readonly {
   list: boolean;
   directory: boolean;
   bad: (p: string, e: string) => string;
+  notDirectory?: (p: string) => string;
 }[] = [
   {
     key: 'local_state_tree',
     list: false,
     directory: true,
     bad: (p, e) => `local_state_tree: path '${p}' is invalid: ${e}`,
+    notDirectory: (p) => `local_state_tree: path '${p}' must point to a directory`,
   },
   {
     key: 'local_pillar_roots',
     list: false,
     directory: true,
     bad: (p, e) => `local_pillar_roots: path '${p}' is invalid: ${e}`,
+    notDirectory: (p) => `local_pillar_roots: path '${p}' must point to a directory`,
   },
   {
     key: 'minion_config',
