@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChefSoloProvisioner } from '../../../../lambdas/shared/template/provisioners/chef-solo.js';
 import type { SaltMasterlessProvisioner } from '../../../../lambdas/shared/template/provisioners/salt-masterless.js';
-import { builder, cli, config, problems, workflow } from './helpers.js';
+import { builder, cli, config, problems, validated, workflow } from './helpers.js';
 
 const template = (provisioner: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   builders: [builder()],
@@ -186,6 +186,41 @@ describe('chef-solo provisioner', () => {
     expect(problems(template({ type: 'chef-solo', cookbook_paths: ['cookbooks'] })).join('\n')).toContain(
       'cookbook_paths: "cookbooks" is a local path, but the workflow reads files only from S3',
     );
+  });
+});
+
+describe('the core keys on guest-side provisioners', () => {
+  it('applies only, except, override, pause_before, max_retries and timeout as on shell', () => {
+    // Prepare
+    const input = {
+      builders: [builder({ name: 'a' }), builder({ name: 'b' })],
+      provisioners: [
+        {
+          type: 'chef-solo',
+          run_list: ['recipe[base]'],
+          override: { b: { run_list: ['recipe[other]'] } },
+          pause_before: '10s',
+          max_retries: 3,
+          timeout: '5m',
+        },
+        { type: 'salt-masterless', local_state_tree: 's3://my-states/salt/', only: ['a'] },
+        { type: 'salt-masterless', local_state_tree: 's3://my-states/salt/', except: ['a'] },
+      ],
+    };
+
+    // Act
+    const builds = validated(input).builds;
+
+    // Assess
+    expect(builds.map((b) => b.provisioners.map((p) => p.type))).toEqual([
+      ['chef-solo', 'salt-masterless'],
+      ['chef-solo', 'salt-masterless'],
+    ]);
+    const [a, b] = builds.map((build) => build.provisioners[0] as ChefSoloProvisioner);
+    expect(a).toMatchObject({ pauseBeforeSeconds: 10, maxRetries: 3, timeoutSeconds: 300 });
+    expect(a?.nodeJson.run_list).toEqual(['recipe[base]']);
+    expect(b?.nodeJson.run_list).toEqual(['recipe[other]']);
+    expect(builds.map((build) => build.provisioners[1]?.index)).toEqual([1, 2]);
   });
 });
 
