@@ -153,6 +153,8 @@ function chefPlan(
     stagingDirectory: p.stagingDirectory,
     uploads: placed.map((placement, i) => ({
       ...placement,
+      // The data bag secret is readable by its owner (and chef-solo's sudo) only.
+      ...(p.uploads[i]?.key === 'encrypted_data_bag_secret_path' ? { mode: '0600' as const } : {}),
       failure: failures[p.uploads[i]?.key ?? ''] ?? 'Error uploading cookbooks',
     })),
     soloRb: 'solo.rb',

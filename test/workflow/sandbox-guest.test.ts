@@ -5,6 +5,7 @@
  * `skip_install` / `skip_bootstrap`, because the sandbox has no internet for Packer's install commands. With
  * `skip_install`, Packer leaves `chef_license` empty and Chef refuses to run (exit 172), so the templates accept it.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -71,6 +72,30 @@ async function build(
   return h.run(staged.template, { label, executionName });
 }
 
+/**
+ * A git repository of a Salt formula, `nginx/init.sls`, on branch main. Under /var/tmp: the sandbox sees the
+ * host's files there (its /tmp is its own).
+ */
+async function formulaRepository(): Promise<string> {
+  const work = await mkdtemp(join('/var/tmp', 'ami-builder-formula-'));
+  dirs.push(work);
+  await mkdir(join(work, 'src', 'nginx'), { recursive: true });
+  await writeFile(
+    join(work, 'src', 'nginx', 'init.sls'),
+    'formula-file:\n  file.managed:\n    - name: /etc/ami-builder/formula.txt\n    - contents: from the formula\n    - makedirs: True\n',
+  );
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+      cwd: join(work, 'src'),
+      stdio: 'pipe',
+    });
+  git('init', '--quiet', '--initial-branch=main');
+  git('add', '.');
+  git('commit', '--quiet', '-m', 'formula');
+  git('clone', '--quiet', '--bare', '.', join(work, 'nginx-formula.git'));
+  return join(work, 'nginx-formula.git');
+}
+
 const COOKBOOKS = {
   'cookbooks/site/recipes/default.rb': [
     'directory "/etc/ami-builder" do',
@@ -88,7 +113,7 @@ const COOKBOOKS = {
 };
 
 const STATES = {
-  'salt/top.sls': "base:\n  '*':\n    - web\n",
+  'salt/top.sls': "base:\n  '*':\n    - web\n    - nginx\n",
   'salt/web/init.sls': [
     'include:',
     '  - web.files',
@@ -111,6 +136,7 @@ describe('chef-solo and salt-masterless builds in the sandbox', () => {
     const h = harness();
     expect(h.emulator.mode).toBe('sandbox');
     const pwd = await tree({ ...COOKBOOKS, ...STATES });
+    const formula = await formulaRepository();
 
     // Act
     const result = await build(
@@ -118,7 +144,8 @@ describe('chef-solo and salt-masterless builds in the sandbox', () => {
       [
         {
           type: 'chef-solo',
-          skip_install: true,
+          // Packer's {{.Sudo}} in a custom install command; the image already has the chef-solo stand-in.
+          install_command: '{{if .Sudo}}sudo {{end}}test -x /usr/local/bin/chef-solo',
           chef_license: 'accept-silent',
           cookbook_paths: ['cookbooks'],
           roles_path: 'roles',
@@ -130,13 +157,14 @@ describe('chef-solo and salt-masterless builds in the sandbox', () => {
           skip_bootstrap: true,
           local_state_tree: 'salt',
           local_pillar_roots: 'pillar',
+          formulas: [`git::file://${formula}//nginx?ref=main`],
         },
         {
           type: 'shell',
           inline: [
             'cat /etc/ami-builder/chef.txt /etc/ami-builder/chef-user.txt /etc/ami-builder/salt.txt',
             'echo',
-            'cat /etc/ami-builder/motd',
+            'cat /etc/ami-builder/motd /etc/ami-builder/formula.txt',
           ],
         },
       ],
@@ -159,10 +187,12 @@ describe('chef-solo and salt-masterless builds in the sandbox', () => {
     expect(salt).toContain(
       'Running: salt-call --local state.highstate --file-root=/srv/salt --pillar-root=/srv/pillar --retcode-passthrough -l info',
     );
-    expect(salt).toContain('Succeeded: 2 (changed=2)');
+    expect(salt).toContain('Succeeded: 3 (changed=3)');
     expect(shell).toContain(
-      'chef says hi there with blue\nroot\nsalt says hello from pillar\nfrom the state tree\n',
+      'chef says hi there with blue\nroot\nsalt says hello from pillar\nfrom the state tree\nfrom the formula\n',
     );
+    expect(chef).toContain('Installing Chef...');
+    expect(salt).toContain(`git::file://${formula}//nginx?ref=main => /tmp/salt/states/nginx`);
     expect(await h.leftovers()).toEqual(NO_LEFTOVERS);
   });
 

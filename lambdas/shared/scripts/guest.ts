@@ -19,6 +19,8 @@ export interface GuestPlacement {
   label: string;
   directories: string[];
   files: Placement[];
+  /** Mode of the files. @default 0644 */
+  mode?: '0644' | '0600';
 }
 
 const STAGED_NAME = /^[A-Za-z0-9_./-]+$/;
@@ -39,7 +41,7 @@ export function placementLines(placement: GuestPlacement, failure: string): stri
   }
   for (const file of placement.files) {
     lines.push(
-      `ami_builder_install ${checkStagedName(file.staged)} ${shellQuote(normalizeRemotePath(file.target))} 0644 || ${fail}`,
+      `ami_builder_install ${checkStagedName(file.staged)} ${shellQuote(normalizeRemotePath(file.target))} ${placement.mode ?? '0644'} || ${fail}`,
     );
   }
   return lines;

@@ -134,7 +134,10 @@ export function saltScript(input: SaltScriptInput): string {
       message(`Uploading ${what}: ${placement.label}`),
       ...placementLines(placement, `Error uploading ${what} to remote`),
     );
-    if (name === 'states') for (const formula of input.formulas) lines.push(...formulaLines(formula, src));
+    if (name === 'states' && input.formulas.length > 0) {
+      lines.push(say('Downloading Salt formulas...'));
+      for (const formula of input.formulas) lines.push(...formulaLines(formula, src));
+    }
     // Packer removes the target only when `stat` fails, then moves the uploaded tree there.
     lines.push(
       message(`Verifying Path: ${target}`),

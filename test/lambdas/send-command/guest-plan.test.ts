@@ -104,6 +104,29 @@ describe('planCommand: chef-solo', () => {
     expect(text(result, 'run.sh')).not.toContain('Installing Chef');
   });
 
+  it('places the encrypted data bag secret readable by its owner only', () => {
+    // Prepare
+    const p = provisioner({ type: 'chef-solo', encrypted_data_bag_secret_path: 's3://my-chef/secret' });
+    const secret: ResolvedSource = {
+      uri: 's3://my-chef/secret',
+      bucket: 'my-chef',
+      layout: 'file',
+      basename: 'secret',
+      objects: [{ key: 'secret', relative: '' }],
+    };
+
+    // Act
+    const result = plan(p, [secret]);
+
+    // Assess
+    expect(text(result, 'run.sh')).toContain(
+      'ami_builder_install files/0 /tmp/packer-chef-solo/encrypted_data_bag_secret 0600',
+    );
+    expect(text(result, 'solo.rb')).toContain(
+      'encrypted_data_bag_secret "/tmp/packer-chef-solo/encrypted_data_bag_secret"',
+    );
+  });
+
   it('fails when a cookbook path turns out to be a file', () => {
     // Prepare
     const p = provisioner({ type: 'chef-solo', cookbook_paths: ['s3://my-chef/cookbook.tgz'] });
