@@ -20,6 +20,7 @@ import {
   SALT_CONFIG_DIR,
   type SaltMasterlessProvisioner,
 } from '../shared/template/provisioners/salt-masterless.js';
+import { seededUuid } from '../shared/template/uuid.js';
 import type { ResolvedSource, StagedFile } from './plan.js';
 
 export type GuestProvisioner = ChefSoloProvisioner | SaltMasterlessProvisioner;
@@ -129,7 +130,7 @@ function chefPlan(
       },
       packerFunctions({
         now: new Date(build.execution.startTime),
-        uuid: () => build.execution.id,
+        uuid: seededUuid(`${build.execution.id}:${keyPath}.config_template`),
         userVariables: build.config.lateVariables,
         buildName: build.config.name,
         buildType: 'amazon-instance',

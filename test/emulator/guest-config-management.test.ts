@@ -3,12 +3,17 @@
  * provisioners stage and fail as the real tools fail.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-const guest = join(__dirname, '..', '..', 'emulator', 'guest');
+const root = join(__dirname, '..', '..');
+const guest = join(root, 'emulator', 'guest');
+/** The emulator's Python (it has moto's Jinja2 and PyYAML), found as the CLI finds it. */
+const python =
+  process.env.AMI_BUILDER_PYTHON ??
+  (existsSync(join(root, '.venv', 'bin', 'python')) ? join(root, '.venv', 'bin', 'python') : 'python3');
 let dir: string;
 
 beforeEach(() => {
@@ -27,7 +32,7 @@ function files(tree: Record<string, string>): void {
 }
 
 function run(tool: string, args: string[]) {
-  const result = spawnSync('python3', [join(guest, tool), ...args], { cwd: dir, encoding: 'utf8' });
+  const result = spawnSync(python, [join(guest, tool), ...args], { cwd: dir, encoding: 'utf8' });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -189,7 +189,7 @@ describe('chef-solo and salt-masterless builds in the sandbox', () => {
     );
     expect(salt).toContain('Succeeded: 3 (changed=3)');
     expect(shell).toContain(
-      'chef says hi there with blue\nroot\nsalt says hello from pillar\nfrom the state tree\nfrom the formula\n',
+      'chef says hi there with blue\nroot\nsalt says hello from pillar\nfrom the state tree\nfrom the formula',
     );
     expect(chef).toContain('Installing Chef...');
     expect(salt).toContain(`git::file://${formula}//nginx?ref=main => /tmp/salt/states/nginx`);
