@@ -22,7 +22,9 @@ const GO_ERRNO: Record<string, string> = {
  */
 export function statError(path: string, cwd: string): string | undefined {
   try {
-    statSync(isAbsolute(path) ? path : resolve(cwd, path));
+    const full = isAbsolute(path) ? path : resolve(cwd, path);
+    // `resolve` drops a trailing `/.`, which makes the stat fail for anything but a directory.
+    statSync(path.endsWith('/.') && !full.endsWith('/.') ? `${full}/.` : full);
     return undefined;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';

@@ -5,8 +5,11 @@
  *
  * Referenced files (the keys Packer reads from the local disk):
  * - `amazon-instance` builders: `x509_cert_path`, `x509_key_path`, `user_data_file`;
- * - provisioners (and `error-cleanup-provisioner`): `script`, `scripts`, file `source` / `sources`, also inside
- *   per-build `override` blocks.
+ * - provisioners (and `error-cleanup-provisioner`): `script`, `scripts`, file `source` / `sources`, the paths of
+ *   chef-solo (`cookbook_paths`, `roles_path`, `data_bags_path`, `environments_path`,
+ *   `encrypted_data_bag_secret_path`, `config_template`) and salt-masterless (`local_state_tree`,
+ *   `local_pillar_roots`, `minion_config`, `grains_file`), also inside per-build `override` blocks. Their
+ *   directories are staged as `s3://…/` prefixes of their contents, with the layout intact.
  *
  * Each value is rendered first (`{{user "x"}}`, `{{template_dir}}`, `{{pwd}}`), as Packer renders it before it
  * reads the file; a relative path is relative to the working directory, as in Packer. `s3://` and `ssm:` values
@@ -23,6 +26,8 @@ import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import { STAGING_ROOT, safeSegment } from '../lambdas/shared/staging-paths.js';
 import { isPlainText, renderTemplate } from '../lambdas/shared/template/engine.js';
 import { packerFunctions } from '../lambdas/shared/template/functions.js';
+import { CHEF_SOLO_PATH_KEYS } from '../lambdas/shared/template/provisioners/chef-solo.js';
+import { SALT_MASTERLESS_PATH_KEYS } from '../lambdas/shared/template/provisioners/salt-masterless.js';
 import { statError } from './files.js';
 
 export interface StageOptions extends PlanOptions {
@@ -112,6 +117,8 @@ interface Reference {
   value: string;
   /** Directories are accepted (file provisioner sources). */
   allowDirectory: boolean;
+  /** A directory is required, and its contents are staged as an `s3://…/` prefix (chef-solo, salt-masterless). */
+  directoryContents?: boolean;
   /** Packer's message for a file that cannot be read. */
   bad: (path: string, error: string) => string;
   replace: (uri: string) => void;
@@ -151,7 +158,57 @@ function appliesToAny(p: JsonRecord, builds: ReadonlySet<string>): boolean {
   return [...builds].some((b) => (only.length === 0 || only.includes(b)) && !except.includes(b));
 }
 
+/** The local path keys of the guest-side provisioners. */
+const GUEST_PATH_KEYS: Record<string, typeof CHEF_SOLO_PATH_KEYS> = {
+  'chef-solo': CHEF_SOLO_PATH_KEYS,
+  'salt-masterless': SALT_MASTERLESS_PATH_KEYS,
+};
+
+function collectGuestKeys(
+  p: JsonRecord,
+  keys: typeof CHEF_SOLO_PATH_KEYS,
+  where: string,
+  out: Reference[],
+): void {
+  for (const { key, list, directory, bad } of keys) {
+    const values = p[key];
+    const add = (value: unknown, at: string, replace: (uri: string) => void) => {
+      if (typeof value !== 'string' || value.trim() === '') return;
+      out.push({
+        where: at,
+        value: value.trim(),
+        allowDirectory: directory,
+        directoryContents: directory,
+        bad,
+        replace,
+      });
+    };
+    if (list && Array.isArray(values)) {
+      values.forEach((item, i) => {
+        add(item, `${where}.${key}[${i}]`, (uri) => (values[i] = uri));
+      });
+    } else if (list && typeof values === 'string') {
+      // A comma-separated list, as Packer's decoder splits it.
+      const parts = values.split(',');
+      parts.forEach((item, i) => {
+        add(item, `${where}.${key}[${i}]`, (uri) => {
+          parts[i] = uri;
+          p[key] = [...parts];
+        });
+      });
+    } else if (!list) {
+      add(values, `${where}.${key}`, (uri) => (p[key] = uri));
+    }
+  }
+}
+
 function collectProvisionerKeys(p: JsonRecord, type: unknown, where: string, out: Reference[]): void {
+  const guest =
+    typeof type === 'string' && Object.hasOwn(GUEST_PATH_KEYS, type) ? GUEST_PATH_KEYS[type] : undefined;
+  if (guest !== undefined) {
+    collectGuestKeys(p, guest, where, out);
+    return;
+  }
   const single = type === 'file' ? 'source' : 'script';
   const plural = type === 'file' ? 'sources' : 'scripts';
   if (type !== 'file' && type !== 'shell') return;
@@ -335,6 +392,8 @@ export async function planStaging(template: unknown, opts: PlanOptions): Promise
     const isDirectory = (await stat(path)).isDirectory();
     if (isDirectory && !ref.allowDirectory) {
       problems.push(ref.bad(rendered, `${rendered} is a directory, not a file`));
+    } else if (!isDirectory && ref.directoryContents === true) {
+      problems.push(ref.bad(rendered, `stat ${rendered}: not a directory`));
     } else {
       locals.push({ ref, path, isDirectory });
     }
@@ -346,7 +405,7 @@ export async function planStaging(template: unknown, opts: PlanOptions): Promise
   const objects: StagedObject[] = [];
   const planned = new Map<string, string>();
   for (const { ref, path, isDirectory } of locals) {
-    const trailingSlash = /[/\\]$/.test(ref.value);
+    const trailingSlash = /[/\\]$/.test(ref.value) || ref.directoryContents === true;
     const cacheKey = `${path}\0${isDirectory && trailingSlash ? '/' : ''}`;
     let uri = planned.get(cacheKey);
     if (uri === undefined) {

@@ -34,6 +34,9 @@ GUEST_TOOLS = {
     "ec2-bundle-vol": os.path.join(GUEST, "ec2-bundle-vol"),
     "ec2-upload-bundle": os.path.join(GUEST, "ec2-upload-bundle"),
     "sudo": os.path.join(GUEST, "sudo"),
+    # Chef and Salt are not packaged by Debian: images "with Chef/Salt installed" get these stand-ins.
+    "chef-solo": os.path.join(GUEST, "chef-solo"),
+    "salt-call": os.path.join(GUEST, "salt-call"),
 }
 # The default users of common cloud images, so that `ssh_username` names a user that exists.
 GUEST_USERS = ["ubuntu", "ec2-user", "admin"]

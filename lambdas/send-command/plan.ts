@@ -30,6 +30,7 @@ import {
 import { TemplateRenderError, TemplateSyntaxError } from '../shared/template/engine.js';
 import { packerFunctions } from '../shared/template/functions.js';
 import { seededUuid } from '../shared/template/uuid.js';
+import { type GuestInputs, guestPlan, isGuestProvisioner } from './guest-plan.js';
 
 /** Where a staged file's bytes come from. */
 export type StagedSource =
@@ -83,6 +84,8 @@ export interface PlanInputs {
   architecture?: string;
   /** Packer's `rand.Intn(9999)` for the script name `script_<n>.sh`. */
   scriptSuffix: number;
+  /** Resolved files of a chef-solo or salt-masterless provisioner. */
+  guest?: GuestInputs;
 }
 
 /** Runs a renderer; a template that does not parse or render is the template's fault, named by its key. */
@@ -339,6 +342,12 @@ export function planCommand(build: BuildState, inputs: PlanInputs): CommandPlan 
     case 'error-cleanup': {
       const provisioner = commandProvisioner(config, key);
       if (provisioner === undefined) throw new TaskInputError(`no provisioner for ${key.kind}`);
+      if (isGuestProvisioner(provisioner)) {
+        const step = commandStepName(config, key);
+        const guest = inputs.guest ?? { sources: [] };
+        files = guestPlan(build, provisioner, guest, provisionerKeyPath(build, key), step);
+        break;
+      }
       files =
         provisioner.type === 'shell'
           ? shellPlan(build, provisioner, inputs)

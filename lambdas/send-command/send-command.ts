@@ -34,6 +34,7 @@ import {
 } from '../shared/staging.js';
 import type { BuildState, CommandInfo, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
+import { type GuestInputs, type GuestProvisioner, isGuestProvisioner } from './guest-plan.js';
 import { type PlanInputs, planCommand, type ResolvedSource, refSource, type StagedFile } from './plan.js';
 
 export const sendCommandArgsSchema = z.discriminatedUnion('kind', [
@@ -210,6 +211,32 @@ async function instanceArchitecture(
   return architecture;
 }
 
+/** A guest provisioner's uploads, resolved as file-provisioner sources, and chef-solo's config template text. */
+async function resolveGuestInputs(
+  s3: S3Client,
+  provisioner: GuestProvisioner,
+  step: string,
+): Promise<GuestInputs> {
+  const sources: ResolvedSource[] = [];
+  for (const upload of provisioner.uploads) {
+    sources.push(await resolveFileSource(s3, upload.ref, step, upload.key));
+  }
+  if (provisioner.type !== 'chef-solo' || provisioner.configTemplate === undefined) return { sources };
+  const source = refSource(provisioner.configTemplate, 'config_template', false);
+  if (source.kind !== 's3') throw new TaskInputError('config_template must be an s3:// reference');
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }));
+    return { sources, configTemplate: (await out.Body?.transformToString('utf-8')) ?? '' };
+  } catch (error) {
+    if (errorName(error) === 'NoSuchKey' || errorName(error) === 'NotFound') {
+      throw new ProvisionerFailedError(
+        `${step}: Bad config template path: ${provisioner.configTemplate.uri} does not exist`,
+      );
+    }
+    throw error;
+  }
+}
+
 async function planInputs(
   deps: SendCommandDeps,
   build: BuildState,
@@ -227,6 +254,13 @@ async function planInputs(
     for (const [i, ref] of provisioner.sources.entries()) {
       inputs.fileSources.push(await resolveFileSource(s3, ref, step, `${keyPath}.sources[${i}]`));
     }
+  }
+  if (provisioner !== undefined && isGuestProvisioner(provisioner)) {
+    inputs.guest = await resolveGuestInputs(
+      deps.clients.s3(deps.stagingRegion),
+      provisioner,
+      commandStepName(build.config, key),
+    );
   }
   if (key.kind === 'bundle') inputs.architecture = await instanceArchitecture(deps, build, instanceId);
   return inputs;

@@ -140,7 +140,11 @@ export interface FileProvisioner {
   pauseBeforeSeconds: number;
 }
 
-export type Provisioner = ShellProvisioner | FileProvisioner;
+export type Provisioner =
+  | ShellProvisioner
+  | FileProvisioner
+  | import('./template/provisioners/chef-solo.js').ChefSoloProvisioner
+  | import('./template/provisioners/salt-masterless.js').SaltMasterlessProvisioner;
 
 /** `manifest` post-processor settings. */
 export interface ManifestPostProcessor {

@@ -68,6 +68,17 @@ const CASES: OracleCase[] = [
     difference: { reason: 'requiredPlugins', packer: false, ours: true },
   },
   { file: 'examples/basic.json', difference: { reason: 'bareBuilder', packer: false, ours: true } },
+  // Guest-side provisioners: local paths, required keys and Packer's cross-key checks.
+  { file: 'chef-solo.json' },
+  { file: 'chef-solo-missing-cookbooks.json' },
+  { file: 'chef-solo-cookbook-file.json' },
+  { file: 'chef-solo-guest-os.json' },
+  { file: 'salt-masterless.json' },
+  { file: 'salt-masterless-minion.json' },
+  { file: 'salt-masterless-no-tree.json' },
+  { file: 'salt-masterless-minion-and-remote-tree.json' },
+  { file: 'salt-masterless-bad-formula.json' },
+  { file: 'salt-masterless-tree-is-file.json' },
 ];
 
 let dir: string;

@@ -263,6 +263,65 @@ describe('stageTemplateFiles', () => {
     );
   });
 
+  it('stages the directories of chef-solo and salt-masterless as prefixes of their contents, layout intact', async () => {
+    // Prepare
+    await mkdir(join(dir, 'cookbooks', 'web', 'recipes'), { recursive: true });
+    await writeFile(join(dir, 'cookbooks', 'web', 'recipes', 'default.rb'), 'log "hi"');
+    await mkdir(join(dir, 'salt', 'web'), { recursive: true });
+    await writeFile(join(dir, 'salt', 'web', 'init.sls'), 'x: {}');
+    const template = {
+      builders: [{ type: 'amazon-instance', x509_cert_path: 's3://c/c', x509_key_path: 's3://c/k' }],
+      provisioners: [
+        { type: 'chef-solo', cookbook_paths: ['cookbooks', 's3://team/cookbooks/'], config_template: 'motd' },
+        { type: 'chef-solo', cookbook_paths: 'cookbooks' },
+        { type: 'salt-masterless', local_state_tree: 'salt', grains_file: 'motd' },
+      ],
+    };
+
+    // Act
+    const result = await stageTemplateFiles(template, options());
+
+    // Assess
+    const [chef, chefCsv, salt] = (result.template as { provisioners: Record<string, unknown>[] })
+      .provisioners;
+    const cookbooks = (chef!.cookbook_paths as string[])[0]!;
+    expect(cookbooks).toMatch(new RegExp(`^s3://${BUCKET}/staging/${PREFIX}/files/[0-9a-f]{12}/cookbooks/$`));
+    expect((chef!.cookbook_paths as string[])[1]).toBe('s3://team/cookbooks/');
+    expect(chef!.config_template).toBe(uriOf('MOTD', 'motd'));
+    expect(chefCsv!.cookbook_paths).toEqual([cookbooks]);
+    expect(salt!.local_state_tree).toMatch(/\/salt\/$/);
+    expect(salt!.grains_file).toBe(uriOf('MOTD', 'motd'));
+    expect(Object.keys(uploads())).toContain(
+      `${cookbooks.slice(`s3://${BUCKET}/`.length)}web/recipes/default.rb`,
+    );
+    expect(Object.keys(uploads())).toContain(
+      `${(salt!.local_state_tree as string).slice(`s3://${BUCKET}/`.length)}web/init.sls`,
+    );
+  });
+
+  it('fails when a chef-solo or salt-masterless directory is a file, or a file a directory', async () => {
+    // Prepare
+    await mkdir(join(dir, 'minion.d'));
+    const template = {
+      builders: [{ type: 'amazon-instance', x509_cert_path: 's3://c/c', x509_key_path: 's3://c/k' }],
+      provisioners: [
+        { type: 'chef-solo', cookbook_paths: ['motd'] },
+        { type: 'salt-masterless', local_state_tree: 'gone', minion_config: 'minion.d' },
+      ],
+    };
+
+    // Act
+    const error = await stageTemplateFiles(template, options()).catch((e: unknown) => e);
+
+    // Assess
+    expect((error as TemplateValidationError).problems).toEqual([
+      "Bad cookbook path 'motd': stat motd: not a directory",
+      "local_state_tree: path 'gone' is invalid: stat gone: no such file or directory",
+      "minion_config: path 'minion.d' is invalid: minion.d is a directory, not a file",
+    ]);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
   it('fails with Packer’s messages for every unreadable file, before uploading anything', async () => {
     // Prepare
     const template = {

@@ -24,6 +24,8 @@ import {
   TEMPLATE_KEYS,
   type ValueType,
 } from './keys.js';
+import { CHEF_SOLO_KEYS } from './provisioners/chef-solo.js';
+import { SALT_MASTERLESS_KEYS } from './provisioners/salt-masterless.js';
 
 type Schema = Record<string, unknown>;
 
@@ -198,14 +200,18 @@ export function templateSchema(): Schema {
       provisioner: {
         type: 'object',
         required: ['type'],
-        properties: { type: { type: 'string', enum: ['shell', 'file'] } },
+        properties: { type: { type: 'string', enum: ['shell', 'file', 'chef-solo', 'salt-masterless'] } },
         allOf: [
           ifThen({ properties: { type: { const: 'shell' } } }, ref('shellProvisioner')),
           ifThen({ properties: { type: { const: 'file' } } }, ref('fileProvisioner')),
+          ifThen({ properties: { type: { const: 'chef-solo' } } }, ref('chefSoloProvisioner')),
+          ifThen({ properties: { type: { const: 'salt-masterless' } } }, ref('saltMasterlessProvisioner')),
         ],
       },
       shellProvisioner: objectSchema(SHELL_KEYS),
       fileProvisioner: objectSchema(FILE_KEYS),
+      chefSoloProvisioner: objectSchema(CHEF_SOLO_KEYS),
+      saltMasterlessProvisioner: objectSchema(SALT_MASTERLESS_KEYS),
       postProcessor: {
         anyOf: [
           { type: 'string' },
@@ -299,6 +305,8 @@ export function keyReferenceMarkdown(): string {
   }
   lines.push('### `shell` provisioner', '', ...table(SHELL_KEYS), '');
   lines.push('### `file` provisioner', '', ...table(FILE_KEYS), '');
+  lines.push('### `chef-solo` provisioner', '', ...table(CHEF_SOLO_KEYS), '');
+  lines.push('### `salt-masterless` provisioner', '', ...table(SALT_MASTERLESS_KEYS), '');
   lines.push('### `manifest` post-processor', '', ...table(MANIFEST_KEYS));
   return lines.join('\n');
 }

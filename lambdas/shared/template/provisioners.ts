@@ -23,6 +23,8 @@ import {
 } from './decode.js';
 import { isPlainText, referencedFields, referencedFunctions, renderTemplate } from './engine.js';
 import { FILE_KEYS, type FieldSpec, SHELL_IGNORED_KEYS, SHELL_KEYS } from './keys.js';
+import { CHEF_SOLO_KEYS, chefSolo } from './provisioners/chef-solo.js';
+import { SALT_MASTERLESS_KEYS, saltMasterless } from './provisioners/salt-masterless.js';
 import {
   checkFunctionUse,
   checkUserVariables,
@@ -33,11 +35,26 @@ import {
   usesUnresolved,
 } from './render.js';
 
+/**
+ * Guest-side configuration-management provisioners: their keys and decoders (./provisioners/). A function, not
+ * a table, because those modules import this one.
+ */
+function guestProvisioner(type: string):
+  | {
+      keys: readonly FieldSpec[];
+      decode: (d: Decoded, i: number, ctx: ProvisionerContext) => Provisioner | undefined;
+    }
+  | undefined {
+  if (type === 'chef-solo') return { keys: CHEF_SOLO_KEYS, decode: chefSolo };
+  if (type === 'salt-masterless') return { keys: SALT_MASTERLESS_KEYS, decode: saltMasterless };
+  return undefined;
+}
+
 export const DEFAULT_EXECUTE_COMMAND = 'chmod +x {{.Path}}; {{.Vars}} {{.Path}}';
 export const DEFAULT_INLINE_SHEBANG = '/bin/sh -e';
 export const DEFAULT_REMOTE_FOLDER = '/tmp';
 
-const SUPPORTED = 'supported: shell, file';
+const SUPPORTED = 'supported: shell, file, chef-solo, salt-masterless';
 
 /** What to use instead of a provisioner type this system does not run. */
 const ALTERNATIVES: Record<string, string> = {
@@ -46,11 +63,9 @@ const ALTERNATIVES: Record<string, string> = {
   ansible:
     'install Ansible on the instance and run ansible-playbook from a shell provisioner (as ansible-local does)',
   'ansible-local': 'install Ansible on the instance and run ansible-playbook from a shell provisioner',
-  'chef-solo': 'install Chef on the instance and run chef-solo from a shell provisioner',
   'chef-client': 'install Chef on the instance and run chef-client from a shell provisioner',
   'puppet-masterless': 'install Puppet on the instance and run puppet apply from a shell provisioner',
   'puppet-server': 'install Puppet on the instance and run the agent from a shell provisioner',
-  'salt-masterless': 'install Salt on the instance and run salt-call --local from a shell provisioner',
   converge: 'run converge from a shell provisioner',
   inspec: 'run InSpec from a shell provisioner on the instance',
   powershell: 'instance-store AMIs are Linux only: use a shell provisioner',
@@ -150,7 +165,7 @@ export function readProvisioner(
   if (selectedNames !== undefined && !selectedNames.some((name) => runsFor({ only, except }, name))) {
     return undefined;
   }
-  if (type !== 'shell' && type !== 'file') {
+  if (type !== 'shell' && type !== 'file' && guestProvisioner(type) === undefined) {
     const hint = ALTERNATIVES[type];
     report.error(
       [...path, 'type'],
@@ -229,7 +244,7 @@ function exitCodes(values: string[] | undefined, path: Path, report: Report): nu
   return ok ? [...new Set(codes)] : undefined;
 }
 
-function timing(d: Decoded, ctx: ProvisionerContext, label: string) {
+export function timing(d: Decoded, ctx: ProvisionerContext, label: string) {
   const timeout = d.number('timeout') || ctx.commandTimeoutSeconds;
   if (timeout > MAX_COMMAND_SECONDS) {
     ctx.report.error(d.at('timeout'), `${label}: timeout may be at most 48h (SSM's limit)`);
@@ -431,10 +446,15 @@ export function buildProvisioner(
   ctx: ProvisionerContext,
 ): Provisioner | undefined {
   const record = merged(raw, rawName);
-  const specs: readonly FieldSpec[] = raw.type === 'shell' ? SHELL_KEYS : FILE_KEYS;
+  const guest = guestProvisioner(raw.type);
+  const specs: readonly FieldSpec[] = guest?.keys ?? (raw.type === 'shell' ? SHELL_KEYS : FILE_KEYS);
   const early: Renderer = (text, at) => renderEarly(text, at, ctx.report, ctx.env);
   const d = decodeFields(record, specs, raw.path, ctx.report, {
-    rendererFor: (spec) => (spec.key === 'execute_command' ? undefined : early),
+    rendererFor: (spec) =>
+      spec.key === 'execute_command' || spec.key === 'install_command' || spec.key === 'json'
+        ? undefined
+        : early,
   });
+  if (guest !== undefined) return guest.decode(d, index, ctx);
   return raw.type === 'shell' ? shell(d, index, ctx) : file(d, index, ctx);
 }

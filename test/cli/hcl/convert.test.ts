@@ -491,6 +491,59 @@ build {
     expect(validated.template?.builds[0]?.tags).toBeDefined();
   });
 
+  it('converts chef-solo and salt-masterless blocks into the JSON provisioners the decoder reads', async () => {
+    // Act
+    const result = await convert(`source "amazon-instance" "base" {${SOURCE}
+  ami_name = "base"
+}
+build {
+  sources = ["source.amazon-instance.base"]
+  provisioner "chef-solo" {
+    cookbook_paths = ["s3://my-chef/cookbooks/"]
+    run_list       = ["recipe[web]"]
+    json_string    = jsonencode({ web = { port = 8080 } })
+    skip_install   = true
+    chef_license   = "accept"
+  }
+  provisioner "salt-masterless" {
+    local_state_tree = "s3://my-salt/states/"
+    custom_state     = "web"
+    skip_bootstrap   = true
+    max_retries      = 2
+  }
+}
+`);
+    const validated = checkTemplate(result.input, cli);
+
+    // Assess
+    expect(result.input.template.provisioners).toEqual([
+      {
+        type: 'chef-solo',
+        cookbook_paths: ['s3://my-chef/cookbooks/'],
+        run_list: ['recipe[web]'],
+        json_string: '{"web":{"port":8080}}',
+        skip_install: true,
+        chef_license: 'accept',
+        only: ['amazon-instance.base'],
+      },
+      {
+        type: 'salt-masterless',
+        local_state_tree: 's3://my-salt/states/',
+        custom_state: 'web',
+        skip_bootstrap: true,
+        max_retries: 2,
+        only: ['amazon-instance.base'],
+      },
+    ]);
+    expect(validated.problems).toEqual([]);
+    const [chef, salt] = validated.template?.builds[0]?.provisioners ?? [];
+    expect(chef).toMatchObject({
+      type: 'chef-solo',
+      nodeJson: { web: { port: 8080 }, run_list: ['recipe[web]'] },
+    });
+    expect(salt).toMatchObject({ type: 'salt-masterless', maxRetries: 2 });
+  });
+
   it('selects builds by -only / -except globs over build names', async () => {
     const text = `source "amazon-instance" "a" {${SOURCE}
   ami_name = "a"

@@ -226,13 +226,13 @@ describe('file provisioner', () => {
 describe('provisioners in the template', () => {
   it('refuses other types, naming the alternative', () => {
     expect(problems(withProvisioners([{ type: 'ansible', playbook_file: 'x.yml' }]))).toContain(
-      'provisioners[0]: provisioner type "ansible" is not supported; supported: shell, file. Instead: install Ansible on the instance and run ansible-playbook from a shell provisioner (as ansible-local does)',
+      'provisioners[0]: provisioner type "ansible" is not supported; supported: shell, file, chef-solo, salt-masterless. Instead: install Ansible on the instance and run ansible-playbook from a shell provisioner (as ansible-local does)',
     );
     expect(problems(withProvisioners([{ type: 'powershell', inline: ['x'] }])).join('\n')).toContain(
       'instance-store AMIs are Linux only',
     );
     expect(problems(withProvisioners([{ type: 'puppet-server-2' }])).join('\n')).toContain(
-      'provisioner type "puppet-server-2" is not supported; supported: shell, file',
+      'provisioner type "puppet-server-2" is not supported; supported: shell, file, chef-solo, salt-masterless',
     );
   });
 
@@ -280,7 +280,7 @@ describe('provisioners in the template', () => {
 
     it('is checked in full when it runs for a selected build', () => {
       expect(problems(twoBuilders({ ...salt, only: ['amazon-instance'] })).join('\n')).toContain(
-        'provisioner type "salt-masterless" is not supported',
+        'local_state_tree: "salt/states" is a local path, but the workflow reads files only from S3',
       );
     });
   });
