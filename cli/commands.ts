@@ -22,5 +22,9 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
   },
   status: { summary: 'show the status, last state and result of a build', load: () => import('./status.js') },
   logs: { summary: "print the SSM command output of a build's instance", load: () => import('./logs.js') },
+  sweep: {
+    summary: 'remove what ended builds left behind (or list it: --dry-run)',
+    load: () => import('./sweep.js'),
+  },
   version: { summary: 'print the ami-builder version', load: () => import('./version.js') },
 };

@@ -24,6 +24,7 @@ export const StackOutputKeys = {
   instanceRoleBoundaryArn: 'InstanceRoleBoundaryArn',
   commandLogGroupName: 'CommandLogGroupName',
   commandDocumentName: 'CommandDocumentName',
+  sweepFunctionName: 'SweepFunctionName',
 } as const;
 
 export type StackOutputName = keyof typeof StackOutputKeys;

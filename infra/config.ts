@@ -128,6 +128,18 @@ export interface BuilderConfig {
    * @default false
    */
   adoptForeignImages: boolean;
+  /**
+   * When Sweep Orphans runs: an EventBridge schedule expression (`rate(1 day)`, `cron(0 3 * * ? *)`), or `off`.
+   * It removes what ended builds left behind (instances, security groups, temporary roles, staged files, the
+   * AMIs of failed builds); `ami-builder sweep` runs it on demand.
+   * @default 'rate(1 day)'
+   */
+  sweepSchedule: string;
+  /**
+   * Minutes after an execution ended before Sweep Orphans takes its resources (Abort Cleanup runs first).
+   * @default 60
+   */
+  sweepGraceMinutes: number;
 }
 
 /** The context keys read by {@link loadConfig}, for help texts and tests. */
@@ -143,6 +155,8 @@ export const CONFIG_KEYS = [
   'amiParameterPrefix',
   'x509ParameterPrefix',
   'adoptForeignImages',
+  'sweepSchedule',
+  'sweepGraceMinutes',
 ] as const satisfies readonly (keyof BuilderConfig)[];
 
 /** Synth-time configuration error: every problem found, one per line. */
@@ -181,6 +195,7 @@ const STRUCTURED_KEYS = new Set<string>([
   'executionTimeoutHours',
   'notificationEmails',
   'adoptForeignImages',
+  'sweepGraceMinutes',
 ]);
 
 const parameterPrefix = z
@@ -271,6 +286,14 @@ const schema = z.object({
   amiParameterPrefix: parameterPrefix.default(DEFAULT_AMI_PARAMETER_PREFIX),
   x509ParameterPrefix: parameterPrefix.default(DEFAULT_X509_PARAMETER_PREFIX),
   adoptForeignImages: z.boolean({ error: 'must be true or false' }).default(false),
+  sweepSchedule: z
+    .string()
+    .regex(
+      /^(off|cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$/,
+      'must be "off", cron(<6 fields>) or rate(<n> minute(s)|hour(s)|day(s))',
+    )
+    .default('rate(1 day)'),
+  sweepGraceMinutes: z.number().int().min(15).max(10_080).default(60),
 });
 
 function describeValue(value: unknown): string {

@@ -208,6 +208,7 @@ export const DOC_PERMISSION_CONTEXT: PermissionContext = {
   // Shows the statement that exists only with adoptForeignImages (its reason says so).
   adoptForeignImages: true,
   stateMachineName: '<stack>-builds',
+  abortCleanupFunctionArn: 'arn:aws:lambda:<region>:<account>:function:<abort-cleanup-function>',
   eventBusName: 'default',
   notificationTopic: { topicArn: '<notification-topic>', keyArn: '<notification-topic-key>' },
 };

@@ -48,6 +48,8 @@ export interface PermissionContext {
   x509ParameterPrefix: string;
   /** Name of the build state machine (Abort Cleanup describes its executions). */
   stateMachineName: string;
+  /** ARN of the Abort Cleanup function: Sweep Orphans invokes it for every ended execution it finds. */
+  abortCleanupFunctionArn: string;
   /** The SSM parameter path `ami_id_parameter` may name. */
   amiParameterPrefix: string;
   /** The stack's `adoptForeignImages` setting: Force Deregister may deregister images the stack did not build. */
@@ -163,6 +165,50 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       wildcardReason: `${rolePathReason} Only roles with the stack's permissions boundary (condition).`,
     },
   ];
+
+  // The build event and summary: Notify for builds, Sweep Orphans for what it removed.
+  const notify: TaskGrant[] = [
+    {
+      sid: 'PutBuildEvents',
+      actions: ['events:PutEvents'],
+      resources: [`arn:${p}:events:${ctx.region}:${a}:event-bus/${ctx.eventBusName}`],
+    },
+    ...(ctx.notificationTopic === undefined
+      ? []
+      : [
+          {
+            sid: 'PublishBuildSummary',
+            actions: ['sns:Publish'],
+            resources: [ctx.notificationTopic.topicArn],
+          },
+          {
+            sid: 'EncryptBuildSummary',
+            actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            resources: [ctx.notificationTopic.keyArn],
+          },
+        ]),
+  ];
+  const findInstanceRoles: TaskGrant[] = [
+    {
+      sid: 'FindExecutionInstanceRoles',
+      actions: ['iam:ListRoles', 'iam:ListInstanceProfiles'],
+      resources: ['*'],
+      wildcardReason:
+        'iam:ListRoles and iam:ListInstanceProfiles support no resource-level permissions; only the stack’s path is listed (PathPrefix) and each role’s tags are read before it is deleted.',
+    },
+    {
+      sid: 'ReadInstanceRoleTags',
+      actions: ['iam:ListRoleTags'],
+      resources: [instanceRoles],
+      wildcardReason: rolePathReason,
+    },
+  ];
+  const describeExecutions = (who: string): TaskGrant => ({
+    sid: 'DescribeBuildExecutions',
+    actions: ['states:DescribeExecution'],
+    resources: [`arn:${p}:states:${ctx.region}:${a}:execution:${ctx.stateMachineName}:*`],
+    wildcardReason: `${who}; executions of this state machine only.`,
+  });
 
   return {
     ValidateTemplate: [],
@@ -521,27 +567,7 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
 
     SummarizeBuilds: [],
 
-    Notify: [
-      {
-        sid: 'PutBuildEvents',
-        actions: ['events:PutEvents'],
-        resources: [`arn:${p}:events:${ctx.region}:${a}:event-bus/${ctx.eventBusName}`],
-      },
-      ...(ctx.notificationTopic === undefined
-        ? []
-        : [
-            {
-              sid: 'PublishBuildSummary',
-              actions: ['sns:Publish'],
-              resources: [ctx.notificationTopic.topicArn],
-            },
-            {
-              sid: 'EncryptBuildSummary',
-              actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-              resources: [ctx.notificationTopic.keyArn],
-            },
-          ]),
-    ],
+    Notify: notify,
 
     PublishAmiIds: [
       {
@@ -593,26 +619,54 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       listStaging,
       deleteStaged,
       ...deleteInstanceRoles,
+      ...findInstanceRoles,
+      describeExecutions('Abort Cleanup reads the execution named in the status-change event'),
+    ],
+
+    SweepOrphans: [
+      describe('FindStackResources', [
+        'ec2:DescribeRegions',
+        'ec2:DescribeInstances',
+        'ec2:DescribeSecurityGroups',
+        'ec2:DescribeImages',
+      ]),
+      describe('GetCallerIdentity', ['sts:GetCallerIdentity']),
+      ...findInstanceRoles,
+      describeExecutions('Sweep Orphans asks whether the execution that created a resource still runs'),
       {
-        sid: 'FindExecutionInstanceRoles',
-        actions: ['iam:ListRoles', 'iam:ListInstanceProfiles'],
-        resources: ['*'],
-        wildcardReason:
-          'iam:ListRoles and iam:ListInstanceProfiles support no resource-level permissions; Abort Cleanup lists only the execution’s path (PathPrefix) and reads each role’s tags before deleting it.',
+        sid: 'CleanUpEndedExecutions',
+        actions: ['lambda:InvokeFunction'],
+        resources: [ctx.abortCleanupFunctionArn],
+      },
+      listStaging,
+      {
+        sid: 'DeregisterFailedBuildImages',
+        actions: ['ec2:DeregisterImage'],
+        resources: [images],
+        conditions: taggedByStack,
+        wildcardReason: ec2Reason(
+          'Images registered by failed builds; only images tagged ami-builder:stack with this stack (condition).',
+        ),
       },
       {
-        sid: 'ReadInstanceRoleTags',
-        actions: ['iam:ListRoleTags'],
-        resources: [instanceRoles],
-        wildcardReason: rolePathReason,
+        sid: 'ListFailedBuildBundles',
+        actions: ['s3:ListBucket'],
+        resources: bundleBuckets,
+        wildcardReason: `The bundle of a deregistered image is listed to find its parts. ${bundleReason}`,
       },
       {
-        sid: 'DescribeBuildExecutions',
-        actions: ['states:DescribeExecution'],
-        resources: [`arn:${p}:states:${ctx.region}:${a}:execution:${ctx.stateMachineName}:*`],
-        wildcardReason:
-          'Abort Cleanup reads the execution named in the status-change event; executions of this state machine only.',
+        sid: 'DeleteFailedBuildBundles',
+        actions: ['s3:DeleteObject'],
+        resources: [...bundleKeys('.manifest.xml'), ...bundleKeys('.part.*')],
+        wildcardReason: `Deletes the bundle of a deregistered image: only keys shaped like a bundle's manifest or parts. ${bundleReason}`,
       },
+      {
+        sid: 'ReadPublishedAmiIds',
+        actions: ['ssm:GetParametersByPath'],
+        resources: [amiParameters, `arn:${p}:ssm:*:${a}:parameter${ctx.amiParameterPrefix.replace(/\/$/, '')}`],
+        wildcardReason: `An image an ami_id_parameter points to is never removed; the parameters under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}) are read in each region.`,
+      },
+      ...notify,
     ],
   };
 }

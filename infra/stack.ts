@@ -10,6 +10,7 @@ import { CommandDocument } from './constructs/command-document.js';
 import { acknowledgeWildcardResources } from './constructs/nag.js';
 import { NotificationTopic } from './constructs/notification-topic.js';
 import { StagingBucket } from './constructs/staging-bucket.js';
+import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TaskFunction } from './constructs/task-function.js';
 import { applyTaskGrants, stackPermissionContext } from './permissions.js';
 import { type TaskId, Tasks } from './tasks.js';
@@ -41,6 +42,7 @@ export class AmiBuilderStack extends Stack {
   readonly builds: BuildStateMachine;
   readonly abortCleanup: AbortCleanupRule;
   readonly schedules: BuildSchedules;
+  readonly sweep?: SweepSchedule;
   readonly notifications?: NotificationTopic;
 
   constructor(scope: Construct, id: string, props: AmiBuilderStackProps) {
@@ -132,6 +134,7 @@ export class AmiBuilderStack extends Stack {
         amiParameterPrefix: config.amiParameterPrefix,
         adoptForeignImages: config.adoptForeignImages,
         stateMachineName: `${config.stackName}-builds`,
+        abortCleanupFunctionArn: this.functions.AbortCleanup.functionArn,
         eventBusName: EVENT_BUS_NAME,
         notificationTopic:
           this.notifications === undefined
@@ -145,6 +148,15 @@ export class AmiBuilderStack extends Stack {
       handler: this.functions.AbortCleanup,
       alarmAction: this.notifications?.alarmAction,
     });
+    // Sweep Orphans cleans up after ended executions through Abort Cleanup, and names the executions of staged
+    // folders from the state machine's name.
+    const sweeper = this.functions.SweepOrphans;
+    sweeper.addEnvironment('ABORT_CLEANUP_FUNCTION', this.functions.AbortCleanup.functionName);
+    sweeper.addEnvironment('STATE_MACHINE_NAME', `${config.stackName}-builds`);
+    sweeper.addEnvironment('SWEEP_GRACE_MINUTES', String(config.sweepGraceMinutes));
+    if (config.sweepSchedule !== 'off') {
+      this.sweep = new SweepSchedule(this, 'Sweep', { handler: sweeper, expression: config.sweepSchedule });
+    }
     this.schedules = new BuildSchedules(this, 'Schedules', {
       stateMachine: this.builds.stateMachine,
       schedules: config.schedules,
@@ -171,6 +183,10 @@ export class AmiBuilderStack extends Stack {
     new CfnOutput(this, 'CommandDocumentName', {
       value: this.commands.documentName,
       description: 'The SSM command document builds run their commands with',
+    });
+    new CfnOutput(this, 'SweepFunctionName', {
+      value: sweeper.functionName,
+      description: 'Removes what ended builds left behind: ami-builder sweep [--dry-run] invokes it',
     });
     if (this.notifications !== undefined) {
       new CfnOutput(this, 'NotificationTopicArn', {

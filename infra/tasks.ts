@@ -23,6 +23,7 @@ export const Tasks = {
   ReportBuild: 'lambdas/report-build/handler.ts',
   SummarizeBuilds: 'lambdas/summarize-builds/handler.ts',
   AbortCleanup: 'lambdas/abort-cleanup/handler.ts',
+  SweepOrphans: 'lambdas/sweep-orphans/handler.ts',
   Notify: 'lambdas/notify/handler.ts',
   PublishAmiIds: 'lambdas/publish-ami-ids/handler.ts',
 } as const;

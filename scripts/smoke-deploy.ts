@@ -808,7 +808,17 @@ async function checkFunctions(context: DeployedContext): Promise<void> {
         'PassThrough',
       );
       const environment = c.Environment?.Variables ?? {};
-      expect(isDeepStrictEqual(environment, wantedEnvironment), `environment ${fmt(environment)}`);
+      // Sweep Orphans also names the function it invokes and the state machine whose executions it checks.
+      const wanted =
+        task === 'SweepOrphans'
+          ? {
+              ...wantedEnvironment,
+              ABORT_CLEANUP_FUNCTION: physicalOf(d, byTask.get('AbortCleanup')?.[0] ?? '', 'function AbortCleanup'),
+              STATE_MACHINE_NAME: `${STACK}-builds`,
+              SWEEP_GRACE_MINUTES: String(config.sweepGraceMinutes),
+            }
+          : wantedEnvironment;
+      expect(isDeepStrictEqual(environment, wanted), `environment ${fmt(environment)}`);
       // Its own log group, with the configured retention.
       const logGroupName = physicalOf(d, targetOf(asObject(p.LoggingConfig).LogGroup), `${task} log group`);
       const group = await logGroup(clients, logGroupName);

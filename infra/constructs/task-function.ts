@@ -17,6 +17,8 @@ export const TASK_TIMEOUT_SECONDS: Partial<Record<TaskId, number>> = {
   TerminateInstance: 300,
   DeleteTemporaryResources: 300,
   AbortCleanup: 300,
+  // Cleans up after every ended execution it finds, each through Abort Cleanup (up to 5 minutes each).
+  SweepOrphans: 900,
 };
 
 export const DEFAULT_TASK_TIMEOUT_SECONDS = 60;

@@ -17,7 +17,13 @@ import { z } from 'zod';
 import type { BuildConfig } from '../shared/config.js';
 import { ImageFinishError } from '../shared/errors.js';
 import { checkImageOwnedByBuild } from '../shared/ownership.js';
-import { type Clients, isTransient, ownershipTags, type TaskEnvironment } from '../shared/runtime.js';
+import {
+  type Clients,
+  isTransient,
+  ownershipTags,
+  TagKeys,
+  type TaskEnvironment,
+} from '../shared/runtime.js';
 import type { BuildState, ImageInfo, TaskEvent } from '../shared/state.js';
 
 export const finishImageArgs = z.object({
@@ -180,6 +186,8 @@ async function tag(
   // Ownership tags last: a template tag must not hide which execution made the image.
   for (const t of ownershipTags(deps.env, execution.id, config.name, config.onError))
     tags.set(t.Key, t.Value);
+  // The image went through every step of its region: Sweep Orphans never takes it for a failed build's image.
+  tags.set(TagKeys.finished, 'true');
 
   deps.log(`Adding tags to AMI (${imageId})...`);
   deps.log('Creating AMI tags');

@@ -17,6 +17,12 @@ import {
   type Image,
 } from '@aws-sdk/client-ec2';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import {
+  type BundleLocation,
+  isBundleKey,
+  MANIFEST_SUFFIX,
+  parseBundleLocation,
+} from '../shared/bundle-location.js';
 import { ForeignImageError, RegisterImageError } from '../shared/errors.js';
 import { describeImage, isOwnedByStack } from '../shared/ownership.js';
 import { type Clients, isTransient, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
@@ -35,37 +41,11 @@ export interface ForceDeregisterDeps {
   log: (message: string) => void;
 }
 
-/** The bundle an instance-store image was registered from: `s3://<bucket>/<prefix>.manifest.xml` and its parts. */
-export interface BundleLocation {
-  bucket: string;
-  /** The key without `.manifest.xml`: parts are `<prefix>.part.<n>`. */
-  prefix: string;
-}
+export type { BundleLocation } from '../shared/bundle-location.js';
+export { isBundleKey, parseBundleLocation } from '../shared/bundle-location.js';
 
-const MANIFEST_SUFFIX = '.manifest.xml';
 // DeleteObjects takes at most 1000 keys per call.
 const DELETE_BATCH = 1000;
-
-/**
- * Parses an instance-store image's `ImageLocation` (`<bucket>/<key prefix>.manifest.xml`).
- * Returns undefined for anything else (an EBS image's location is `<account>/<name>`).
- */
-export function parseBundleLocation(imageLocation: string | undefined): BundleLocation | undefined {
-  if (imageLocation === undefined || !imageLocation.endsWith(MANIFEST_SUFFIX)) return undefined;
-  const slash = imageLocation.indexOf('/');
-  if (slash <= 0) return undefined;
-  const bucket = imageLocation.slice(0, slash);
-  const prefix = imageLocation.slice(slash + 1, -MANIFEST_SUFFIX.length);
-  if (prefix === '') return undefined;
-  return { bucket, prefix };
-}
-
-/** True for exactly the keys `ec2-upload-bundle` wrote for this bundle: its manifest and its numbered parts. */
-export function isBundleKey(key: string, prefix: string): boolean {
-  if (key === `${prefix}${MANIFEST_SUFFIX}`) return true;
-  if (!key.startsWith(`${prefix}.part.`)) return false;
-  return /^\d+$/.test(key.slice(`${prefix}.part.`.length));
-}
 
 /**
  * Deregisters every image owned by this account named `ami_name` in `ami_regions` and the build region,

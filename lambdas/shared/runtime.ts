@@ -137,6 +137,11 @@ export const TagKeys = {
   build: 'ami-builder:build',
   /** `keep` when `on_error: abort` asked to keep the resource for debugging. */
   onError: 'ami-builder:on-error',
+  /**
+   * `true` on an AMI (and each copy) once Finish AMI tagged it: the image went through every step of its region.
+   * Sweep Orphans deregisters only images of failed executions that lack it.
+   */
+  finished: 'ami-builder:finished',
 } as const;
 
 /** The tags every resource a build creates carries. */

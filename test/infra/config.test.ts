@@ -57,6 +57,8 @@ describe('parseConfig', () => {
       amiParameterPrefix: '/ami-builder/ami-ids/',
       x509ParameterPrefix: '/ami-builder/x509/',
       adoptForeignImages: false,
+      sweepSchedule: 'rate(1 day)',
+      sweepGraceMinutes: 60,
     });
   });
 

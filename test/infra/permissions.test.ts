@@ -274,6 +274,7 @@ describe('IAM', () => {
         'DeleteTemporaryResources/DeleteStagedFiles',
         'ForceDeregister/DeleteDeregisteredBundles',
         'SendCommand/StageCommandFiles',
+        'SweepOrphans/DeleteFailedBuildBundles',
       ].sort(),
     );
   });
@@ -291,7 +292,8 @@ describe('IAM', () => {
     );
 
     // Assess
-    expect(deregisters.map((s) => [s.Sid, s.Condition])).toEqual([
+    expect(deregisters.map((s) => [s.Sid, s.Condition]).sort()).toEqual([
+      ['DeregisterFailedBuildImages', { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } }],
       ['DeregisterStackImages', { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } }],
     ]);
     expect(withSid('ForceDeregister', 'DeregisterForeignImages').Condition).toEqual({
@@ -475,6 +477,7 @@ describe('IAM', () => {
 
 /** The IAM action(s) an SDK command needs when its name differs from the action. */
 const CALL_ACTIONS: Record<string, string[]> = {
+  'lambda:Invoke': ['lambda:InvokeFunction'],
   's3:ListObjectsV2': ['s3:ListBucket'],
   's3:HeadObject': ['s3:GetObject'],
   's3:HeadBucket': ['s3:ListBucket'],
@@ -530,6 +533,7 @@ const SDK_SERVICES: Record<string, string> = {
   'cloudwatch-logs': 'logs',
   sns: 'sns',
   iam: 'iam',
+  lambda: 'lambda',
 };
 
 /** `service:Operation` of every SDK command a task's handler module (and what it imports) sends. */

@@ -118,9 +118,18 @@ describe('the stack', () => {
     );
 
     // Assess
-    for (const properties of Object.values(byTask)) {
-      expect(properties.Environment).toEqual({
+    for (const [task, properties] of Object.entries(byTask)) {
+      const own =
+        task === 'SweepOrphans'
+          ? {
+              ABORT_CLEANUP_FUNCTION: { Ref: expect.stringMatching(/^TasksAbortCleanup/) },
+              STATE_MACHINE_NAME: 'ImageFactory-builds',
+              SWEEP_GRACE_MINUTES: '60',
+            }
+          : {};
+      expect(properties.Environment, task).toEqual({
         Variables: {
+          ...own,
           STACK_NAME: 'ImageFactory',
           STAGING_BUCKET: { Ref: expect.stringMatching(/^StagingBucket/) },
           COMMAND_DOCUMENT: { Ref: expect.stringMatching(/^Commands/) },
@@ -142,6 +151,34 @@ describe('the stack', () => {
     for (const task of ['TerminateInstance', 'DeleteTemporaryResources', 'AbortCleanup', 'ForceDeregister']) {
       expect(byTask[task]?.Timeout, task).toBe(300);
     }
+    expect(byTask.SweepOrphans?.Timeout).toBe(900);
+  });
+
+  it('runs Sweep Orphans daily, and lets it invoke Abort Cleanup only', () => {
+    // Assess
+    full.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 day)',
+      Targets: [Match.objectLike({ Input: JSON.stringify({ dryRun: false }) })],
+    });
+    const sweeperPolicies = ofType(full, 'AWS::IAM::Policy').filter(([id]) =>
+      id.startsWith('TasksSweepOrphans'),
+    );
+    const invokes = sweeperPolicies.flatMap(([, p]) =>
+      (
+        p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }
+      ).Statement.filter((st) => [st.Action].flat().includes('lambda:InvokeFunction')),
+    );
+    expect(JSON.stringify(invokes)).toMatch(/TasksAbortCleanup/);
+    expect(JSON.stringify(invokes)).not.toMatch(/TasksLaunchInstance|TasksNotify/);
+    const outputs = full.template.findOutputs('SweepFunctionName');
+    expect(Object.keys(outputs)).toEqual(['SweepFunctionName']);
+  });
+
+  it('has no sweep schedule when sweepSchedule is off', () => {
+    const off = synth({ ...FULL_CONTEXT, sweepSchedule: 'off' });
+    expect(
+      ofType(off, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression !== undefined),
+    ).toEqual([]);
   });
 
   it('has an encrypted, TLS-only, private staging bucket whose staged objects expire', () => {

@@ -2,6 +2,7 @@
  * AMI configuration (`builder/common/ami_config.go`): name, sharing, regions, encryption keys, tags and
  * registration options.
  */
+import { TagKeys } from '../../runtime.js';
 import { type Decoded, describeValue, type Report, truncate } from '../decode.js';
 import { BUILD_VARIABLE_NAMES } from '../late.js';
 import { checkLate } from '../render.js';
@@ -190,7 +191,10 @@ export function decodeAmi(scope: BuilderScope, prev: Pick<AccessSection, 'region
     if (Object.values(regionKmsKeyIds).some((k) => k === ''))
       report.error(d.path, 'Cannot share snapshot encrypted with default KMS key');
   }
-  const tags = mergeTags(d, 'tags', 'tag', report, { on: 'the AMI and its copies', keys: STACK_TAG_KEYS });
+  const tags = mergeTags(d, 'tags', 'tag', report, {
+    on: 'the AMI and its copies',
+    keys: [...STACK_TAG_KEYS, TagKeys.finished],
+  });
   const runTags = mergeTags(d, 'run_tags', 'run_tag', report, {
     on: 'the instance, its volumes and its security group',
     keys: ['Name', ...STACK_TAG_KEYS],
