@@ -663,7 +663,10 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       {
         sid: 'ReadPublishedAmiIds',
         actions: ['ssm:GetParametersByPath'],
-        resources: [amiParameters, `arn:${p}:ssm:*:${a}:parameter${ctx.amiParameterPrefix.replace(/\/$/, '')}`],
+        resources: [
+          amiParameters,
+          `arn:${p}:ssm:*:${a}:parameter${ctx.amiParameterPrefix.replace(/\/$/, '')}`,
+        ],
         wildcardReason: `An image an ami_id_parameter points to is never removed; the parameters under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}) are read in each region.`,
       },
       ...notify,

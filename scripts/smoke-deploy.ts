@@ -813,7 +813,11 @@ async function checkFunctions(context: DeployedContext): Promise<void> {
         task === 'SweepOrphans'
           ? {
               ...wantedEnvironment,
-              ABORT_CLEANUP_FUNCTION: physicalOf(d, byTask.get('AbortCleanup')?.[0] ?? '', 'function AbortCleanup'),
+              ABORT_CLEANUP_FUNCTION: physicalOf(
+                d,
+                byTask.get('AbortCleanup')?.[0] ?? '',
+                'function AbortCleanup',
+              ),
               STATE_MACHINE_NAME: `${STACK}-builds`,
               SWEEP_GRACE_MINUTES: String(config.sweepGraceMinutes),
             }

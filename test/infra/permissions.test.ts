@@ -293,7 +293,10 @@ describe('IAM', () => {
 
     // Assess
     expect(deregisters.map((s) => [s.Sid, s.Condition]).sort()).toEqual([
-      ['DeregisterFailedBuildImages', { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } }],
+      [
+        'DeregisterFailedBuildImages',
+        { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } },
+      ],
       ['DeregisterStackImages', { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } }],
     ]);
     expect(withSid('ForceDeregister', 'DeregisterForeignImages').Condition).toEqual({

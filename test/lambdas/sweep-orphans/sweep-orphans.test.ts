@@ -122,13 +122,11 @@ async function image(execution: string, name: string, extra: Record<string, stri
 }
 
 async function liveInstances(): Promise<string[]> {
-  const result = await clients
-    .ec2(REGION)
-    .send(
-      new DescribeInstancesCommand({
-        Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }],
-      }),
-    );
+  const result = await clients.ec2(REGION).send(
+    new DescribeInstancesCommand({
+      Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }],
+    }),
+  );
   return (result.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId ?? '');
 }
 
