@@ -31,6 +31,8 @@ const OWNERSHIP = [
   { Key: 'ami-builder:build', Value: 'amazon-instance' },
   { Key: 'ami-builder:on-error', Value: 'cleanup' },
 ];
+/** What Finish AMI adds after the ownership tags: the image went through every step of its region. */
+const FINISHED = { Key: 'ami-builder:finished', Value: 'true' };
 
 let ec2: AwsClientStub<EC2Client>;
 let regions: string[];
@@ -193,7 +195,7 @@ describe('finishImage', () => {
     expect(modified[6]).toEqual({ ImageId: 'ami-copy', ImdsSupport: { Value: 'v2.0' } });
     expect(ec2.commandCalls(CreateTagsCommand)[0]?.args[0].input).toEqual({
       Resources: ['ami-copy'],
-      Tags: [{ Key: 'Name', Value: 'web' }, { Key: 'Base', Value: 'ami-src' }, ...OWNERSHIP],
+      Tags: [{ Key: 'Name', Value: 'web' }, { Key: 'Base', Value: 'ami-src' }, ...OWNERSHIP, FINISHED],
     });
     expect(messages).toContain('Modifying attributes on AMI (ami-copy)...');
     expect(messages).toContain('Modifying: users');
@@ -211,7 +213,7 @@ describe('finishImage', () => {
     ]);
     expect(ec2.commandCalls(CreateTagsCommand)[0]?.args[0].input).toEqual({
       Resources: ['ami-copy'],
-      Tags: OWNERSHIP,
+      Tags: [...OWNERSHIP, FINISHED],
     });
     expect(messages).toContain('Skipping Enable AMI deprecation...');
     expect(messages).toContain('Skipping Enable AMI deregistration protection...');
@@ -248,7 +250,7 @@ describe('finishImage', () => {
 
     // Assess
     expect(ec2.commandCalls(CreateTagsCommand).map((c) => c.args[0].input)).toEqual([
-      { Resources: ['ami-copy'], Tags: [{ Key: 'Name', Value: 'web' }, ...OWNERSHIP] },
+      { Resources: ['ami-copy'], Tags: [{ Key: 'Name', Value: 'web' }, ...OWNERSHIP, FINISHED] },
       { Resources: ['snap-1'], Tags: [{ Key: 'Name', Value: 'web' }] },
     ]);
     expect(messages).toContain('Tagging snapshot: snap-1');
