@@ -37,6 +37,7 @@ import {
 } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
+import { setTelemetrySink } from '../lambdas/shared/observability.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
 import type { CliIo, Command } from './io.js';
@@ -366,8 +367,10 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
         live.heartbeat();
       }
     })();
-    // The handlers log as in Lambda (CloudWatch Logs); here their lines are shown only with -debug.
-    const restoreConsole = captureConsole(options.debug ? (line) => io.err(`[lambda] ${line}`) : () => {});
+    // The handlers log as in Lambda (CloudWatch Logs); here their lines (and EMF records) show only with -debug.
+    const lambdaLine = options.debug ? (line: string) => io.err(`[lambda] ${line}`) : () => {};
+    const restoreConsole = captureConsole(lambdaLine);
+    const restoreTelemetry = setTelemetrySink(lambdaLine);
     try {
       result = await runExecution({
         stack,
@@ -392,6 +395,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
       await live.flush().catch(() => undefined);
       logs.destroy();
       restoreConsole();
+      restoreTelemetry();
       stopListening();
     }
     const elapsed = Math.max(0, Date.now() - startedAt);

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { logInfo } from '../shared/observability.js';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { finishImage, finishImageArgs } from './finish-image.js';
@@ -7,7 +8,7 @@ import { finishImage, finishImageArgs } from './finish-image.js';
 const deps = {
   clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
-  log: (message: string) => console.log(message),
+  log: logInfo,
   sleep: async (milliseconds: number) => {
     await sleep(milliseconds);
   },

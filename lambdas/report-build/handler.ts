@@ -1,4 +1,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { emitBuildResult } from '../shared/build-metrics.js';
+import { logInfo } from '../shared/observability.js';
 import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { reportBuild, reportBuildArgsSchema } from './report-build.js';
@@ -7,13 +9,16 @@ const deps = {
   clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
   clock: systemClock,
-  log: (message: string) => console.log(message),
+  log: logInfo,
 };
 
 /**
  * States "Report Build" / "Report Failed Build": `{ build, args: { status } }` → `BuildOutput`, the output of
- * one iteration of "Build Each Builder".
+ * one iteration of "Build Each Builder". Emits the build's duration, result and resources left behind.
  */
-export const handler = lambdaHandler((event: unknown) =>
-  reportBuild(parseTaskEvent(event, reportBuildArgsSchema), deps),
-);
+export const handler = lambdaHandler(async (event: unknown) => {
+  const task = parseTaskEvent(event, reportBuildArgsSchema);
+  const output = await reportBuild(task, deps);
+  emitBuildResult(task.build, output, deps.clock.now());
+  return output;
+});

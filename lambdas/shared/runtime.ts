@@ -13,7 +13,9 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
+import type { Context } from 'aws-lambda';
 import { AwsTransientError } from './errors.js';
+import { captureClient, observeInvocation } from './observability.js';
 
 /** The Lambda environment every task may read. Set by infra; the local runner sets the same names. */
 export interface TaskEnvironment {
@@ -112,7 +114,8 @@ export type ClientClass<C> = new (config: {
  * Creates the client factory for the services a handler uses (`createClients({ ec2: EC2Client })`): only those
  * SDK clients are imported, so each Lambda bundle stays small and starts fast. Endpoints come from the SDK's own
  * `AWS_ENDPOINT_URL` handling, so the same code reaches AWS or the local emulator; S3 uses path-style
- * addressing when an endpoint override is set.
+ * addressing when an endpoint override is set. Every client is captured by the tracer, so each AWS call is a
+ * subsegment of the invocation's trace.
  */
 export function createClients<K extends keyof Clients>(
   classes: { [P in K]: ClientClass<ReturnType<Clients[P]>> },
@@ -122,8 +125,8 @@ export function createClients<K extends keyof Clients>(
   for (const service of Object.keys(classes) as K[]) {
     const Client = classes[service] as ClientClass<unknown>;
     const options = service === 's3' ? { forcePathStyle: endpointOverride } : {};
-    (factories as Record<string, unknown>)[service] = cached(
-      (region) => new Client({ maxAttempts: 4, region, ...options }),
+    (factories as Record<string, unknown>)[service] = cached((region) =>
+      captureClient(new Client({ maxAttempts: 4, region, ...options })),
     );
   }
   return factories;
@@ -196,17 +199,26 @@ export function isTransient(error: unknown): boolean {
  * Wraps a task function as a Lambda handler: throttling and 5xx errors that survived the SDK's retries become
  * {@link AwsTransientError} (which the state machine retries with backoff); other errors pass through with
  * their names intact. The message of a wrapped error names the operation's error, never request data.
+ * Each invocation runs with its correlation keys (execution, build, state, instance, command, image) set for
+ * the logger and the metrics, in a trace subsegment annotated with the build and the execution.
  */
-export function lambdaHandler<E, R>(task: (event: E) => Promise<R>): (event: E) => Promise<R> {
-  return async (event: E) => {
-    try {
-      return await task(event);
-    } catch (error) {
-      if (isTransient(error)) {
-        const e = error as Error;
-        throw new AwsTransientError(`${e.name}: ${e.message}`);
-      }
-      throw error;
-    }
-  };
+export function lambdaHandler<E, R>(
+  task: (event: E) => Promise<R>,
+): (event: E, context?: Context) => Promise<R> {
+  return (event: E, context?: Context) =>
+    observeInvocation(
+      event,
+      async () => {
+        try {
+          return await task(event);
+        } catch (error) {
+          if (isTransient(error)) {
+            const e = error as Error;
+            throw new AwsTransientError(`${e.name}: ${e.message}`);
+          }
+          throw error;
+        }
+      },
+      context,
+    );
 }
