@@ -38,6 +38,7 @@ import {
 } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
+import { setTelemetrySink } from '../lambdas/shared/observability.js';
 import { credentialValues, Masker } from '../lambdas/shared/sensitive.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
@@ -381,8 +382,10 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
         live.heartbeat();
       }
     })();
-    // The handlers log as in Lambda (CloudWatch Logs); here their lines are shown only with -debug.
-    const restoreConsole = captureConsole(options.debug ? (line) => io.err(`[lambda] ${line}`) : () => {});
+    // The handlers log as in Lambda (CloudWatch Logs); here their lines (and EMF records) show only with -debug.
+    const lambdaLine = options.debug ? (line: string) => io.err(`[lambda] ${line}`) : () => {};
+    const restoreConsole = captureConsole(lambdaLine);
+    const restoreTelemetry = setTelemetrySink(lambdaLine);
     try {
       result = await runExecution({
         stack,
@@ -407,6 +410,7 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
       await live.flush().catch(() => undefined);
       logs.destroy();
       restoreConsole();
+      restoreTelemetry();
       stopListening();
     }
     const elapsed = Math.max(0, Date.now() - startedAt);

@@ -13,6 +13,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
+import { LOG_LEVELS, type LogLevelName } from '../lambdas/shared/observability.js';
 import { DEFAULT_AMI_PARAMETER_PREFIX, DEFAULT_X509_PARAMETER_PREFIX } from '../lambdas/shared/runtime.js';
 import { validateTemplate } from '../lambdas/shared/template/validate.js';
 
@@ -140,6 +141,12 @@ export interface BuilderConfig {
    * @default 60
    */
   sweepGraceMinutes: number;
+  /**
+   * Level of the tasks' logs (`POWERTOOLS_LOG_LEVEL`): one of {@link LOG_LEVELS}. `DEBUG` adds detail for
+   * troubleshooting; `WARN` and `ERROR` keep only problems.
+   * @default 'INFO'
+   */
+  logLevel: LogLevelName;
 }
 
 /** The context keys read by {@link loadConfig}, for help texts and tests. */
@@ -157,6 +164,7 @@ export const CONFIG_KEYS = [
   'adoptForeignImages',
   'sweepSchedule',
   'sweepGraceMinutes',
+  'logLevel',
 ] as const satisfies readonly (keyof BuilderConfig)[];
 
 /** Synth-time configuration error: every problem found, one per line. */
@@ -294,6 +302,7 @@ const schema = z.object({
     )
     .default('rate(1 day)'),
   sweepGraceMinutes: z.number().int().min(15).max(10_080).default(60),
+  logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('INFO'),
 });
 
 function describeValue(value: unknown): string {

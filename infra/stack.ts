@@ -1,8 +1,10 @@
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LOG_LEVEL_ENV } from '../lambdas/shared/observability.js';
 import type { BuilderConfig } from './config.js';
 import { AbortCleanupRule } from './constructs/abort-cleanup-rule.js';
+import { BuildDashboard } from './constructs/build-dashboard.js';
 import { BuildInstanceRole } from './constructs/build-instance-role.js';
 import { BuildSchedules } from './constructs/build-schedules.js';
 import { BuildStateMachine } from './constructs/build-state-machine.js';
@@ -31,7 +33,8 @@ export const EVENT_BUS_NAME = 'default';
 
 /**
  * The ami-builder stack: the build state machine and its Lambda tasks, the build instance's permissions boundary, the
- * staging bucket, the SSM command document and its log group, alarms, the abort-cleanup rule and the schedules.
+ * staging bucket, the SSM command document and its log group, alarms, the abort-cleanup rule, the schedules and
+ * the builds' dashboard.
  */
 export class AmiBuilderStack extends Stack {
   readonly config: BuilderConfig;
@@ -44,6 +47,7 @@ export class AmiBuilderStack extends Stack {
   readonly schedules: BuildSchedules;
   readonly sweep?: SweepSchedule;
   readonly notifications?: NotificationTopic;
+  readonly dashboard: BuildDashboard;
 
   constructor(scope: Construct, id: string, props: AmiBuilderStackProps) {
     super(scope, id, {
@@ -83,6 +87,7 @@ export class AmiBuilderStack extends Stack {
       AMI_PARAMETER_PREFIX: config.amiParameterPrefix,
       X509_PARAMETER_PREFIX: config.x509ParameterPrefix,
       ADOPT_FOREIGN_IMAGES: String(config.adoptForeignImages),
+      [LOG_LEVEL_ENV]: config.logLevel,
     };
     if (this.notifications !== undefined)
       environment.NOTIFICATION_TOPIC_ARN = this.notifications.topic.topicArn;
@@ -163,6 +168,12 @@ export class AmiBuilderStack extends Stack {
       readTemplate: props.readTemplate,
     });
 
+    this.dashboard = new BuildDashboard(this, 'Dashboard', {
+      stackName: config.stackName,
+      stateMachine: this.builds.stateMachine,
+      alarms: [...Object.values(this.builds.alarms), this.abortCleanup.alarm],
+    });
+
     new CfnOutput(this, 'StateMachineArn', {
       value: this.builds.stateMachine.stateMachineArn,
       description:
@@ -187,6 +198,11 @@ export class AmiBuilderStack extends Stack {
     new CfnOutput(this, 'SweepFunctionName', {
       value: sweeper.functionName,
       description: 'Removes what ended builds left behind: ami-builder sweep [--dry-run] invokes it',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.dashboard.dashboardName,
+      description:
+        'CloudWatch dashboard of the builds: results, durations by phase, failures, leftovers, alarms',
     });
     if (this.notifications !== undefined) {
       new CfnOutput(this, 'NotificationTopicArn', {

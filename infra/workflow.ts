@@ -72,9 +72,9 @@ export const CLEANUP_ERROR_PATH = '$.cleanupError';
 export type WorkflowFunctions = Record<TaskId, TaskFunction>;
 
 interface InvokeOptions {
-  /** `args` of the `{ build: $, args }` payload. */
+  /** `args` of the `{ build: $, args, state }` payload. */
   args?: Record<string, unknown>;
-  /** A payload other than `{ build: $, args }`. */
+  /** A payload other than `{ build: $, args }` (`state`, the state's name, is added to either). */
   payload?: Record<string, unknown>;
   /**
    * Where the task's result goes; `$` replaces the state. `$` is written by leaving ResultPath out (its default):
@@ -106,9 +106,11 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       lambdaFunction: fn,
       payloadResponseOnly: true,
       retryOnServiceExceptions: true,
-      payload: TaskInput.fromObject(
-        options.payload ?? { build: JsonPath.entirePayload, args: options.args ?? {} },
-      ),
+      // `state` names the state in the task's logs (the local runner's context has no `$$.State.Name`).
+      payload: TaskInput.fromObject({
+        ...(options.payload ?? { build: JsonPath.entirePayload, args: options.args ?? {} }),
+        state: name(key),
+      }),
       resultPath: options.resultPath === '$' ? undefined : options.resultPath,
       taskTimeout: Timeout.duration(timeout),
       comment: comment(key),

@@ -772,6 +772,7 @@ async function checkFunctions(context: DeployedContext): Promise<void> {
     AMI_PARAMETER_PREFIX: config.amiParameterPrefix,
     X509_PARAMETER_PREFIX: config.x509ParameterPrefix,
     ADOPT_FOREIGN_IMAGES: String(config.adoptForeignImages),
+    POWERTOOLS_LOG_LEVEL: config.logLevel,
     NOTIFICATION_TOPIC_ARN: outputs.NotificationTopicArn ?? '',
     NODE_OPTIONS: '--enable-source-maps',
   };

@@ -1,11 +1,17 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
-import { createClients, lambdaHandler } from '../shared/runtime.js';
+import { timedCheck } from '../shared/build-metrics.js';
+import { createClients, lambdaHandler, systemClock } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
-import { checkAgent } from './check-agent.js';
+import { AGENT_POLL_KEY, checkAgent } from './check-agent.js';
 
 const deps = { clients: createClients({ ec2: EC2Client, ssm: SSMClient }) };
 const argsSchema = z.object({});
 
-export const handler = lambdaHandler((event: unknown) => checkAgent(parseTaskEvent(event, argsSchema), deps));
+/** State "Check SSM Agent": `{ build, args: {} }` → `PollResult` at `$.poll.agent`; its end closes the agent phase. */
+export const handler = lambdaHandler(async (event: unknown) => {
+  const task = parseTaskEvent(event, argsSchema);
+  const result = await checkAgent(task, deps);
+  return timedCheck(task.build, AGENT_POLL_KEY, result, systemClock.now(), { phase: 'agent' });
+});

@@ -1,12 +1,21 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { createClients, lambdaHandler } from '../shared/runtime.js';
+import { timedCheck } from '../shared/build-metrics.js';
+import { createClients, lambdaHandler, systemClock } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
-import { checkInstance } from './check-instance.js';
+import { checkInstance, InstancePollKeys } from './check-instance.js';
 
 const deps = { clients: createClients({ ec2: EC2Client }) };
 const argsSchema = z.object({ want: z.enum(['running', 'terminated']) });
 
-export const handler = lambdaHandler((event: unknown) =>
-  checkInstance(parseTaskEvent(event, argsSchema), deps),
-);
+/**
+ * States "Check Instance Running" (`want: running`, closes the launch phase) and the termination checks
+ * (`want: terminated`) → `PollResult` at `$.poll.instanceRunning` / `$.poll.instanceTerminated`.
+ */
+export const handler = lambdaHandler(async (event: unknown) => {
+  const task = parseTaskEvent(event, argsSchema);
+  const result = await checkInstance(task, deps);
+  const key = InstancePollKeys[task.args.want];
+  const measures = task.args.want === 'running' ? { phase: 'launch' as const } : {};
+  return timedCheck(task.build, key, result, systemClock.now(), measures);
+});

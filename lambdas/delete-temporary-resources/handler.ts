@@ -1,8 +1,9 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
+import { emitCleanupPhase } from '../shared/build-metrics.js';
 import { cleanupArgsSchema } from '../shared/cleanup-report.js';
-import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
+import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { deleteTemporaryResources } from './delete-temporary-resources.js';
 
@@ -14,8 +15,11 @@ const deps = {
 
 /**
  * States "Delete Temporary Resources" / "Delete Temporary Resources After Failure": `{ build, args: { reason } }`
- * → `$.cleanup` merged with this task's `CleanupReport`.
+ * → `$.cleanup` merged with this task's `CleanupReport`. Its end closes the cleanup phase.
  */
-export const handler = lambdaHandler((event: unknown) =>
-  deleteTemporaryResources(parseTaskEvent(event, cleanupArgsSchema), deps),
-);
+export const handler = lambdaHandler(async (event: unknown) => {
+  const task = parseTaskEvent(event, cleanupArgsSchema);
+  const report = await deleteTemporaryResources(task, deps);
+  emitCleanupPhase(task.build, systemClock.now());
+  return report;
+});

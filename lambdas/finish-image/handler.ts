@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { logInfo } from '../shared/observability.js';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
-import { logMasked } from '../shared/sensitive.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { finishImage, finishImageArgs } from './finish-image.js';
 
 const deps = {
   clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
-  log: logMasked,
+  log: logInfo,
   sleep: async (milliseconds: number) => {
     await sleep(milliseconds);
   },

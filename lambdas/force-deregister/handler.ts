@@ -1,15 +1,15 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { logInfo } from '../shared/observability.js';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
-import { logMasked } from '../shared/sensitive.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { forceDeregister } from './force-deregister.js';
 
 const deps = {
   clients: createClients({ ec2: EC2Client, s3: S3Client }),
   env: readEnvironment(),
-  log: logMasked,
+  log: logInfo,
 };
 const argsSchema = z.object({});
 

@@ -1,6 +1,8 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { emitBuildResult } from '../shared/build-metrics.js';
+import { logInfo } from '../shared/observability.js';
 import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
-import { currentMasker, logMasked } from '../shared/sensitive.js';
+import { currentMasker } from '../shared/sensitive.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { reportBuild, reportBuildArgsSchema } from './report-build.js';
 
@@ -8,14 +10,18 @@ const deps = {
   clients: createClients({ ec2: EC2Client }),
   env: readEnvironment(),
   clock: systemClock,
-  log: logMasked,
+  log: logInfo,
 };
 
 /**
  * States "Report Build" / "Report Failed Build": `{ build, args: { status } }` → `BuildOutput`, the output of
  * one iteration of "Build Each Builder". Its sensitive values are masked: it is what the execution's output, the
- * EventBridge event and the SNS summary are made of.
+ * EventBridge event and the SNS summary are made of. Emits the build's duration, result and resources left
+ * behind.
  */
-export const handler = lambdaHandler(async (event: unknown) =>
-  currentMasker().maskDeep(await reportBuild(parseTaskEvent(event, reportBuildArgsSchema), deps)),
-);
+export const handler = lambdaHandler(async (event: unknown) => {
+  const task = parseTaskEvent(event, reportBuildArgsSchema);
+  const output = currentMasker().maskDeep(await reportBuild(task, deps));
+  emitBuildResult(task.build, output, deps.clock.now());
+  return output;
+});

@@ -8,12 +8,15 @@ import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { IAMClient } from '@aws-sdk/client-iam';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
+import type { Context } from 'aws-lambda';
 import { AwsTransientError } from './errors.js';
+import { captureClient, observeInvocation, setLogMask } from './observability.js';
 import { currentMasker, runMasked } from './sensitive.js';
 
 /** The Lambda environment every task may read. Set by infra; the local runner sets the same names. */
@@ -88,6 +91,8 @@ export interface Clients {
   sns(region: string): SNSClient;
   /** IAM is global: the region only picks the endpoint (the stack's region). */
   iam(region: string): IAMClient;
+  /** Sweep Orphans invokes Abort Cleanup. */
+  lambda(region: string): LambdaClient;
 }
 
 function cached<T>(make: (region: string) => T): (region: string) => T {
@@ -113,7 +118,8 @@ export type ClientClass<C> = new (config: {
  * Creates the client factory for the services a handler uses (`createClients({ ec2: EC2Client })`): only those
  * SDK clients are imported, so each Lambda bundle stays small and starts fast. Endpoints come from the SDK's own
  * `AWS_ENDPOINT_URL` handling, so the same code reaches AWS or the local emulator; S3 uses path-style
- * addressing when an endpoint override is set.
+ * addressing when an endpoint override is set. Every client is captured by the tracer, so each AWS call is a
+ * subsegment of the invocation's trace.
  */
 export function createClients<K extends keyof Clients>(
   classes: { [P in K]: ClientClass<ReturnType<Clients[P]>> },
@@ -123,8 +129,8 @@ export function createClients<K extends keyof Clients>(
   for (const service of Object.keys(classes) as K[]) {
     const Client = classes[service] as ClientClass<unknown>;
     const options = service === 's3' ? { forcePathStyle: endpointOverride } : {};
-    (factories as Record<string, unknown>)[service] = cached(
-      (region) => new Client({ maxAttempts: 4, region, ...options }),
+    (factories as Record<string, unknown>)[service] = cached((region) =>
+      captureClient(new Client({ maxAttempts: 4, region, ...options })),
     );
   }
   return factories;
@@ -203,26 +209,39 @@ export function isTransient(error: unknown): boolean {
  * {@link AwsTransientError} (which the state machine retries with backoff); other errors pass through with
  * their names intact. The message of a wrapped error names the operation's error, never request data.
  *
- * Each invocation runs with the masker of its build configuration (./sensitive.ts): the log lines written with
- * `logMasked` and the message of every error thrown have their sensitive values masked.
+ * Each invocation runs with the masker of its build configuration (./sensitive.ts): every log line and metric
+ * record (through the logger's mask) and the message of every error thrown have their sensitive values masked.
+ * It also runs with its correlation keys (execution, build, state, instance, command, image) set for the logger
+ * and the metrics, in a trace subsegment annotated with the build and the execution.
  */
-export function lambdaHandler<E, R>(task: (event: E) => Promise<R>): (event: E) => Promise<R> {
-  return (event: E) =>
-    runMasked(event, async () => {
-      try {
-        return await task(event);
-      } catch (error) {
-        const masker = currentMasker();
-        if (isTransient(error)) {
-          const e = error as Error;
-          throw new AwsTransientError(masker.mask(`${e.name}: ${e.message}`));
-        }
-        if (error instanceof Error) {
-          error.message = masker.mask(error.message);
-          // Lambda reports the stack too (the cause's `stackTrace`); its first line repeats the message.
-          if (error.stack !== undefined) error.stack = masker.mask(error.stack);
-        }
-        throw error;
-      }
-    });
+export function lambdaHandler<E, R>(
+  task: (event: E) => Promise<R>,
+): (event: E, context?: Context) => Promise<R> {
+  return (event: E, context?: Context) =>
+    runMasked(event, () =>
+      observeInvocation(
+        event,
+        async () => {
+          try {
+            return await task(event);
+          } catch (error) {
+            const masker = currentMasker();
+            if (isTransient(error)) {
+              const e = error as Error;
+              throw new AwsTransientError(masker.mask(`${e.name}: ${e.message}`));
+            }
+            if (error instanceof Error) {
+              error.message = masker.mask(error.message);
+              // Lambda reports the stack too (the cause's `stackTrace`); its first line repeats the message.
+              if (error.stack !== undefined) error.stack = masker.mask(error.stack);
+            }
+            throw error;
+          }
+        },
+        context,
+      ),
+    );
 }
+
+// Every log line and metric record of a task passes through the masker of the invocation it belongs to.
+setLogMask((text) => currentMasker().mask(text));

@@ -8,7 +8,8 @@
  * ({@link SensitiveLocation}: a JSON path and a span of the string there). A value the configuration does not
  * hold cannot reach a task. Every task derives its {@link Masker} from the configuration it receives
  * ({@link maskerFor}); {@link lambdaHandler} (./runtime.ts) runs each invocation with it, masks the error
- * messages it throws, and {@link logMasked} masks each log line. The CLI builds its own masker from what the
+ * messages it throws, and sets it as the logger's mask (./observability.ts), so every log line and metric record
+ * is masked. The CLI builds its own masker from what the
  * local validation found.
  *
  * Limits: a value is found as written, JSON-escaped or single-quoted for a shell; a value the build transforms
@@ -165,9 +166,4 @@ export function runMasked<T>(event: unknown, task: () => Promise<T>): Promise<T>
 /** The masker of the running invocation; outside one, the process's credentials only. */
 export function currentMasker(): Masker {
   return invocation.getStore() ?? new Masker(credentialValues());
-}
-
-/** Writes one line to the task's log, sensitive values masked. */
-export function logMasked(message: string): void {
-  console.log(currentMasker().mask(message));
 }

@@ -131,6 +131,10 @@ export interface PollResult {
   target?: string;
   /** True when the command failed and `max_retries` allows another attempt: the Choice goes back to Send. */
   retry?: boolean;
+  /** When the loop's first check for this target was made (ISO 8601): the start of the loop's durations. */
+  startedAt?: string;
+  /** When this check was made (ISO 8601). */
+  checkedAt?: string;
 }
 
 export interface CleanupReport {

@@ -22,14 +22,14 @@ const clients = createClients({
   sts: STSClient,
   events: EventBridgeClient,
   sns: SNSClient,
+  lambda: LambdaClient,
 });
-const lambda = new LambdaClient({ region: homeRegion });
 const abortCleanupFunction = process.env.ABORT_CLEANUP_FUNCTION ?? '';
 const graceMinutes = Number(process.env.SWEEP_GRACE_MINUTES ?? '60');
 
 /** Runs Abort Cleanup (the stack's function) for one ended execution and returns its report. */
 async function cleanExecution(change: unknown): Promise<CleanupReport> {
-  const result = await lambda.send(
+  const result = await clients.lambda(homeRegion).send(
     new InvokeCommand({
       FunctionName: abortCleanupFunction,
       Payload: new TextEncoder().encode(JSON.stringify(change)),

@@ -59,7 +59,18 @@ describe('parseConfig', () => {
       adoptForeignImages: false,
       sweepSchedule: 'rate(1 day)',
       sweepGraceMinutes: 60,
+      logLevel: 'INFO',
     });
+  });
+
+  it("reads the tasks' log level", () => {
+    expect(parseConfig({ logLevel: 'DEBUG' }, readTemplate).logLevel).toBe('DEBUG');
+  });
+
+  it('fails when logLevel is not a level the tasks know', () => {
+    expect(() => parseConfig({ logLevel: 'verbose' }, readTemplate)).toThrow(
+      'logLevel = "verbose": must be one of DEBUG, INFO, WARN, ERROR',
+    );
   });
 
   it('reads adoptForeignImages as a boolean, from JSON text too', () => {

@@ -282,8 +282,11 @@ describe('the synthesized workflow, run offline', () => {
         name: 'run-1',
         startTime: expect.any(String),
       },
+      state: S.ValidateTemplate,
     });
     const [launch] = callsTo(result, S.LaunchInstance);
+    // Every payload names its state, for the task's logs.
+    expect((launch as unknown as Json).state).toBe(S.LaunchInstance);
     expect(launch?.build).toMatchObject({
       config: { name: 'first' },
       execution: { name: 'run-1' },

@@ -141,6 +141,7 @@ describe('the stack', () => {
           AMI_PARAMETER_PREFIX: '/images/',
           X509_PARAMETER_PREFIX: '/images/x509/',
           ADOPT_FOREIGN_IMAGES: 'true',
+          POWERTOOLS_LOG_LEVEL: 'DEBUG',
           NOTIFICATION_TOPIC_ARN: { Ref: expect.stringMatching(/^Notifications/) },
           NODE_OPTIONS: '--enable-source-maps',
         },

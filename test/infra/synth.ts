@@ -80,6 +80,7 @@ export const FULL_CONTEXT = {
   amiParameterPrefix: '/images/',
   x509ParameterPrefix: '/images/x509/',
   adoptForeignImages: true,
+  logLevel: 'DEBUG',
 };
 
 /** Synthesizes the app with the given context (plus `nag: true` and no bundling). */

@@ -369,7 +369,8 @@ describe('the build state machine', () => {
       ],
     };
     for (const [name, [parameters, resultPath]] of Object.entries(expected)) {
-      expect(stateNamed(name).Parameters, name).toEqual(parameters);
+      // Every payload names its state, for the task's logs.
+      expect(stateNamed(name).Parameters, name).toEqual({ ...parameters, state: name });
       // A result that replaces the state has no ResultPath (its default, "$").
       expect(stateNamed(name).ResultPath, name).toBe(resultPath === '$' ? undefined : resultPath);
       // The function's return value is the result (direct invocation), not a { Payload } envelope.

@@ -32,6 +32,7 @@ import {
 import { type SynthesizedStack, synthesizeForLocalRun } from '../../cli/local/synthesized.js';
 import { type Emulator, startEmulator, useEmulatorEnvironment } from '../../emulator/index.js';
 import { INSTANCE_ROLE_ROOT } from '../../lambdas/shared/instance-role.js';
+import { setTelemetrySink } from '../../lambdas/shared/observability.js';
 import { TagKeys } from '../../lambdas/shared/runtime.js';
 import { STAGING_ROOT } from '../../lambdas/shared/staging.js';
 
@@ -318,12 +319,16 @@ export function useWorkflowHarness(options: HarnessOptions = {}): () => Workflow
   // A build whose commands really run (sandbox mode) takes tens of seconds on a busy machine.
   vi.setConfig({ testTimeout: WORKFLOW_TEST_TIMEOUT_MS });
   let harness: WorkflowHarness | undefined;
+  let restoreTelemetry: (() => void) | undefined;
   beforeAll(async () => {
-    // The handlers log Packer's progress lines (their Lambda log); the tests read the emulator instead.
+    // The handlers log Packer's progress lines and EMF records (their Lambda log); the tests read the emulator
+    // instead, or set their own sink.
     vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    restoreTelemetry = setTelemetrySink(() => undefined);
     harness = await createWorkflowHarness(options);
   });
   afterAll(async () => {
+    restoreTelemetry?.();
     await harness?.stop();
   });
   beforeEach(async () => {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProvisionerFailedError } from '../../../lambdas/shared/errors.js';
+import { logInfo, setTelemetrySink } from '../../../lambdas/shared/observability.js';
 import { lambdaHandler } from '../../../lambdas/shared/runtime.js';
 import {
   credentialValues,
   currentMasker,
   locateSensitive,
-  logMasked,
   MASK,
   Masker,
   maskerFor,
@@ -156,17 +156,20 @@ describe('a task invocation', () => {
 
   it('masks the sensitive values of its configuration in each log line', async () => {
     // Prepare
-    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const lines: string[] = [];
+    const restore = setTelemetrySink((line) => lines.push(line));
     const handler = lambdaHandler(async (_event: unknown) => {
-      logMasked(`Adding tag: "Secret": "${SECRET}"`);
+      logInfo(`Adding tag: "Secret": "${SECRET}"`);
       return 'done';
     });
 
     // Act
-    await handler(event);
+    await handler(event).finally(restore);
 
     // Assess
-    expect(log.mock.calls).toEqual([[`Adding tag: "Secret": "${MASK}"`]]);
+    const messages = lines.map((line) => (JSON.parse(line) as { message?: string }).message);
+    expect(messages).toContain(`Adding tag: "Secret": "${MASK}"`);
+    expect(lines.join('\n')).not.toContain(SECRET);
   });
 
   it('masks them in the message of the error it throws, keeping its name', async () => {
