@@ -6,15 +6,25 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
 import {
   COVERAGE_EXCLUSIONS,
-  clearRecords,
   combineRecords,
   coverageReport,
   formatCoverage,
   readRecords,
+  startRun,
   unexercised,
 } from './coverage.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The folder where this test run's workflow executions are recorded. */
+    workflowCoverageDir: string;
+  }
+}
+
+let runDir: string | undefined;
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKFLOW_DIR = join(ROOT, 'test', 'workflow');
@@ -27,19 +37,21 @@ function harnessFiles(): string[] {
     .map((name) => `test/workflow/${name}`);
 }
 
-export function setup(): void {
-  clearRecords();
+export function setup(project: TestProject): void {
+  runDir = startRun();
+  project.provide('workflowCoverageDir', runDir);
 }
 
 export function teardown(): void {
-  const records = readRecords();
+  if (runDir === undefined) return;
+  const records = readRecords(runDir);
   const ran = new Set(records.map((r) => r.file));
   const missing = harnessFiles().filter((file) => !ran.has(file));
   if (records.length === 0 || missing.length > 0) return;
   const { inventory, counts } = combineRecords(records);
   const report = coverageReport(inventory, counts);
   const gaps = unexercised(report, COVERAGE_EXCLUSIONS);
-  console.log(`\nWorkflow coverage (${records.length} test files):\n${formatCoverage(report)}`);
+  console.log(`\nWorkflow coverage (${records.length} test files, ${runDir}):\n${formatCoverage(report)}`);
   if (gaps.length > 0) {
     throw new Error(
       `The workflow tier left ${gaps.length} state(s) or Catch handler(s) of the definition unexercised:\n` +

@@ -4,7 +4,7 @@
  * every Retry entry, inside Map and Parallel states too), so a state or Catch added to the workflow is counted
  * without any list to keep.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { walkStates } from '../../cli/local/runner.js';
@@ -161,8 +161,12 @@ export function formatCoverage(report: CoverageReport): string {
 
 // ─── The record the workflow tier leaves under .tmp/ ──────────────────────────────────────────────────────────
 
-/** Where each workflow test file writes what its executions covered (one JSON file per test file). */
-export const COVERAGE_DIR = fileURLToPath(new URL('../../.tmp/workflow-coverage/', import.meta.url));
+/** Where the workflow tier's runs record what their executions covered: one folder per test run. */
+export const COVERAGE_ROOT = fileURLToPath(new URL('../../.tmp/workflow-coverage/', import.meta.url));
+/** A run's folder when no global setup named one (a test run under another configuration). */
+const DEFAULT_RUN = 'default';
+/** Run folders older than this are removed when a run starts (runs may overlap: newer ones are kept). */
+const STALE_RUN_MS = 6 * 60 * 60 * 1000;
 
 /** One test file's record. */
 export interface CoverageRecord {
@@ -173,19 +177,26 @@ export interface CoverageRecord {
   executions: number;
 }
 
-const recordPath = (file: string) => join(COVERAGE_DIR, `${file.replace(/[^A-Za-z0-9.-]+/g, '_')}.json`);
+const recordPath = (runDir: string, file: string) =>
+  join(runDir, `${file.replace(/[^A-Za-z0-9.-]+/g, '_')}.json`);
+
+/** The folder of a run: `<root>/<run id>`. */
+export function runDirectory(runId: string = DEFAULT_RUN): string {
+  return join(COVERAGE_ROOT, runId);
+}
 
 /**
- * Adds an execution's events to its test file's record. Test files run in parallel processes: each writes only
- * its own file, synchronously, so no record is ever half-written by another.
+ * Adds an execution's events to its test file's record in the run's folder. Test files run in parallel
+ * processes: each writes only its own file, synchronously, so no record is ever half-written by another.
  */
 export function recordExecution(
+  runDir: string,
   file: string,
   definition: Record<string, unknown>,
   events: readonly LocalEventLog[],
 ): void {
-  mkdirSync(COVERAGE_DIR, { recursive: true });
-  const path = recordPath(file);
+  mkdirSync(runDir, { recursive: true });
+  const path = recordPath(runDir, file);
   const record: CoverageRecord = existsSync(path)
     ? (JSON.parse(readFileSync(path, 'utf8')) as CoverageRecord)
     : { file, inventory: coverageInventory(definition), counts: emptyCounts(), executions: 0 };
@@ -194,17 +205,33 @@ export function recordExecution(
   writeFileSync(path, JSON.stringify(record));
 }
 
-/** Every record written since the folder was last cleared. */
-export function readRecords(): CoverageRecord[] {
-  if (!existsSync(COVERAGE_DIR)) return [];
-  return readdirSync(COVERAGE_DIR)
+/** Every record of a run's folder. */
+export function readRecords(runDir: string): CoverageRecord[] {
+  if (!existsSync(runDir)) return [];
+  return readdirSync(runDir)
     .filter((name) => name.endsWith('.json'))
-    .map((name) => JSON.parse(readFileSync(join(COVERAGE_DIR, name), 'utf8')) as CoverageRecord);
+    .map((name) => JSON.parse(readFileSync(join(runDir, name), 'utf8')) as CoverageRecord);
 }
 
-/** Removes every record (at the start of a test run). */
-export function clearRecords(): void {
-  rmSync(COVERAGE_DIR, { recursive: true, force: true });
+/** Starts a run: a new empty folder, and the folders of runs long finished removed. */
+export function startRun(now: Date = new Date()): string {
+  mkdirSync(COVERAGE_ROOT, { recursive: true });
+  for (const name of readdirSync(COVERAGE_ROOT)) {
+    const dir = join(COVERAGE_ROOT, name);
+    if (now.getTime() - statSync(dir).mtimeMs > STALE_RUN_MS) rmSync(dir, { recursive: true, force: true });
+  }
+  const runDir = runDirectory(`${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+  mkdirSync(runDir, { recursive: true });
+  return runDir;
+}
+
+/** The folder of the newest run that recorded something. */
+export function latestRun(): string | undefined {
+  if (!existsSync(COVERAGE_ROOT)) return undefined;
+  return readdirSync(COVERAGE_ROOT)
+    .map((name) => join(COVERAGE_ROOT, name))
+    .filter((dir) => readRecords(dir).length > 0)
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 /** The union of the records' inventories and the sum of their counts. */

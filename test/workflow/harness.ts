@@ -22,7 +22,7 @@ import {
 import { IAMClient, ListInstanceProfilesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, beforeEach, expect, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, inject, vi } from 'vitest';
 import {
   applyLambdaEnvironment,
   deployToEmulator,
@@ -35,7 +35,7 @@ import { type Emulator, startEmulator, useEmulatorEnvironment } from '../../emul
 import { INSTANCE_ROLE_ROOT } from '../../lambdas/shared/instance-role.js';
 import { TagKeys } from '../../lambdas/shared/runtime.js';
 import { STAGING_ROOT } from '../../lambdas/shared/staging.js';
-import { recordExecution } from './coverage.js';
+import { recordExecution, runDirectory } from './coverage.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -238,6 +238,7 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
       });
       // The workflow coverage (test/workflow/coverage.ts) counts what each execution went through.
       recordExecution(
+        inject('workflowCoverageDir') ?? runDirectory(),
         relative(ROOT, expect.getState().testPath ?? 'unknown'),
         stack.definition,
         result.events,
