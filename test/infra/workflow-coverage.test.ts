@@ -2,7 +2,9 @@
  * The workflow coverage counts what the synthesized definition holds (not a hand-kept list) and reports each state
  * and Catch handler no execution went through.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync, rmSync } from 'node:fs';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import type { TestProject } from 'vitest/node';
 import type { LocalEventLog } from '../../cli/progress/events.js';
 import { StateNames } from '../../infra/state-names.js';
 import {
@@ -11,8 +13,10 @@ import {
   countEvents,
   coverageInventory,
   coverageReport,
+  recordExecution,
   unexercised,
 } from '../workflow/coverage.js';
+import { setup, teardown } from '../workflow/coverage-check.js';
 import { type AslMachine, allStates, synth } from './synth.js';
 
 let definition: AslMachine;
@@ -74,5 +78,38 @@ describe('coverageReport', () => {
     expect(unexercised(report, { [StateNames.TemplateInvalid]: 'why' })).not.toContain(
       `state ${StateNames.TemplateInvalid}`,
     );
+  });
+});
+
+describe('the coverage check after a workflow run', () => {
+  it('fails the run when a full workflow run left a state unexercised, and says nothing after a partial run', () => {
+    // Prepare: a run whose every harness file recorded executions that entered all states but Template Invalid.
+    const provided: Record<string, unknown> = {};
+    setup({ provide: (key: string, value: unknown) => (provided[key] = value) } as unknown as TestProject);
+    const runDir = provided.workflowCoverageDir as string;
+    const all = definition as unknown as Record<string, unknown>;
+    const inventory = coverageInventory(all);
+    const events = inventory.states.filter((s) => s !== StateNames.TemplateInvalid).map(entered);
+    const files = readdirSync('test/workflow').filter((f) => f.endsWith('.test.ts'));
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const exitCode = process.exitCode;
+    try {
+      // Act: one file short of the tier, then the whole tier.
+      for (const file of files.slice(1)) recordExecution(runDir, `test/workflow/${file}`, all, events);
+      teardown();
+      const afterPartial = process.exitCode;
+      recordExecution(runDir, `test/workflow/${files[0]}`, all, events);
+      teardown();
+
+      // Assess
+      expect(afterPartial).toBe(exitCode);
+      expect(process.exitCode).toBe(1);
+      expect(errors.mock.calls.flat().join('\n')).toContain(`state ${StateNames.TemplateInvalid}`);
+    } finally {
+      process.exitCode = exitCode;
+      rmSync(runDir, { recursive: true, force: true });
+      vi.restoreAllMocks();
+    }
   });
 });

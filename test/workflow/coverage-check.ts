@@ -53,9 +53,11 @@ export function teardown(): void {
   const gaps = unexercised(report, COVERAGE_EXCLUSIONS);
   console.log(`\nWorkflow coverage (${records.length} test files, ${runDir}):\n${formatCoverage(report)}`);
   if (gaps.length > 0) {
-    throw new Error(
-      `The workflow tier left ${gaps.length} state(s) or Catch handler(s) of the definition unexercised:\n` +
+    // An error thrown by a global teardown is printed but leaves the exit status 0: fail the run explicitly.
+    console.error(
+      `\nThe workflow tier left ${gaps.length} state(s) or Catch handler(s) of the definition unexercised:\n` +
         gaps.map((g) => `  ${g}`).join('\n'),
     );
+    process.exitCode = 1;
   }
 }
