@@ -3,7 +3,7 @@
  * targets are printed next to the measured values. Writes `bench/results/latest.json` (gitignored) and prints a
  * table.
  *
- * What it measures, for `examples/basic.json` with waits zeroed (as `ami-builder local` runs it):
+ * What it measures, for `examples/basic.json` with time compressed 200 times (as `ami-builder local` runs it):
  * - the build: state transitions, Lambda invocations, AWS API calls by operation (the emulator's counts), wall
  *   time per phase (from the runner's event timestamps) and in total, for the first build in the process (handler
  *   modules load during it) and for a second one;

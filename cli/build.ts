@@ -175,13 +175,13 @@ async function drain(
   sfn: SFNClient,
   executionArn: string,
   state: FollowState,
-  printer: Pick<ProgressPrinter, 'handle'>,
+  printer: { handle: (event: ProgressEvent) => void | Promise<void> },
 ) {
   for (const event of await newHistoryEvents(sfn, executionArn, state.lastId)) {
     state.lastId = Math.max(state.lastId, event.id ?? 0);
     const progress = state.converter.convert(event);
     if (progress === undefined) continue;
-    printer.handle(progress);
+    await printer.handle(progress);
     if (progress.kind === 'state-exited' && progress.state === StateNames.SummarizeBuilds) {
       state.summary = workflowOutput(progress.output) ?? state.summary;
     }
@@ -380,8 +380,9 @@ async function follow(
   const startedAt = clock();
   const state: FollowState = { converter: new HistoryConverter(), lastId: 0 };
   const observe = {
-    handle: (event: ProgressEvent) => {
-      live.observe(event);
+    handle: async (event: ProgressEvent) => {
+      // A command's last output lines before the next state's line, as Packer prints them.
+      await live.read(live.observe(event)).catch(() => undefined);
       printer.handle(event);
     },
   };

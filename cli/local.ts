@@ -43,7 +43,13 @@ import { credentialValues, Masker } from '../lambdas/shared/sensitive.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
 import { type CliIo, type Command, maskedIo } from './io.js';
-import { applyLambdaEnvironment, deployToEmulator, type RunResult, runExecution } from './local/runner.js';
+import {
+  applyLambdaEnvironment,
+  DEFAULT_TIME_SCALE,
+  deployToEmulator,
+  type RunResult,
+  runExecution,
+} from './local/runner.js';
 import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
 import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
@@ -66,9 +72,15 @@ const DEFAULT_BUCKET_PATTERN = 'ami-builder-*';
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...TEMPLATE_FLAGS,
   ...RUN_FLAGS,
+  'time-scale': {
+    kind: 'string',
+    placeholder: '<factor>',
+    description:
+      'Run Wait states and retry intervals for their real durations times this factor: 1/200 (default), 0.01, 1.',
+  },
   'real-waits': {
     kind: 'boolean',
-    description: "Keep the state machine's real Wait intervals (default: 1 ms each).",
+    description: "Keep the state machine's real Wait and retry intervals (-time-scale=1).",
   },
   'keep-emulator': {
     kind: 'boolean',
@@ -117,7 +129,8 @@ export function defaultLocalDeps(): LocalDeps {
 }
 
 interface Options extends RunOptions {
-  realWaits: boolean;
+  /** Factor applied to Wait states and retry intervals. */
+  timeScale: number;
   keepEmulator: boolean;
   faults: Fault[];
   debug: boolean;
@@ -155,13 +168,30 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
   });
   if (run === undefined) return undefined;
   const { parsed, options } = run;
+  const scaleText = parsed.values.get('time-scale')?.at(-1);
+  const timeScale = parsed.booleans.get('real-waits') === true ? 1 : parseTimeScale(scaleText);
+  if (timeScale === undefined) {
+    io.err(
+      `-time-scale must be a positive factor such as 1/200, 0.01 or 1, not "${scaleText}"\n\n${LOCAL_USAGE}`,
+    );
+    return undefined;
+  }
   return {
     ...options,
-    realWaits: parsed.booleans.get('real-waits') === true,
+    timeScale,
     keepEmulator: parsed.booleans.get('keep-emulator') === true,
     faults,
     debug: parsed.booleans.get('debug') === true,
   };
+}
+
+/** `1/200`, `0.005` or `1` as a factor in (0, 1]; the default when absent; undefined when invalid. */
+export function parseTimeScale(text: string | undefined): number | undefined {
+  if (text === undefined) return DEFAULT_TIME_SCALE;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(\d+(?:\.\d+)?))?\s*$/.exec(text);
+  if (!match) return undefined;
+  const value = Number(match[1]) / (match[2] === undefined ? 1 : Number(match[2]));
+  return Number.isFinite(value) && value > 0 && value <= 1 ? value : undefined;
 }
 
 /**
@@ -277,8 +307,8 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
         // The emulator boots (a Python process) while the app synthesizes.
         const starting = deps.startEmulator({
           detached: options.keepEmulator,
-          // With waits zeroed, an agent that comes online later only adds polls.
-          ...(options.realWaits ? {} : { agentOnlineDelayMs: 0 }),
+          // With time compressed, an agent that comes online later only adds polls.
+          ...(options.timeScale === 1 ? {} : { agentOnlineDelayMs: 0 }),
         });
         const region = validated.builds[0]?.region ?? 'us-east-1';
         const buckets = localBucketPatterns(validated.builds.map((b) => b.bundle.bucket));
@@ -375,6 +405,7 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
     });
     printer.onPrint = () => live.printed();
     let running = true;
+    let printing: Promise<void> = Promise.resolve();
     const following = (async () => {
       while (running) {
         await new Promise((done) => setTimeout(done, LOCAL_LOG_POLL_MS));
@@ -391,14 +422,16 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
         stack,
         input,
         executionName: prepared.name,
-        realWaits: options.realWaits,
-        // Commands that really run take seconds: polls must not spend their attempts in 1 ms steps.
-        ...(emulator.mode === 'sandbox' ? { waitOverrideMs: 200 } : {}),
+        timeScale: options.timeScale,
         signal: controller.signal,
         startTime: now,
         onEvent: (event) => {
-          live.observe(event);
-          printer.handle(event);
+          const ended = live.observe(event);
+          // In order, as Packer prints them: a command's last output lines before the next state's line.
+          printing = printing.then(async () => {
+            await live.read(ended).catch(() => undefined);
+            printer.handle(event);
+          });
           if (event.kind === 'state-exited' && event.state === StateNames.SummarizeBuilds) {
             summary = workflowOutput(event.output) ?? summary;
           }
@@ -407,6 +440,7 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
     } finally {
       running = false;
       await following;
+      await printing;
       await live.flush().catch(() => undefined);
       logs.destroy();
       restoreConsole();

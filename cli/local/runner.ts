@@ -112,14 +112,18 @@ export interface RunOptions {
   stack: SynthesizedStack;
   input: unknown;
   executionName: string;
-  /** Keep the definition's real Wait durations (default: waits take 1 ms). */
-  realWaits?: boolean;
   /**
-   * How long each Wait state and retry interval takes when `realWaits` is off. Commands that really run (the
-   * emulator's sandbox mode) need a few seconds, so poll loops must not exhaust their attempts in 1 ms steps.
-   * @default 1
+   * The factor by which every Wait state's duration and every retry interval of the definition is multiplied:
+   * time as on AWS, compressed. Backoff rates, jitter and attempt bounds are kept, so a poll loop waits the
+   * same number of times, each wait its real length times this factor. 1 keeps real time.
+   * @default {@link DEFAULT_TIME_SCALE}
    */
-  waitOverrideMs?: number;
+  timeScale?: number;
+  /**
+   * The shortest scaled Wait or retry interval, so that a poll loop never checks again at once.
+   * @default {@link MIN_SCALED_WAIT_MS}
+   */
+  minWaitMs?: number;
   onEvent?: (event: ProgressEvent, raw: LocalEventLog) => void;
   /** Aborts the execution (like StopExecution); the abort cleanup then runs as the EventBridge rule would run it. */
   signal?: AbortSignal;
@@ -143,6 +147,13 @@ export interface RunResult {
   /** Handler calls by task, the abort cleanup included. */
   invocations: Record<string, number>;
 }
+
+/** Time as on AWS, 200 times faster: a 10 s poll interval lasts 50 ms, a 30 min bound 9 s. */
+export const DEFAULT_TIME_SCALE = 1 / 200;
+/** The floor of a scaled wait or retry interval. */
+export const MIN_SCALED_WAIT_MS = 10;
+/** A Wait state run as a local task: longer than any wait (setTimeout holds at most 2^31 − 1 ms). */
+const WAIT_TASK_TIMEOUT_SECONDS = 2_000_000;
 
 const handlerCache = new Map<TaskId, Handler>();
 
@@ -182,8 +193,9 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
   const invocations: Record<string, number> = {};
 
   const taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-  const waitOverrides: Record<string, number> = {};
-  const retryOverrides: Record<string, number> = {};
+  const timing = scaledTiming(definition, options.timeScale ?? DEFAULT_TIME_SCALE, options.minWaitMs);
+  // Scaled waits end early when the execution ends (an abort, a failure elsewhere).
+  const waits = new AbortController();
   // Invocations still running when the execution stops: like a Lambda invocation on AWS, each runs to its end.
   const inFlight = new Set<Promise<unknown>>();
   const callHandler = async (functionName: string, payload: unknown): Promise<unknown> => {
@@ -222,17 +234,21 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
         throw new Error(`state "${name}" runs ${resource}, which has no local handler`);
       }
     }
-    if (state.Type === 'Wait' && !options.realWaits) waitOverrides[name] = options.waitOverrideMs ?? 1;
-    if (Array.isArray(state.Retry) && !options.realWaits) retryOverrides[name] = 1;
   });
+  for (const [name, waitMs] of timing.waits) {
+    taskHandlers[name] = async (input: unknown) => {
+      await sleep(waitMs(input), waits.signal);
+      return input;
+    };
+  }
 
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  // The synthesized definition is validated as it is; the run uses its time-scaled copy.
+  new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const machine = new StateMachine(timing.definition as never, { validationOptions: { noValidate: true } });
   const startTime = options.startTime ?? new Date();
   const execution = machine.run(options.input as never, {
     overrides: {
       taskResourceLocalHandlers: taskHandlers as never,
-      waitTimeOverrides: waitOverrides,
-      retryIntervalOverrides: retryOverrides,
     },
     context: {
       Execution: {
@@ -253,6 +269,8 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
   let transitions = 0;
   const drain = (async () => {
     for await (const raw of execution.eventLogs as AsyncIterable<LocalEventLog>) {
+      // A Wait state runs as a local task (see scaledTiming): its events say Wait, as the definition does.
+      if (raw.state && timing.waits.has(raw.state.name)) raw.state.type = 'Wait';
       events.push(raw);
       if (raw.type === 'StateEntered') transitions += 1;
       const event = fromLocalEvent(raw);
@@ -278,6 +296,7 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    waits.abort();
   }
   // The ExecutionFailed event may still be on its way when the result rejects: read the whole log first.
   await drain.catch(() => undefined);
@@ -322,4 +341,98 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
     });
   }
   return result;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The value of a simple JSONPath (`$.a.b.c`) in `input`. */
+function pathValue(path: string, input: unknown): unknown {
+  if (!/^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(path))
+    throw new Error(`unsupported path ${path} in a Wait state`);
+  let value: unknown = input;
+  for (const key of path.split('.').slice(1)) {
+    value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  }
+  return value;
+}
+
+/** A States.Runtime error, as Step Functions raises for a Wait path that is not a valid number of seconds. */
+function runtimeError(message: string): Error {
+  const error = new Error(message);
+  error.name = 'States.Runtime';
+  return error;
+}
+
+/**
+ * The definition's time, scaled: a copy of the definition whose Retry intervals (and MaxDelaySeconds) are
+ * multiplied by `scale`, and, per Wait state, the scaled duration for its input. aws-local-stepfunctions
+ * overrides a Wait state only with one fixed time, so in the copy each Wait state is a Task state (same name,
+ * same Next, a local handler that sleeps the scaled time and passes its input on); its events are reported as the
+ * Wait state's.
+ */
+export function scaledTiming(
+  definition: Record<string, unknown>,
+  scale: number,
+  minWaitMs: number = MIN_SCALED_WAIT_MS,
+): { definition: Record<string, unknown>; waits: Map<string, (input: unknown) => number> } {
+  if (!(scale > 0)) throw new Error(`the time scale must be a positive number, not ${scale}`);
+  const waits = new Map<string, (input: unknown) => number>();
+  const scaled = (ms: number) => Math.max(minWaitMs, ms * scale);
+  const copy = JSON.parse(JSON.stringify(definition)) as Record<string, unknown>;
+  walkStates(copy, (name, state) => {
+    for (const retrier of (state.Retry ?? []) as Record<string, unknown>[]) {
+      const interval = typeof retrier.IntervalSeconds === 'number' ? retrier.IntervalSeconds : 1;
+      retrier.IntervalSeconds = scaled(interval * 1000) / 1000;
+      if (typeof retrier.MaxDelaySeconds === 'number') {
+        retrier.MaxDelaySeconds = scaled(retrier.MaxDelaySeconds * 1000) / 1000;
+      }
+    }
+    if (state.Type !== 'Wait') return;
+    if (state.InputPath !== undefined)
+      throw new Error(`Wait state "${name}" has an InputPath: not supported`);
+    const wait = { ...state };
+    const seconds = (input: unknown): number => {
+      if (typeof wait.Seconds === 'number') return wait.Seconds;
+      if (typeof wait.SecondsPath === 'string') {
+        const value = pathValue(wait.SecondsPath, input);
+        if (!Number.isInteger(value) || (value as number) < 0) {
+          throw runtimeError(
+            `Path expression '${wait.SecondsPath}' evaluated to ${JSON.stringify(value)}, but expected an integer >= 0`,
+          );
+        }
+        return value as number;
+      }
+      const timestamp =
+        typeof wait.Timestamp === 'string' ? wait.Timestamp : pathValue(String(wait.TimestampPath), input);
+      const at = Date.parse(String(timestamp));
+      if (Number.isNaN(at))
+        throw runtimeError(`Wait state "${name}": ${JSON.stringify(timestamp)} is not a timestamp`);
+      return Math.max(0, at - Date.now()) / 1000;
+    };
+    waits.set(name, (input) => scaled(seconds(input) * 1000));
+    const { Next, End, OutputPath, Comment } = state;
+    for (const key of Object.keys(state)) delete state[key];
+    Object.assign(state, {
+      Type: 'Task',
+      Resource: `arn:aws:states:::local:wait`,
+      TimeoutSeconds: WAIT_TASK_TIMEOUT_SECONDS,
+      ...(Comment === undefined ? {} : { Comment }),
+      ...(OutputPath === undefined ? {} : { OutputPath }),
+      ...(Next === undefined ? {} : { Next }),
+      ...(End === undefined ? {} : { End }),
+    });
+  });
+  return { definition: copy, waits };
 }

@@ -72,6 +72,10 @@ export function messageLines(message: string | undefined): string[] {
 /** Follows the output of the commands a build sends, in one log group. */
 export class CommandOutputFollower {
   private readonly followed = new Map<string, Followed>();
+  /** Commands read to their end: a later state that still carries one in `$.command` does not start it again. */
+  private readonly done = new Set<string>();
+  /** Reads run one at a time (the periodic poll, a finished command's read, the final flush). */
+  private reading: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly filter: FilterLogEvents,
@@ -80,9 +84,9 @@ export class CommandOutputFollower {
     private readonly windowMs: number = LATE_EVENT_WINDOW_MS,
   ) {}
 
-  /** Starts following a command (once; later calls are ignored). */
+  /** Starts following a command (once; later calls, and calls after it was read to its end, are ignored). */
   track(commandId: string, build: string): void {
-    if (!this.followed.has(commandId)) {
+    if (!this.followed.has(commandId) && !this.done.has(commandId)) {
       this.followed.set(commandId, { build, newest: 0, seen: new Map() });
     }
   }
@@ -99,20 +103,48 @@ export class CommandOutputFollower {
   }
 
   /** Reads each followed command's new events once and prints their lines, oldest first. */
-  async poll(): Promise<void> {
+  poll(): Promise<void> {
+    return this.exclusive(() => this.pollAll());
+  }
+
+  /**
+   * Reads the given commands' new events now (a command that just ended: its last lines are printed before
+   * whatever the build prints next).
+   */
+  read(commandIds: readonly string[]): Promise<void> {
+    return this.exclusive(async () => {
+      for (const commandId of commandIds) {
+        const f = this.followed.get(commandId);
+        if (f !== undefined) await this.pollOne(commandId, f);
+      }
+    });
+  }
+
+  /** Reads every followed command until no poll is left for any (at the end of a run). */
+  flush(): Promise<void> {
+    return this.exclusive(async () => {
+      for (const commandId of this.followed.keys()) this.ended(commandId);
+      while (this.followed.size > 0) await this.pollAll();
+    });
+  }
+
+  private exclusive(read: () => Promise<void>): Promise<void> {
+    const next = this.reading.then(read, read);
+    this.reading = next.catch(() => undefined);
+    return next;
+  }
+
+  private async pollAll(): Promise<void> {
     for (const [commandId, f] of [...this.followed]) {
       await this.pollOne(commandId, f);
       if (f.pollsLeft !== undefined) {
         f.pollsLeft -= 1;
-        if (f.pollsLeft <= 0) this.followed.delete(commandId);
+        if (f.pollsLeft <= 0) {
+          this.followed.delete(commandId);
+          this.done.add(commandId);
+        }
       }
     }
-  }
-
-  /** Reads every followed command until no poll is left for any (at the end of a run). */
-  async flush(): Promise<void> {
-    for (const commandId of this.followed.keys()) this.ended(commandId);
-    while (this.followed.size > 0) await this.poll();
   }
 
   private async pollOne(commandId: string, f: Followed): Promise<void> {

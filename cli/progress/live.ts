@@ -100,9 +100,12 @@ export class LiveOutput {
     return this.last.get(build) ?? [];
   }
 
-  /** Follows the commands the event names, and the activity it starts or ends. */
-  observe(event: ProgressEvent): void {
-    if (event.kind !== 'state-entered' && event.kind !== 'state-exited') return;
+  /**
+   * Follows the commands the event names, and the activity it starts or ends.
+   * @returns the commands this event shows finished (their last lines are due before the next state's line)
+   */
+  observe(event: ProgressEvent): string[] {
+    if (event.kind !== 'state-entered' && event.kind !== 'state-exited') return [];
     const state = record(event.kind === 'state-entered' ? event.input : event.output);
     const config = record(state.config);
     const build = typeof config.name === 'string' ? config.name : this.options.defaultBuild();
@@ -119,7 +122,7 @@ export class LiveOutput {
           this.activities.set(build, { label, since: now, dueAt: nextHeartbeat(0) });
         }
       }
-      return;
+      return [];
     }
     const command = record(state.command);
     const follower = this.options.follower;
@@ -127,8 +130,18 @@ export class LiveOutput {
       follower.track(command.commandId, build);
       const poll = record(record(state.poll).command);
       const target = poll.target ?? command.commandId;
-      if (poll.done === true && target === command.commandId) follower.ended(command.commandId);
+      // Only the Check state's own exit says the command ended (later states carry the same $.command).
+      if (poll.done === true && target === command.commandId && /^Check/.test(event.state)) {
+        follower.ended(command.commandId);
+        return [command.commandId];
+      }
     }
+    return [];
+  }
+
+  /** Reads the given commands' output now (see {@link observe}). */
+  async read(commandIds: readonly string[]): Promise<void> {
+    if (commandIds.length > 0) await this.options.follower?.read(commandIds);
   }
 
   /** A build finished or failed: no heartbeat for it any more. */

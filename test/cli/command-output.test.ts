@@ -169,6 +169,46 @@ describe('CommandOutputFollower', () => {
     expect(group.requests.at(-1)?.startTime).toBeLessThanOrEqual(1_000_000 + 3);
   });
 
+  it('never prints a finished command again when a later state still carries it in $.command', async () => {
+    // Prepare: the upload's output, read to its end; Register AMI's exit still holds the upload's command.
+    const stream = `${COMMAND}/${INSTANCE}/runShellScript/stdout`;
+    const group = pagedGroup(
+      [
+        {
+          eventId: 'u',
+          logStreamName: stream,
+          timestamp: 1_000_000,
+          message: 'Bundle upload completed.',
+          visibleAt: 0,
+        },
+      ],
+      10,
+    );
+    const seen: string[] = [];
+    const follower = new CommandOutputFollower(group.filter, GROUP, (line) => seen.push(line.text));
+    const live = new LiveOutput({ follower, say: () => undefined, now: () => 0, defaultBuild: () => 'web' });
+    const exited = (state: string, poll: Record<string, unknown>) =>
+      live.observe({
+        kind: 'state-exited',
+        timestamp: 0,
+        state,
+        stateType: 'Task',
+        output: { config: { name: 'web' }, command: { commandId: COMMAND }, poll: { command: poll } },
+      });
+
+    // Act
+    const ended = exited('Check Upload Bundle', { done: true, target: COMMAND });
+    await live.read(ended);
+    await follower.flush();
+    exited('Register AMI', { done: true, target: COMMAND });
+    await follower.flush();
+
+    // Assess
+    expect(ended).toEqual([COMMAND]);
+    expect(seen).toEqual(['Bundle upload completed.']);
+    expect(follower.active).toBe(0);
+  });
+
   it('splits an event holding several lines, and skips empty output', () => {
     // Act & Assess
     expect(messageLines('one\r\ntwo\nthree\n')).toEqual(['one', 'two', 'three']);

@@ -53,6 +53,25 @@ function cli(args: readonly string[]): Promise<CliRun> {
   });
 }
 
+/** The lines of `text` equal to `line`, or matching it. */
+function linesOf(text: string, line: string | RegExp): number[] {
+  return text
+    .split('\n')
+    .flatMap((l, i) => ((typeof line === 'string' ? l === line : line.test(l)) ? [i] : []));
+}
+
+/**
+ * In sandbox mode, each command's output line is printed once, in Packer's style, before the step that follows
+ * the command: `before` must come (once) before the first line matching `next`.
+ */
+function expectOutputBefore(stdout: string, before: string | RegExp, next: string | RegExp): void {
+  const at = linesOf(stdout, before);
+  expect(at, `${before} printed once`).toHaveLength(1);
+  const [following] = linesOf(stdout, next);
+  expect(following, `${next} printed`).toBeDefined();
+  expect(at[0], `${before} before ${next}`).toBeLessThan(following ?? -1);
+}
+
 describe('ami-builder local', () => {
   it('builds the basic example offline and prints Packer’s lines and artifact listing', async () => {
     // Act
@@ -90,6 +109,30 @@ describe('ami-builder local', () => {
     expect(run.stdout).toContain('==> web: Provisioning with shell script: ');
     expect(run.stdout).toMatch(/==> web: Copying\/Encrypting AMI \(ami-[0-9a-f]+\) to other regions\.\.\./);
     expect(run.stdout).toMatch(/==> web: Modifying attributes on AMI/);
+    if (run.stdout.includes('Sandbox mode')) {
+      // The provisioners really ran on the instance and printed their output, in order, as Packer prints it.
+      expectOutputBefore(
+        run.stdout,
+        /^ {4}web: Provisioning web 1\.4\.2 on \S+$/,
+        '==> web: Provisioning with shell script: examples/scripts/install-ami-tools.sh',
+      );
+      expectOutputBefore(
+        run.stdout,
+        '    web: 1.4.2',
+        '==> web: Provisioning with shell script: examples/scripts/install-ami-tools.sh',
+      );
+      expectOutputBefore(
+        run.stdout,
+        /^ {4}web: The EC2 AMI Tools are /,
+        '==> web: Uploading examples/files/motd => /tmp/motd',
+      );
+      expectOutputBefore(
+        run.stdout,
+        '    web:     1 file(s) uploaded',
+        /^==> web: Provisioning with shell script: inline commands of provisioner 4/,
+      );
+      expectOutputBefore(run.stdout, '    web: ec2-bundle-vol complete.', '==> web: Uploading the bundle...');
+    }
     const listing = run.stdout.slice(run.stdout.indexOf('--> web: AMIs were created:'));
     for (const region of ['ap-southeast-2', 'eu-west-1', 'us-east-1', 'us-west-2']) {
       expect(listing).toMatch(new RegExp(`\\n${region}: ami-[0-9a-f]+`));
@@ -153,6 +196,19 @@ describe('ami-builder local', () => {
     expect(run.stdout).toMatch(
       /^\d+,amazon-instance,artifact,0,string,AMIs were created:\\nus-east-1: ami-[0-9a-f]+/m,
     );
+    if (run.stdout.includes('Sandbox mode')) {
+      // The AMI tools really ran: their output, each line once, before the step that follows them.
+      expectOutputBefore(
+        run.stdout,
+        '    amazon-instance: ec2-bundle-vol complete.',
+        '==> amazon-instance: Uploading the bundle...',
+      );
+      expectOutputBefore(
+        run.stdout,
+        '    amazon-instance: Bundle upload completed.',
+        /^==> amazon-instance: (Deregistering|Registering)/,
+      );
+    }
   });
 
   it('fails before starting anything when a --fault is not a fault', async () => {

@@ -8,7 +8,8 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   DescribeImageAttributeCommand,
@@ -21,7 +22,7 @@ import {
 import { IAMClient, ListInstanceProfilesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, inject, vi } from 'vitest';
 import {
   applyLambdaEnvironment,
   deployToEmulator,
@@ -35,8 +36,10 @@ import { INSTANCE_ROLE_ROOT } from '../../lambdas/shared/instance-role.js';
 import { setTelemetrySink } from '../../lambdas/shared/observability.js';
 import { TagKeys } from '../../lambdas/shared/runtime.js';
 import { STAGING_ROOT } from '../../lambdas/shared/staging.js';
+import { recordExecution, runDirectory } from './coverage.js';
 
 const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The emulated account (moto's default). */
 export const ACCOUNT = '123456789012';
@@ -48,11 +51,6 @@ export const SOURCE_AMI = 'ami-d9d6a6b0';
 export const BASIC_BUCKET = 'packer-images';
 /** Bundle buckets the synthesized stack allows (its `allowedBucketPatterns` context). */
 export const ALLOWED_BUCKET_PATTERNS = [BASIC_BUCKET, 'ami-builder-wf-*'];
-/**
- * Each Wait state's duration when commands really run (sandbox mode): a poll loop of 121 checks then lasts
- * about 24 s, enough for a bundle of the sandbox's volume, while a build still takes seconds.
- */
-const SANDBOX_WAIT_MS = 200;
 /** Within the hooks' 120 s. */
 const EMULATOR_START_TIMEOUT_MS = 90_000;
 /** Per test of the workflow tier. */
@@ -229,17 +227,24 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
     s3,
     ssm,
     reset,
-    run: (input, runOptions = {}) => {
+    run: async (input, runOptions = {}) => {
       executions += 1;
       const { label = 'run', ...rest } = runOptions;
       const executionName = `wf-${label}-${executions}-${randomBytes(4).toString('hex')}`;
-      return runExecution({
+      const result = await runExecution({
         stack,
         input,
         executionName,
-        ...(emulator.mode === 'sandbox' ? { waitOverrideMs: SANDBOX_WAIT_MS } : {}),
         ...rest,
       });
+      // The workflow coverage (test/workflow/coverage.ts) counts what each execution went through.
+      recordExecution(
+        inject('workflowCoverageDir') ?? runDirectory(),
+        relative(ROOT, expect.getState().testPath ?? 'unknown'),
+        stack.definition,
+        result.events,
+      );
+      return result;
     },
     leftovers: async (regions = [BUILD_REGION]) => {
       const instances = new Set<string>();
