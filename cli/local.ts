@@ -1,7 +1,7 @@
 /**
  * `ami-builder local <template> [-var k=v]... [-var-file f] [-only a,b] [-except a,b] [--real-waits]
- * [--keep-emulator] [-machine-readable] [--manifest [path]] [--fault <json|@file>]... [-debug]`: runs a whole build
- * offline, as `packer build` would print it, with no AWS account.
+ * [--keep-emulator] [-machine-readable] [--manifest [path]] [--fault <json|@file>]... [-debug] [--bundled]`: runs a
+ * whole build offline, as `packer build` would print it, with no AWS account.
  *
  * - The state machine is the one `cdk deploy` ships: the app is synthesized in-process and its definition taken
  *   from the template, intrinsics resolved (./local/synthesized.ts). aws-local-stepfunctions runs it; each Lambda
@@ -13,6 +13,9 @@
  * - It seeds the template's source AMI (./seed.ts), and the examples' throwaway X.509 pair (./x509.ts).
  * - The input is prepared exactly as `ami-builder build` prepares it (./prepare.ts): the local files are staged,
  *   to the emulated staging bucket.
+ * - Each task signs its AWS calls as its own synthesized role, which the emulator enforces (./local/task-roles.ts).
+ * - `--bundled` runs each task from the esbuild bundle the cloud assembly holds for it, in a child Node process
+ *   as Lambda loads it (./local/bundled.ts), instead of the TypeScript modules in-process.
  * - Wait states and retry intervals take 1 ms unless `--real-waits` is given.
  * - `--fault` arms an emulator fault (emulator/README.md#faults) before the run; `-debug` prints the script of
  *   every SSM command the instance was sent.
@@ -20,8 +23,9 @@
  * Ctrl-C aborts the execution; the abort cleanup then runs as the stack's EventBridge rule runs it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { format } from 'node:util';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -36,12 +40,15 @@ import {
   useEmulatorEnvironment,
 } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
+import type { TaskId } from '../infra/tasks.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
 import type { CliIo, Command } from './io.js';
+import { BundledRuntime, locateBundles } from './local/bundled.js';
 import { applyLambdaEnvironment, deployToEmulator, type RunResult, runExecution } from './local/runner.js';
 import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
+import { deployTaskRoles, type TaskCredentials } from './local/task-roles.js';
 import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
 import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
@@ -76,6 +83,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     description: 'Arm an emulator fault (emulator/README.md), e.g. a command exit code (repeatable).',
   },
   debug: { kind: 'boolean', description: 'Print the script of every SSM command sent to the instance.' },
+  bundled: {
+    kind: 'boolean',
+    description:
+      'Run each task from its deployed esbuild bundle, in a child Node process as Lambda loads it (slower: bundles first).',
+  },
 };
 
 export const LOCAL_USAGE = [
@@ -120,6 +132,7 @@ interface Options extends RunOptions {
   keepEmulator: boolean;
   faults: Fault[];
   debug: boolean;
+  bundled: boolean;
 }
 
 /** The faults of one `--fault` value: a JSON object, or `@file` holding one object or an array of them. */
@@ -160,6 +173,7 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
     keepEmulator: parsed.booleans.get('keep-emulator') === true,
     faults,
     debug: parsed.booleans.get('debug') === true,
+    bundled: parsed.booleans.get('bundled') === true,
   };
 }
 
@@ -243,6 +257,10 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
   let restoreEnvironment: (() => void) | undefined;
   let stack: SynthesizedStack | undefined;
   let s3: S3Client | undefined;
+  let credentials: Map<TaskId, TaskCredentials> | undefined;
+  let bundled: BundledRuntime | undefined;
+  // --bundled: the cloud assembly `cdk synth` would write, bundles included, in a folder removed at the end.
+  const assemblyDir = options.bundled ? mkdtempSync(join(tmpdir(), 'ami-builder-local-')) : undefined;
   try {
     const prepared = await prepareExecution(options, {
       io: userIo,
@@ -281,6 +299,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
             region,
             account: EMULATED_ACCOUNT_ID,
             context: { allowedBucketPatterns: buckets.patterns },
+            ...(assemblyDir === undefined ? {} : { bundleInto: assemblyDir }),
           });
         } catch (error) {
           void starting.then((started) => started.stop()).catch(() => undefined);
@@ -301,7 +320,16 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
           );
         }
         await deployToEmulator(stack, emulator);
+        // Each task signs as its own synthesized role; the emulator enforces the role's policies.
+        credentials = await deployTaskRoles(stack, emulator.endpoint);
         applyLambdaEnvironment(stack);
+        if (assemblyDir !== undefined) {
+          const bundles = locateBundles(stack);
+          bundled = new BundledRuntime({ stack, bundles, endpoint: emulator.endpoint, credentials });
+          message(
+            `Bundled mode: each task runs from its deployed bundle in ${relative(io.cwd, stack.assembly.directory) || '.'}, in its own Node process`,
+          );
+        }
         say(
           `Deployed stack ${stack.stackName} into the emulator (${region}, account ${EMULATED_ACCOUNT_ID})`,
         );
@@ -368,6 +396,7 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
     })();
     // The handlers log as in Lambda (CloudWatch Logs); here their lines are shown only with -debug.
     const restoreConsole = captureConsole(options.debug ? (line) => io.err(`[lambda] ${line}`) : () => {});
+    const runtime = bundled;
     try {
       result = await runExecution({
         stack,
@@ -378,6 +407,8 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
         ...(emulator.mode === 'sandbox' ? { waitOverrideMs: 200 } : {}),
         signal: controller.signal,
         startTime: now,
+        credentials,
+        ...(runtime === undefined ? {} : { handlers: (task: TaskId) => runtime.handler(task) }),
         onEvent: (event) => {
           live.observe(event);
           printer.handle(event);
@@ -431,6 +462,8 @@ export async function runLocal(argv: readonly string[], io: CliIo, deps: LocalDe
     return 1;
   } finally {
     s3?.destroy();
+    bundled?.stop();
+    if (assemblyDir !== undefined) rmSync(assemblyDir, { recursive: true, force: true });
     restoreEnvironment?.();
     if (emulator !== undefined) {
       if (options.keepEmulator) {
