@@ -309,29 +309,29 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
     await Promise.allSettled([...inFlight]);
     // The deployed stack's EventBridge rule invokes Abort Cleanup when an execution ends: a full sweep after
     // ABORTED, TIMED_OUT and FAILED, the execution's staged files after SUCCEEDED.
-    const handler = options.handlers?.('AbortCleanup') ?? (await loadHandler('AbortCleanup'));
+    const cleanup = options.handlers?.('AbortCleanup') ?? (await loadHandler('AbortCleanup'));
+    const handler = (event: unknown) =>
+      withTaskCredentials(options.credentials?.get('AbortCleanup'), () => cleanup(event));
     invocations.AbortCleanup = (invocations.AbortCleanup ?? 0) + 1;
-    result.abortCleanup = await withTaskCredentials(options.credentials?.get('AbortCleanup'), () =>
-      handler({
-        version: '0',
-        id: createHash('sha256').update(executionArn).digest('hex').slice(0, 32),
-        'detail-type': 'Step Functions Execution Status Change',
-        source: 'aws.states',
-        account: stack.account,
-        time: new Date().toISOString(),
-        region: stack.region,
-        resources: [executionArn],
-        detail: {
-          executionArn,
-          stateMachineArn: stack.stateMachineArn,
-          name: options.executionName,
-          status: result.status,
-          startDate: startTime.getTime(),
-          stopDate: Date.now(),
-          input: JSON.stringify(options.input),
-        },
-      }),
-    );
+    result.abortCleanup = await handler({
+      version: '0',
+      id: createHash('sha256').update(executionArn).digest('hex').slice(0, 32),
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account: stack.account,
+      time: new Date().toISOString(),
+      region: stack.region,
+      resources: [executionArn],
+      detail: {
+        executionArn,
+        stateMachineArn: stack.stateMachineArn,
+        name: options.executionName,
+        status: result.status,
+        startDate: startTime.getTime(),
+        stopDate: Date.now(),
+        input: JSON.stringify(options.input),
+      },
+    });
   }
   return result;
 }
