@@ -1,7 +1,7 @@
 /**
  * `ami-builder local <template> [-var k=v]... [-var-file f] [-only a,b] [-except a,b] [--real-waits]
- * [--keep-emulator] [-machine-readable] [--manifest [path]] [--fault <json|@file>]... [-debug]`: runs a whole build
- * offline, as `packer build` would print it, with no AWS account.
+ * [--keep-emulator] [-machine-readable] [--manifest [path]] [--fault <json|@file>]... [-debug] [--bundled]`: runs a
+ * whole build offline, as `packer build` would print it, with no AWS account.
  *
  * - The state machine is the one `cdk deploy` ships: the app is synthesized in-process and its definition taken
  *   from the template, intrinsics resolved (./local/synthesized.ts). aws-local-stepfunctions runs it; each Lambda
@@ -14,6 +14,9 @@
  * - The input is prepared exactly as `ami-builder build` prepares it (./prepare.ts): every check runs, then the
  *   local files are staged to the emulated staging bucket (./start.ts), and deleted again when the run cannot
  *   start or is interrupted first.
+ * - Each task signs its AWS calls as its own synthesized role, which the emulator enforces (./local/task-roles.ts).
+ * - `--bundled` runs each task from the esbuild bundle the cloud assembly holds for it, in a child Node process
+ *   as Lambda loads it (./local/bundled.ts), instead of the TypeScript modules in-process.
  * - Wait states and retry intervals take 1 ms unless `--real-waits` is given.
  * - `--fault` arms an emulator fault (emulator/README.md#faults) before the run; `-debug` prints the script of
  *   every SSM command the instance was sent.
@@ -21,8 +24,9 @@
  * Ctrl-C (or SIGTERM) aborts the execution; the abort cleanup then runs as the stack's EventBridge rule runs it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { format } from 'node:util';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -37,12 +41,14 @@ import {
   useEmulatorEnvironment,
 } from '../emulator/index.js';
 import { StateNames } from '../infra/state-names.js';
+import type { TaskId } from '../infra/tasks.js';
 import { describeCleanup } from '../lambdas/shared/cleanup-report.js';
 import { setTelemetrySink } from '../lambdas/shared/observability.js';
 import { credentialValues, Masker } from '../lambdas/shared/sensitive.js';
 import type { CleanupReport } from '../lambdas/shared/state.js';
 import { applyRunFlags, type FlagSpec, flagUsage, RUN_FLAGS, TEMPLATE_FLAGS } from './args.js';
 import { type CliIo, type Command, maskedIo } from './io.js';
+import { BundledRuntime, locateBundles } from './local/bundled.js';
 import {
   applyLambdaEnvironment,
   DEFAULT_TIME_SCALE,
@@ -51,6 +57,7 @@ import {
   runExecution,
 } from './local/runner.js';
 import { type SynthesizedStack, type SynthOptions, synthesizeForLocalRun } from './local/synthesized.js';
+import { deployTaskRoles, type TaskCredentials } from './local/task-roles.js';
 import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
 import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
@@ -92,6 +99,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     description: 'Arm an emulator fault (emulator/README.md), e.g. a command exit code (repeatable).',
   },
   debug: { kind: 'boolean', description: 'Print the script of every SSM command sent to the instance.' },
+  bundled: {
+    kind: 'boolean',
+    description:
+      'Run each task from its deployed esbuild bundle, in a child Node process as Lambda loads it (slower: bundles first).',
+  },
 };
 
 export const LOCAL_USAGE = [
@@ -134,6 +146,7 @@ interface Options extends RunOptions {
   keepEmulator: boolean;
   faults: Fault[];
   debug: boolean;
+  bundled: boolean;
 }
 
 /** The faults of one `--fault` value: a JSON object, or `@file` holding one object or an array of them. */
@@ -182,6 +195,7 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
     keepEmulator: parsed.booleans.get('keep-emulator') === true,
     faults,
     debug: parsed.booleans.get('debug') === true,
+    bundled: parsed.booleans.get('bundled') === true,
   };
 }
 
@@ -277,6 +291,10 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
   let restoreEnvironment: (() => void) | undefined;
   let stack: SynthesizedStack | undefined;
   let s3: S3Client | undefined;
+  let credentials: Map<TaskId, TaskCredentials> | undefined;
+  let bundled: BundledRuntime | undefined;
+  // --bundled: the cloud assembly `cdk synth` would write, bundles included, in a folder removed at the end.
+  const assemblyDir = options.bundled ? mkdtempSync(join(tmpdir(), 'ami-builder-local-')) : undefined;
   try {
     const prepared = await prepareExecution(options, {
       io: userIo,
@@ -317,6 +335,7 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
             region,
             account: EMULATED_ACCOUNT_ID,
             context: { allowedBucketPatterns: buckets.patterns },
+            ...(assemblyDir === undefined ? {} : { bundleInto: assemblyDir }),
           });
         } catch (error) {
           void starting.then((started) => started.stop()).catch(() => undefined);
@@ -337,7 +356,16 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
           );
         }
         await deployToEmulator(stack, emulator);
+        // Each task signs as its own synthesized role; the emulator enforces the role's policies.
+        credentials = await deployTaskRoles(stack, emulator.endpoint);
         applyLambdaEnvironment(stack);
+        if (assemblyDir !== undefined) {
+          const bundles = locateBundles(stack);
+          bundled = new BundledRuntime({ stack, bundles, endpoint: emulator.endpoint, credentials });
+          message(
+            `Bundled mode: each task runs from its deployed bundle in ${relative(io.cwd, stack.assembly.directory) || '.'}, in its own Node process`,
+          );
+        }
         say(
           `Deployed stack ${stack.stackName} into the emulator (${region}, account ${EMULATED_ACCOUNT_ID})`,
         );
@@ -417,6 +445,7 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
     const lambdaLine = options.debug ? (line: string) => io.err(`[lambda] ${line}`) : () => {};
     const restoreConsole = captureConsole(lambdaLine);
     const restoreTelemetry = setTelemetrySink(lambdaLine);
+    const runtime = bundled;
     try {
       result = await runExecution({
         stack,
@@ -425,6 +454,8 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
         timeScale: options.timeScale,
         signal: controller.signal,
         startTime: now,
+        credentials,
+        ...(runtime === undefined ? {} : { handlers: (task: TaskId) => runtime.handler(task) }),
         onEvent: (event) => {
           const ended = live.observe(event);
           // In order, as Packer prints them: a command's last output lines before the next state's line.
@@ -484,6 +515,8 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
     return 1;
   } finally {
     s3?.destroy();
+    bundled?.stop();
+    if (assemblyDir !== undefined) rmSync(assemblyDir, { recursive: true, force: true });
     restoreEnvironment?.();
     if (emulator !== undefined) {
       if (options.keepEmulator) {

@@ -133,7 +133,9 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
   const readUserObjects: TaskGrant = {
     sid: 'ReadReferencedObjects',
     actions: ['s3:GetObject'],
-    resources: [stagedObjects, ...bundleObjects],
+    // The whole staging bucket: the CLI stages local files under staging/, and a template may name the user's own
+    // objects elsewhere in the stack's bucket.
+    resources: [`${ctx.stagingBucketArn}/*`, ...bundleObjects],
     wildcardReason: `Templates reference S3 objects (scripts, files, user_data_file, X.509 files) in the staging bucket or an allowed bucket; object keys are known only at run time. ${bundleReason}`,
   };
 

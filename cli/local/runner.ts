@@ -12,6 +12,7 @@ import { type TaskId, Tasks } from '../../infra/tasks.js';
 import { fromLocalEvent, type LocalEventLog, type ProgressEvent } from '../progress/events.js';
 import type { WorkflowOutput } from '../progress/printer.js';
 import type { SynthesizedStack } from './synthesized.js';
+import { type TaskCredentials, withTaskCredentials } from './task-roles.js';
 
 type Handler = (event: unknown) => Promise<unknown>;
 
@@ -130,6 +131,13 @@ export interface RunOptions {
   /** Wraps each handler call, e.g. to count invocations or to invoke twice. */
   invoke?: (task: TaskId, handler: Handler, payload: unknown) => Promise<unknown>;
   startTime?: Date;
+  /**
+   * Each task's credentials (./task-roles.ts): its handler's AWS calls are signed with them, so the emulator
+   * enforces the task's synthesized role. Without them the handlers use the process's credentials.
+   */
+  credentials?: ReadonlyMap<TaskId, TaskCredentials>;
+  /** Each task's handler, in place of its TypeScript module (`--bundled`: the deployed bundle, ./bundled.ts). */
+  handlers?: (task: TaskId) => Handler;
 }
 
 export interface RunResult {
@@ -202,9 +210,11 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
     const task = stack.functions.get(functionName);
     if (!task) throw new Error(`no local handler for ${functionName}`);
     invocations[task] = (invocations[task] ?? 0) + 1;
-    const handler = await loadHandler(task);
+    const handler = options.handlers?.(task) ?? (await loadHandler(task));
     const event = jsonCopy(payload);
-    const call = options.invoke ? options.invoke(task, handler, event) : handler(event);
+    const call = withTaskCredentials(options.credentials?.get(task), () =>
+      options.invoke ? options.invoke(task, handler, event) : handler(event),
+    );
     inFlight.add(call);
     try {
       return jsonCopy(await call);
@@ -318,7 +328,9 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
     await Promise.allSettled([...inFlight]);
     // The deployed stack's EventBridge rule invokes Abort Cleanup when an execution ends: a full sweep after
     // ABORTED, TIMED_OUT and FAILED, the execution's staged files after SUCCEEDED.
-    const handler = await loadHandler('AbortCleanup');
+    const cleanup = options.handlers?.('AbortCleanup') ?? (await loadHandler('AbortCleanup'));
+    const handler = (event: unknown) =>
+      withTaskCredentials(options.credentials?.get('AbortCleanup'), () => cleanup(event));
     invocations.AbortCleanup = (invocations.AbortCleanup ?? 0) + 1;
     result.abortCleanup = await handler({
       version: '0',

@@ -2,10 +2,12 @@
  * The synthesized stack as the local runner uses it: the CloudFormation template of the real app, the state
  * machine definition taken from it with its intrinsics resolved, and the Lambda environment — no hand-written copy.
  */
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { createApp } from '../../infra/app.js';
+import { TASK_ID_METADATA_KEY } from '../../infra/constructs/task-function.js';
 import { resolveDefinition } from '../../infra/definition.js';
-import type { TaskId } from '../../infra/tasks.js';
+import { type TaskId, Tasks } from '../../infra/tasks.js';
 import { type CfnResource, type CfnTemplate, type ResolveContext, resolveIntrinsics } from './intrinsics.js';
 
 export interface SynthesizedStack {
@@ -20,6 +22,12 @@ export interface SynthesizedStack {
   functions: Map<string, TaskId>;
   /** The Lambda environment shared by the tasks, resolved. */
   environment: Record<string, string>;
+  /** Each task function's role as the template defines it, intrinsics resolved. */
+  taskRoles: Map<TaskId, TaskRole>;
+  /** Each task function's `Handler` and `Code.S3Key` (the asset hash of its bundle), as synthesized. */
+  taskCode: Map<TaskId, { handler: string; assetKey: string }>;
+  /** The cloud assembly's directory, and its asset manifests (paths): where the bundled code is. */
+  assembly: { directory: string; assetManifests: string[] };
   /** Physical names of the resources a local "deployment" creates in the emulator. */
   resources: {
     stagingBucket: string;
@@ -30,11 +38,26 @@ export interface SynthesizedStack {
   };
 }
 
+/** A Lambda task's execution role: what `cdk deploy` creates for it. */
+export interface TaskRole {
+  roleName: string;
+  arn: string;
+  trustPolicy: unknown;
+  /** Inline policies: the role's `Policies` and every `AWS::IAM::Policy` attached to it. */
+  policies: { name: string; document: unknown }[];
+  managedPolicyArns: string[];
+}
+
 export interface SynthOptions {
   region: string;
   account: string;
   /** CDK context overrides (stack name, allowed buckets, …). */
   context?: Record<string, unknown>;
+  /**
+   * Bundle the task functions as `cdk synth` does, into a cloud assembly in this directory (`--bundled`).
+   * @default the handlers run from their sources: bundling is skipped and the assembly goes to a temporary folder
+   */
+  bundleInto?: string;
 }
 
 function physicalName(logicalId: string, resource: CfnResource, stackName: string): string {
@@ -56,12 +79,21 @@ function physicalName(logicalId: string, resource: CfnResource, stackName: strin
 /** Synthesizes the app in-process (asset bundling skipped: handlers run in-process) and resolves what runs locally. */
 export function synthesizeForLocalRun(options: SynthOptions): SynthesizedStack {
   const app = new App({
-    context: { 'aws:cdk:bundling-stacks': [], ...(options.context ?? {}) },
-    outdir: undefined,
+    context: {
+      ...(options.bundleInto === undefined ? { 'aws:cdk:bundling-stacks': [] } : {}),
+      ...(options.context ?? {}),
+    },
+    outdir: options.bundleInto,
   });
   const { stack } = createApp(app);
   const assembly = app.synth();
   const template = assembly.getStackByName(stack.stackName).template as CfnTemplate;
+  const assetManifests = assembly.artifacts.flatMap((artifact) => {
+    const file = (artifact.manifest.properties as { file?: unknown } | undefined)?.file;
+    return artifact.manifest.type === 'cdk:asset-manifest' && typeof file === 'string'
+      ? [join(assembly.directory, file)]
+      : [];
+  });
   const stackName = stack.stackName;
   const { region, account } = options;
   const resources = template.Resources;
@@ -100,6 +132,19 @@ export function synthesizeForLocalRun(options: SynthOptions): SynthesizedStack {
           return `arn:aws:logs:${region}:${account}:log-group:${name}:*`;
         case 'AWS::StepFunctions::StateMachine.Name':
           return name;
+        case 'AWS::StepFunctions::StateMachine.Arn':
+          return `arn:aws:states:${region}:${account}:stateMachine:${name}`;
+        case 'AWS::SQS::Queue.Arn':
+          return `arn:aws:sqs:${region}:${account}:${name}`;
+        case 'AWS::SNS::Topic.TopicArn':
+          return `arn:aws:sns:${region}:${account}:${name}`;
+        case 'AWS::Events::Rule.Arn':
+          return `arn:aws:events:${region}:${account}:rule/${name}`;
+        case 'AWS::Lambda::Function.Arn': {
+          // As resolveDefinition names the task functions in the definition.
+          const task = r.Metadata?.[TASK_ID_METADATA_KEY];
+          return `arn:aws:lambda:${region}:${account}:function:${typeof task === 'string' ? task : name}`;
+        }
         default:
           return `${name}.${attr}`;
       }
@@ -116,6 +161,7 @@ export function synthesizeForLocalRun(options: SynthOptions): SynthesizedStack {
     const vars = resolveIntrinsics(fn.environment, ctx) as Record<string, unknown>;
     for (const [k, v] of Object.entries(vars)) if (v !== undefined) environment[k] = String(v);
   }
+  const { taskRoles, taskCode } = taskRolesAndCode(resources, ctx);
   let stateMachineArn = '';
   let commandDocument: { name: string; content: unknown } | undefined;
   for (const [id, r] of Object.entries(resources)) {
@@ -149,6 +195,57 @@ export function synthesizeForLocalRun(options: SynthOptions): SynthesizedStack {
     stateMachineArn,
     functions,
     environment,
+    taskRoles,
+    taskCode,
+    assembly: { directory: assembly.directory, assetManifests },
     resources: { stagingBucket, commandDocument, commandLogGroup, instanceRoleBoundary },
   };
+}
+
+/** The roles of the task functions and the policies attached to them, resolved. */
+function taskRolesAndCode(
+  resources: CfnTemplate['Resources'],
+  ctx: ResolveContext,
+): { taskRoles: Map<TaskId, TaskRole>; taskCode: SynthesizedStack['taskCode'] } {
+  const taskRoles = new Map<TaskId, TaskRole>();
+  const taskCode: SynthesizedStack['taskCode'] = new Map();
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const tagged = r.Metadata?.[TASK_ID_METADATA_KEY];
+    const task = typeof tagged === 'string' && tagged in Tasks ? (tagged as TaskId) : undefined;
+    if (task === undefined) continue;
+    const p = r.Properties ?? {};
+    const code = p.Code as { S3Key?: unknown } | undefined;
+    taskCode.set(task, {
+      handler: String(p.Handler ?? 'index.handler'),
+      assetKey: String(code?.S3Key ?? ''),
+    });
+    const roleRef = (p.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+    const role = roleRef === undefined ? undefined : resources[roleRef];
+    if (roleRef === undefined || role === undefined) continue;
+    const rp = role.Properties ?? {};
+    const policies: TaskRole['policies'] = [];
+    for (const inline of (rp.Policies ?? []) as { PolicyName: string; PolicyDocument: unknown }[]) {
+      policies.push({ name: inline.PolicyName, document: resolveIntrinsics(inline.PolicyDocument, ctx) });
+    }
+    for (const [policyId, policy] of Object.entries(resources)) {
+      if (policy.Type !== 'AWS::IAM::Policy') continue;
+      const roles = (policy.Properties?.Roles ?? []) as { Ref?: string }[];
+      if (!roles.some((x) => x.Ref === roleRef)) continue;
+      policies.push({
+        name: String(policy.Properties?.PolicyName ?? policyId),
+        document: resolveIntrinsics(policy.Properties?.PolicyDocument, ctx),
+      });
+    }
+    taskRoles.set(task, {
+      roleName: physicalName(roleRef, role, ctx.stackName),
+      arn: ctx.getAtt(roleRef, 'Arn'),
+      trustPolicy: resolveIntrinsics(rp.AssumeRolePolicyDocument, ctx),
+      policies,
+      managedPolicyArns: ((rp.ManagedPolicyArns ?? []) as unknown[]).map((a) =>
+        String(resolveIntrinsics(a, ctx)),
+      ),
+    });
+  }
+  return { taskRoles, taskCode };
 }

@@ -41,6 +41,12 @@ class EmulatorApp:
                         status = 403 if refused[0] != "InvalidToken" else 400
                     start_response(f"{status} Refused", headers)
                     return [body]
+                denied = auth.authorize(environ, call)
+                if denied is not None:
+                    code, message, http_status = denied
+                    _, headers, body = error_response(call, "permanent", code, message)
+                    start_response(f"{http_status} Denied", headers)
+                    return [body]
                 fault = STATE.take_api_fault(call.service, call.operation, call.region)
                 if fault is not None:
                     status, headers, body = error_response(call, fault.error, fault.code, fault.message)

@@ -5,7 +5,10 @@ ones the instance metadata service hands out) are checked here before moto sees 
 issued, the session token must be the one issued with it, and the SigV4 signature must verify with its secret.
 A wrong key, token or secret fails as on AWS (`InvalidAccessKeyId`, `InvalidToken`, `SignatureDoesNotMatch`;
 query and JSON services answer `InvalidClientTokenId` / `UnrecognizedClientException`). Long-term keys (the
-`testing` credentials tests use) are not checked.
+`testing` credentials tests use) are not checked: they act as the account's administrator.
+
+A request whose temporary credentials check out is then authorized against the assumed role's policies
+(./policy.py): a missing grant is refused with the service's AccessDenied error, as on AWS.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
 from moto.sts.models import sts_backends
+
+from . import policy
+from .calls import Call
 
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
@@ -51,6 +57,21 @@ def check(environ: dict[str, Any]) -> tuple[str, str] | None:
             "The request signature we calculated does not match the signature you provided. "
             "Check your key and signing method.",
         )
+    return None
+
+
+def authorize(environ: dict[str, Any], call: Call) -> tuple[str, str, int] | None:
+    """None when the caller may make the call; else (error code, message, HTTP status) of AWS's refusal."""
+    match = _AUTH.match(environ.get("HTTP_AUTHORIZATION", ""))
+    if match is None or not match.group("key").startswith("ASIA"):
+        return None
+    role = _assumed(match.group("key"))
+    if role is None:
+        return None
+    principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.role_arn.split('/')[-1]}/{role.session_name}"
+    for request in (policy.describe(call, environ), policy.copy_source(call, environ), policy.passed_role(call, environ)):
+        if request is not None and not policy.authorize(role.role_arn, request):
+            return policy.denial(call, principal, request)
     return None
 
 

@@ -22,6 +22,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   CancelCommandCommand,
@@ -48,6 +49,7 @@ const ACCOUNT = '123456789012';
 let emulator: Emulator;
 let aws: ReturnType<typeof emulatorClients>;
 let logs: CloudWatchLogsClient;
+let iam: IAMClient;
 let certPem: string;
 let keyPem: string;
 
@@ -56,6 +58,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 beforeAll(async () => {
   emulator = await startEmulator({ agentOnlineDelayMs: 0, instanceStartMs: 300, instanceStopMs: 300 });
   aws = emulatorClients(emulator.endpoint, REGION);
+  iam = new IAMClient({
+    endpoint: emulator.endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
   logs = new CloudWatchLogsClient({
     endpoint: emulator.endpoint,
     region: REGION,
@@ -87,6 +94,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   logs?.destroy();
+  iam?.destroy();
   await emulator?.stop();
 });
 
@@ -182,6 +190,34 @@ describe.runIf(process.platform === 'linux')('sandbox mode', () => {
     await emulator.setOptions({ agentOnlineDelayMs: 0, instanceStartMs: 300, instanceStopMs: 300 });
     await emulator.seedImage({ region: REGION, imageId: SOURCE, name: 'source', architecture: 'x86_64' });
     await emulator.createInstanceProfile(PROFILE);
+    // The emulator enforces the role's policies on the instance's credentials: grant what the commands do.
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: PROFILE,
+        PolicyName: 'sandbox-test',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: [
+                's3:GetObject',
+                's3:PutObject',
+                's3:PutObjectAcl',
+                's3:ListBucket',
+                's3:GetBucketLocation',
+              ],
+              Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
+            },
+            {
+              Effect: 'Allow',
+              Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+              Resource: '*',
+            },
+          ],
+        }),
+      }),
+    );
     await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     await logs.send(new CreateLogGroupCommand({ logGroupName: LOG_GROUP }));
     instanceId = await launch();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { StateNames } from '../../infra/state-names.js';
 import { basicExample, enteredStates, useWorkflowHarness } from './harness.js';
 
-const harness = useWorkflowHarness();
+const harness = useWorkflowHarness({ leastPrivilege: true });
 
 /** Abort points: the state whose entry stops the execution, and what exists by then. */
 const abortPoints = [

@@ -15,7 +15,7 @@ import {
   type X509Pair,
 } from './harness.js';
 
-const harness = useWorkflowHarness();
+const harness = useWorkflowHarness({ leastPrivilege: true });
 
 const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [], instanceRoles: [] };
 

@@ -31,7 +31,9 @@ import {
   runExecution,
 } from '../../cli/local/runner.js';
 import { type SynthesizedStack, synthesizeForLocalRun } from '../../cli/local/synthesized.js';
+import { deployTaskRoles, type TaskCredentials } from '../../cli/local/task-roles.js';
 import { type Emulator, startEmulator, useEmulatorEnvironment } from '../../emulator/index.js';
+import type { TaskId } from '../../infra/tasks.js';
 import { INSTANCE_ROLE_ROOT } from '../../lambdas/shared/instance-role.js';
 import { setTelemetrySink } from '../../lambdas/shared/observability.js';
 import { TagKeys } from '../../lambdas/shared/runtime.js';
@@ -89,6 +91,11 @@ export interface WorkflowHarness {
   ssm(region?: string): SSMClient;
   /** Empties the emulator and deploys again: stack resources, the source AMI and the X.509 pair. */
   reset(): Promise<void>;
+  /**
+   * With `leastPrivilege`: each task's credentials for its synthesized role, which every run uses unless it
+   * passes its own (created again by each reset).
+   */
+  taskCredentials?: Map<TaskId, TaskCredentials>;
   /** Runs the synthesized state machine with a fresh execution name (`wf-<label>-<n>-<random>`). */
   run(
     input: unknown,
@@ -110,6 +117,11 @@ export interface HarnessOptions {
   agentOnlineDelayMs?: number;
   /** CDK context added to the stack's (for example `{ adoptForeignImages: true }`). @default {} */
   context?: Record<string, unknown>;
+  /**
+   * Each task runs with credentials for its own synthesized role, and the emulator enforces the role's policies
+   * (cli/local/task-roles.ts). @default false: the tasks run as the account's administrator
+   */
+  leastPrivilege?: boolean;
 }
 
 /** A throwaway self-signed certificate and key, made with openssl in a temporary directory. */
@@ -216,6 +228,7 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
     ] as const) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${X509_PREFIX}${name}`, Body: body }));
     }
+    if (options.leastPrivilege) harness.taskCredentials = await deployTaskRoles(stack, emulator.endpoint);
   };
 
   let executions = 0;
@@ -235,6 +248,7 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
         stack,
         input,
         executionName,
+        ...(harness.taskCredentials === undefined ? {} : { credentials: harness.taskCredentials }),
         ...rest,
       });
       // The workflow coverage (test/workflow/coverage.ts) counts what each execution went through.

@@ -9,7 +9,7 @@ import { DetailTypes, EVENT_SOURCE } from '../../lambdas/notify/notify.js';
 import { AMI_DATA_TYPE } from '../../lambdas/publish-ami-ids/publish-ami-ids.js';
 import { BUILD_REGION, basicExample, enteredStates, useWorkflowHarness } from './harness.js';
 
-const harness = useWorkflowHarness();
+const harness = useWorkflowHarness({ leastPrivilege: true });
 
 const PARAMETER = '/ami-builder/ami-ids/workflow-test/base-ami';
 const COPY_REGIONS = ['eu-west-1', 'us-west-2'];

@@ -16,7 +16,7 @@ import { TagKeys } from '../../lambdas/shared/runtime.js';
 import { ACCOUNT, BUILD_REGION, basicExample, enteredStates, useWorkflowHarness } from './harness.js';
 import { FOREIGN_AMI_NAME, FOREIGN_BUCKET, FOREIGN_KEYS, seedForeignAmi } from './ownership-fixtures.js';
 
-const harness = useWorkflowHarness();
+const harness = useWorkflowHarness({ leastPrivilege: true });
 
 const NEW_BUCKET = 'ami-builder-wf-new';
 const REBUILD_BUCKET = 'ami-builder-wf-rebuild';

@@ -17,7 +17,7 @@ import type { LocalEventLog } from '../../cli/progress/events.js';
 import { StateNames } from '../../infra/state-names.js';
 import { BUILD_REGION, basicExample, useWorkflowHarness } from './harness.js';
 
-const harness = useWorkflowHarness();
+const harness = useWorkflowHarness({ leastPrivilege: true });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'ami-builder.mjs');
@@ -55,7 +55,8 @@ function withoutExecutionInput(events: LocalEventLog[]): unknown[] {
 }
 
 /** An SSM SecureString holding the X.509 key: the task reads it and stages it, never putting it into state. */
-const KEY_PARAMETER = '/ami-builder/workflow-test/x509-key';
+// Under the stack's x509ParameterPrefix: the only path whose SecureStrings the tasks may read.
+const KEY_PARAMETER = '/ami-builder/x509/workflow-test-key';
 
 describe('secrets', () => {
   for (const keySource of ['s3', 'ssm'] as const) {

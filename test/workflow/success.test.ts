@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../../cli/local/runner.js';
 import { BASIC_BUCKET, BUILD_REGION, basicExample, SOURCE_AMI, useWorkflowHarness } from './harness.js';
 
-const harness = useWorkflowHarness();
+// Every task signs as its own synthesized role: a grant missing from infra/permissions.ts fails these builds.
+const harness = useWorkflowHarness({ leastPrivilege: true });
 
 const FULL_BUCKET = 'ami-builder-wf-full';
 const FULL_AMI_NAME = 'ami-builder-wf-full';
