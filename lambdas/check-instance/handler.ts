@@ -1,5 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { createClients, lambdaHandler } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';
 import { checkInstance } from './check-instance.js';
