@@ -7,8 +7,8 @@
  * - ESM, platform node, target node22, `module` before `main` so that packages' ESM builds are chosen (they
  *   tree-shake; the AWS SDK's CommonJS builds do not);
  * - minified, with `keepNames` (Step Functions matches the errors' `name`);
- * - external source maps without sources (`index.mjs.map`; `NODE_OPTIONS=--enable-source-maps` reads them), so the
- *   code file stays small;
+ * - linked source maps without sources (`index.mjs.map`, named by the code's `sourceMappingURL` comment, which
+ *   `NODE_OPTIONS=--enable-source-maps` follows), so the code file stays small;
  * - every dependency bundled, the AWS SDK v3 included, so the SDK version is the one in package-lock.json;
  * - no code splitting: each function loads only its own file.
  */
@@ -29,7 +29,7 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   mainFields: ['module', 'main'],
   minify: true,
   keepNames: true,
-  sourcemap: 'external',
+  sourcemap: 'linked',
   sourcesContent: false,
   treeShaking: true,
   legalComments: 'none',
