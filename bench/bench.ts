@@ -7,9 +7,11 @@
  * - the build: state transitions, Lambda invocations, AWS API calls by operation (the emulator's counts), wall
  *   time per phase (from the runner's event timestamps) and in total, for the first build in the process (handler
  *   modules load during it) and for a second one;
- * - each Lambda handler: the bundled size (esbuild with infra's TaskFunction options) and the module
- *   initialization time, importing the handler in a fresh `node --import tsx` process, and its bundle in a fresh
- *   `node` process (what Lambda loads);
+ * - each Lambda handler against the floor of its SDK clients (bench/handlers.ts): the deployed bundle's size and
+ *   cold module initialization in plain `node`, next to a minimal bundle of the same clients built in the same run;
+ * - `cdk synth --quiet` as a user runs it (bench/synth.ts): wall and CPU time, and what it printed;
+ * - the waits of a realistic build (bench/waits.ts): checks, transitions, invocations and cost per build, and the
+ *   worst-case delay before each step's end is noticed, from the synthesized definition and the Check schedules;
  * - throughput of 1, 10 and 50 concurrent builds in one process against one emulator, with distinct execution
  *   names, and whether any two builds shared an execution name, a launch token, an instance or an AMI.
  *
@@ -19,13 +21,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
-import { build as esbuild } from 'esbuild';
 import {
   applyLambdaEnvironment,
   deployToEmulator,
@@ -44,6 +43,17 @@ import { type Emulator, startEmulator, useEmulatorEnvironment } from '../emulato
 import { StateNames } from '../infra/state-names.js';
 import { type TaskId, Tasks } from '../infra/tasks.js';
 import type { ValidatedTemplate } from '../lambdas/shared/config.js';
+import { HANDLER_TARGETS, handlerRows, measureHandlers } from './handlers.js';
+import { measureSynth, SYNTH_TARGET_MS } from './synth.js';
+import { table } from './table.js';
+import {
+  ASSUMED_BILLED_MS,
+  PACKER_AMI_WAIT,
+  PRICES,
+  realisticCost,
+  realisticWaits,
+  WAIT_TARGETS,
+} from './waits.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -54,7 +64,6 @@ const CONCURRENCY = [1, 10, 50] as const;
 const TARGETS = {
   buildWallMs: 3000,
   stateTransitions: 60,
-  handlerInitMs: 150,
   concurrentBuilds: 50,
 };
 
@@ -267,6 +276,25 @@ interface BuildMeasure {
   lambdaInvocationsTotal: number;
   apiCalls: { operation: string; region: string; count: number }[];
   apiCallsTotal: number;
+  /** Entries into the poll loops' Wait states (`SecondsPath: $.poll.…`): the iterations beyond each first check. */
+  pollWaitEntries: number;
+}
+
+/** Names of the Wait states of the poll loops (`SecondsPath: $.poll.<key>.waitSeconds`), nested ones included. */
+function pollWaitStates(definition: unknown): Set<string> {
+  const names = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    const states = (value as { States?: Record<string, Record<string, unknown>> }).States;
+    for (const [name, state] of Object.entries(states ?? {})) {
+      if (state.Type === 'Wait' && String(state.SecondsPath ?? '').startsWith('$.poll.')) names.add(name);
+      walk(state.ItemProcessor);
+      walk(state.Iterator);
+      for (const branch of (state.Branches as unknown[] | undefined) ?? []) walk(branch);
+    }
+  };
+  walk(definition);
+  return names;
 }
 
 async function measureOneBuild(bench: Bench, validated: ValidatedTemplate): Promise<BuildMeasure> {
@@ -280,7 +308,11 @@ async function measureOneBuild(bench: Bench, validated: ValidatedTemplate): Prom
     .map((c) => ({ operation: `${c.service}:${c.operation}`, region: c.region, count: c.count }))
     .sort((a, b) => b.count - a.count || a.operation.localeCompare(b.operation));
   const { phases, totalMs } = phaseTimes(result.events);
+  const pollWaits = pollWaitStates(bench.stack.definition);
   return {
+    pollWaitEntries: result.events.filter(
+      (e) => e.type === 'StateEntered' && e.state !== undefined && pollWaits.has(e.state.name),
+    ).length,
     status: result.status,
     wallMs,
     executionMs: totalMs,
@@ -293,83 +325,6 @@ async function measureOneBuild(bench: Bench, validated: ValidatedTemplate): Prom
     apiCalls: calls,
     apiCallsTotal: calls.reduce((a, c) => a + c.count, 0),
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Handlers: bundle size and module initialization
-
-interface HandlerMeasure {
-  task: TaskId;
-  bundleBytes: number;
-  bundleGzipBytes: number;
-  /** `await import(handler.ts)` in a fresh `node --import tsx` (TypeScript transpiled on the fly). */
-  initTsxMs: number;
-  /** `await import(bundle.mjs)` in a fresh `node`: what Lambda loads at a cold start. */
-  initBundleMs: number;
-}
-
-/** infra/constructs/task-function.ts's bundling options. */
-async function bundle(entry: string, outfile: string): Promise<void> {
-  await esbuild({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    minify: true,
-    keepNames: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: [],
-    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-    logLevel: 'error',
-  });
-}
-
-/** Milliseconds to import `url` in a fresh node process with `nodeArgs`. */
-function importTime(url: string, nodeArgs: string[], env: NodeJS.ProcessEnv): number {
-  const script = `const t=performance.now();await import(${JSON.stringify(url)});process.stdout.write(String(performance.now()-t));`;
-  const out = execFileSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], {
-    cwd: ROOT,
-    env,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return Math.round(Number(out) * 10) / 10;
-}
-
-async function measureHandlers(stack: SynthesizedStack): Promise<HandlerMeasure[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'ami-builder-bench-'));
-  // The handlers read their environment at load; the synthesized one, with the emulator's dummy credentials.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...stack.environment,
-    NODE_OPTIONS: '',
-    AWS_REGION: stack.region,
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-  const results: HandlerMeasure[] = [];
-  try {
-    for (const [task, entry] of Object.entries(Tasks) as [TaskId, string][]) {
-      const outfile = join(dir, task, 'index.mjs');
-      await bundle(join(ROOT, entry), outfile);
-      const code = readFileSync(outfile);
-      results.push({
-        task,
-        bundleBytes: code.byteLength,
-        bundleGzipBytes: gzipSync(code).byteLength,
-        initTsxMs: importTime(pathToFileURL(join(ROOT, entry)).href, ['--import', 'tsx'], env),
-        initBundleMs: importTime(pathToFileURL(outfile).href, [], env),
-      });
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return results;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -453,20 +408,7 @@ async function measureThroughput(
 // Report
 
 const ms = (value: number) => `${Math.round(value)} ms`;
-const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 const mark = (ok: boolean) => (ok ? 'meets' : 'MISSES');
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
 
 /** Runs of each command in the side-by-side startup measure; the median is reported. */
 const STARTUP_RUNS = 7;
@@ -498,10 +440,15 @@ function measureValidateStartup(): { amiBuilderMs: number; packerMs: number } | 
     cwd: ROOT,
     stdio: 'ignore',
   });
-  return {
-    amiBuilderMs: medianRunMs(process.execPath, ['bin/ami-builder.mjs', 'validate', TEMPLATE]),
-    packerMs: medianRunMs('packer', ['validate', TEMPLATE]),
-  };
+  try {
+    return {
+      amiBuilderMs: medianRunMs(process.execPath, ['bin/ami-builder.mjs', 'validate', TEMPLATE]),
+      packerMs: medianRunMs('packer', ['validate', TEMPLATE]),
+    };
+  } catch {
+    // A template packer refuses (keys it does not know) has no side-by-side measure.
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
@@ -524,8 +471,17 @@ async function main(): Promise<void> {
     const throughput: ThroughputMeasure[] = [];
     for (const n of CONCURRENCY) throughput.push(await measureThroughput(bench, validated, n));
     restoreConsole();
-    log('Bundling and importing each handler in fresh processes...');
-    const handlers = await measureHandlers(bench.stack);
+    log('Bundling every handler, building their floors and importing each in fresh processes...');
+    const handlers = await measureHandlers(bench.stack.environment, bench.stack.region);
+    const config = validated.builds[0];
+    if (config === undefined) throw new Error(`${TEMPLATE} has no build`);
+    const waits = realisticCost(realisticWaits(bench.stack.definition, config), {
+      transitions: warm.stateTransitions,
+      invocations: warm.lambdaInvocationsTotal,
+      waitEntries: warm.pollWaitEntries,
+    });
+    log('Running cdk synth --quiet...');
+    const synth = measureSynth(ROOT);
 
     report = {
       generatedAt: new Date().toISOString(),
@@ -535,6 +491,8 @@ async function main(): Promise<void> {
       setup: { synthMs: setup.synthMs, emulatorStartMs: setup.emulatorStartMs },
       build: { cold, warm },
       handlers,
+      synth,
+      waits,
       throughput,
     };
 
@@ -584,20 +542,58 @@ async function main(): Promise<void> {
     );
     log();
     log(
-      `Handlers: bundle (esbuild, TaskFunction options) and cold module initialization (target < ${TARGETS.handlerInitMs} ms)`,
+      `Handlers against the floor of their SDK clients: code file (index.mjs; the source map is apart) and cold module ` +
+        `initialization in plain node, median of 7 (targets: ≤ ${HANDLER_TARGETS.sizeRatio}× and ≤ ${HANDLER_TARGETS.initRatio}× the floor; ` +
+        `≤ ${HANDLER_TARGETS.noEc2InitMs} ms without EC2; nothing pending after load that the floor lacks)`,
+    );
+    log(table(handlerRows(handlers)));
+    log(`(one esbuild pass over every handler: ${ms(handlers.bundleMs)})`);
+    log();
+    log(
+      `cdk synth --quiet: ${ms(synth.wallMs)} wall, ${ms(synth.cpuMs)} CPU, load average ${synth.loadAverage.toFixed(1)} at start ` +
+        `(target ≤ ${SYNTH_TARGET_MS} ms on an idle 2-core machine: ${mark(synth.status === 0 && synth.wallMs <= SYNTH_TARGET_MS)}); ` +
+        `printed ${synth.printed.trim() === '' ? 'nothing' : `:\n${synth.printed.trimEnd()}`}`,
+    );
+    log();
+    log(
+      `Waits of a realistic build (from the synthesized definition and the Check schedules; prices of ${PRICES.date}, ` +
+        `Lambda billed ${ASSUMED_BILLED_MS} ms per invocation)`,
     );
     log(
       table([
-        ['task', 'bundle', 'gzipped', 'init (tsx)', 'init (bundle)', 'target'],
-        ...handlers.map((h) => [
-          h.task,
-          kib(h.bundleBytes),
-          kib(h.bundleGzipBytes),
-          ms(h.initTsxMs),
-          ms(h.initBundleMs),
-          mark(h.initBundleMs < TARGETS.handlerInitMs),
+        [
+          'step',
+          'duration',
+          'wait state',
+          'poll key',
+          'checks',
+          'worst delay',
+          'of duration',
+          'target ≤ 10%',
+        ],
+        ...waits.steps.map((st) => [
+          st.count > 1 ? `${st.step} ×${st.count}` : st.step,
+          `${st.seconds} s`,
+          st.wait,
+          st.pollKey,
+          String(st.checks * st.count),
+          `${st.worstDelaySeconds} s`,
+          `${((100 * st.worstDelaySeconds) / st.seconds).toFixed(1)} %`,
+          mark(st.worstDelaySeconds <= WAIT_TARGETS.delayRatio * st.seconds),
         ]),
       ]),
+    );
+    const ami = waits.steps.find((st) => st.pollKey === 'image');
+    if (ami !== undefined) {
+      log(
+        `AMI wait against Packer's (${PACKER_AMI_WAIT.delaySeconds} s × ${PACKER_AMI_WAIT.maxAttempts}): worst delay ` +
+          `${ami.worstDelaySeconds} s vs ${PACKER_AMI_WAIT.delaySeconds} s: ${ami.worstDelaySeconds < PACKER_AMI_WAIT.delaySeconds ? 'beats it' : 'does not beat it'}`,
+      );
+    }
+    log(
+      `per build: ${waits.transitions} state transitions ($${waits.stepFunctionsUsd.toFixed(4)}), ${waits.invocations} Lambda ` +
+        `invocations ($${waits.lambdaUsd.toFixed(4)}): $${waits.totalUsd.toFixed(4)} ` +
+        `(target ≤ $${WAIT_TARGETS.costPerBuildUsd}: ${mark(waits.totalUsd <= WAIT_TARGETS.costPerBuildUsd)})`,
     );
     log();
     log('Throughput: concurrent builds in one process against one emulator');
@@ -638,8 +634,9 @@ async function main(): Promise<void> {
     await bench.emulator.stop();
   }
   const startup = measureValidateStartup();
-  if (startup === undefined) log('validate startup: packer is not installed; no side-by-side measure');
-  else {
+  if (startup === undefined) {
+    log(`validate startup: packer is not installed or refuses ${TEMPLATE}; no side-by-side measure`);
+  } else {
     log(
       `validate ${TEMPLATE}, median of ${STARTUP_RUNS}: ami-builder ${ms(startup.amiBuilderMs)}, packer ${ms(startup.packerMs)}: ` +
         `target (no slower than packer): ${mark(startup.amiBuilderMs <= startup.packerMs)}`,

@@ -17,7 +17,7 @@
  * - Each task signs its AWS calls as its own synthesized role, which the emulator enforces (./local/task-roles.ts).
  * - `--bundled` runs each task from the esbuild bundle the cloud assembly holds for it, in a child Node process
  *   as Lambda loads it (./local/bundled.ts), instead of the TypeScript modules in-process.
- * - Wait states and retry intervals take 1 ms unless `--real-waits` is given.
+ * - Wait states and retry intervals last their real duration times `-time-scale` (default 1/200).
  * - `--fault` arms an emulator fault (emulator/README.md#faults) before the run; `-debug` prints the script of
  *   every SSM command the instance was sent.
  *

@@ -1,10 +1,17 @@
-import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { dirname, join } from 'node:path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  type CfnFunction,
+  Code,
+  Function as LambdaFunction,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { BUNDLE_FILE, taskBundles } from '../bundle.js';
 import { repoRoot } from '../config.js';
 import { type TaskId, Tasks } from '../tasks.js';
 
@@ -53,11 +60,13 @@ export interface TaskFunctionProps {
  *   the stack; no Lambda-backed log-retention helper;
  * - its own role, allowed only to write to that log group (and X-Ray); `infra/permissions.ts` adds the task's
  *   AWS actions;
- * - esbuild bundling, offline with the local esbuild: ESM, target node22, minified, `keepNames` (Step Functions
- *   matches error names), source maps (`NODE_OPTIONS=--enable-source-maps`), and the AWS SDK v3 bundled
- *   (`externalModules: []`) so the SDK version is the one in package-lock.json, not the runtime's.
+ * - code bundled offline with the local esbuild, every task in one pass (`infra/bundle.ts`: ESM, target node22,
+ *   minified, `keepNames` since Step Functions matches error names, an external source map read through
+ *   `NODE_OPTIONS=--enable-source-maps`, the AWS SDK v3 bundled so its version is the one in package-lock.json);
+ *   each function's asset is its task's directory of that output (`index.mjs`, `index.mjs.map`), a standard CDK
+ *   file asset hashed by its content. Stacks excluded from bundling (`aws:cdk:bundling-stacks`) skip the pass.
  */
-export class TaskFunction extends NodejsFunction {
+export class TaskFunction extends LambdaFunction {
   readonly taskId: TaskId;
   /** The function's own role: `infra/permissions.ts` adds the task's statements to it. */
   readonly taskRole: Role;
@@ -82,10 +91,8 @@ export class TaskFunction extends NodejsFunction {
       props.timeout ?? Duration.seconds(TASK_TIMEOUT_SECONDS[props.taskId] ?? DEFAULT_TASK_TIMEOUT_SECONDS);
 
     super(scope, id, {
-      entry: join(repoRoot, Tasks[props.taskId]),
-      handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      code: taskCode(scope, props.taskId),
+      handler: `${BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: 256,
@@ -95,22 +102,21 @@ export class TaskFunction extends NodejsFunction {
       role,
       description: `ami-builder: ${props.taskId}`,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        keepNames: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        externalModules: [],
-        // Bundled CommonJS dependencies call require(); ESM output has none unless we provide it.
-        banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
-      },
     });
     this.taskId = props.taskId;
     this.taskRole = role;
     (this.node.defaultChild as CfnFunction).addMetadata(TASK_ID_METADATA_KEY, props.taskId);
   }
+}
+
+/**
+ * The task's code: its directory of the one esbuild pass over every task (built on the first call, shared by
+ * every stack of the process), as a plain directory asset. The pass runs outside CDK's bundling API, which would
+ * print a line per function even under `cdk synth --quiet`. A stack excluded from bundling
+ * (`aws:cdk:bundling-stacks`, as the tests and the local runner synthesize) gets the task's source folder instead,
+ * unbundled, as CDK's own bundling would skip it.
+ */
+function taskCode(scope: Construct, taskId: TaskId): Code {
+  if (!Stack.of(scope).bundlingRequired) return Code.fromAsset(join(repoRoot, dirname(Tasks[taskId])));
+  return Code.fromAsset(join(taskBundles(repoRoot).outdir, taskId));
 }

@@ -36,7 +36,8 @@ import {
   ListRoleTagsCommand,
 } from '@aws-sdk/client-iam';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import {
   awsErrorCode,
   describeCleanup,
@@ -97,16 +98,14 @@ export interface AbortCleanupDeps {
 export const CLEANUP_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
 
 const statusChangeSchema = z.object({
-  detail: z
-    .object({
-      executionArn: z.string().startsWith('arn:'),
-      stateMachineArn: z.string().optional(),
-      name: z.string().optional(),
-      status: z.string(),
-      input: z.string().nullish(),
-      inputDetails: z.object({ included: z.boolean().optional() }).passthrough().nullish(),
-    })
-    .passthrough(),
+  detail: z.looseObject({
+    executionArn: z.string().check(z.startsWith('arn:')),
+    stateMachineArn: z.optional(z.string()),
+    name: z.optional(z.string()),
+    status: z.string(),
+    input: z.nullish(z.string()),
+    inputDetails: z.nullish(z.looseObject({ included: z.optional(z.boolean()) })),
+  }),
 });
 
 /** The part of the "Step Functions Execution Status Change" event this task reads. */

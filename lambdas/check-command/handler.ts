@@ -1,5 +1,5 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { timedCheck } from '../shared/build-metrics.js';
 import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';

@@ -4,7 +4,8 @@
  * delay are `aws_polling` (Packer's default for the AMI wait: 120 × 15 s).
  */
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import { ImageCopyError, ImageNotAvailableError, TaskInputError } from '../shared/errors.js';
 import { nextAttempt, pollResult } from '../shared/poll.js';
 import { type Clients, isTransient } from '../shared/runtime.js';
@@ -12,7 +13,7 @@ import type { BuildState, ImageInfo, PollResult, TaskEvent } from '../shared/sta
 
 export const checkImageArgs = z.object({
   /** The region the image lives in: the build region for `image`, the copy's region for `copy`. */
-  region: z.string().min(1),
+  region: z.string().check(z.minLength(1)),
   /** `image`: the registered AMI at `$.image`; `copy`: a region copy at `$.copy` (inside the Copy Map). */
   key: z.enum(['image', 'copy']),
 });

@@ -1,5 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { timedCheck } from '../shared/build-metrics.js';
 import { createClients, lambdaHandler, systemClock } from '../shared/runtime.js';
 import { parseTaskEvent } from '../shared/task-event.js';

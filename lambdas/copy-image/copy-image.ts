@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { CopyImageCommand, type CopyImageCommandInput, DescribeImagesCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import { ImageCopyError } from '../shared/errors.js';
 import {
   type Clients,
@@ -18,7 +19,7 @@ import { requireState } from '../shared/task-event.js';
 
 export const copyImageArgs = z.object({
   /** The target region: one item of `$.config.amiRegions`. */
-  region: z.string().min(1),
+  region: z.string().check(z.minLength(1)),
 });
 
 export type CopyImageArgs = z.infer<typeof copyImageArgs>;

@@ -13,7 +13,8 @@ import {
   ModifyImageAttributeCommand,
   type ModifyImageAttributeCommandInput,
 } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import type { BuildConfig } from '../shared/config.js';
 import { ImageFinishError } from '../shared/errors.js';
 import { checkImageOwnedByBuild } from '../shared/ownership.js';
@@ -28,9 +29,9 @@ import type { BuildState, ImageInfo, TaskEvent } from '../shared/state.js';
 
 export const finishImageArgs = z.object({
   /** The image's region: the build region, or one of `ami_regions`. */
-  region: z.string().min(1),
+  region: z.string().check(z.minLength(1)),
   /** The AMI: `$.image.imageId` in the build region, `$.copy.imageId` for a copy. */
-  imageId: z.string().min(1),
+  imageId: z.string().check(z.minLength(1)),
 });
 
 export type FinishImageArgs = z.infer<typeof finishImageArgs>;

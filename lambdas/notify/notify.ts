@@ -8,7 +8,8 @@
  */
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import { artifactString } from '../shared/artifact.js';
 import { describeCleanup } from '../shared/cleanup-report.js';
 import { executionConsoleUrl, parseArn } from '../shared/console.js';
@@ -44,17 +45,17 @@ export const SHORT_CAUSE_CHARS = 500;
  */
 export const MAX_MESSAGE_BYTES = 200 * 1024;
 
-const buildSchema = z
-  .object({
-    name: z.string(),
-    status: z.enum(['succeeded', 'failed']),
-    artifacts: z.record(z.string(), z.string()),
-    artifactId: z.string(),
-    warnings: z.array(z.string()).default([]),
-    timings: z.record(z.string(), z.string()).default({}),
-    error: z.object({ Error: z.string(), Cause: z.string() }).optional(),
-  })
-  .passthrough();
+const NONEMPTY = z.string().check(z.minLength(1));
+
+const buildSchema = z.looseObject({
+  name: z.string(),
+  status: z.enum(['succeeded', 'failed']),
+  artifacts: z.record(z.string(), z.string()),
+  artifactId: z.string(),
+  warnings: z._default(z.array(z.string()), []),
+  timings: z._default(z.record(z.string(), z.string()), {}),
+  error: z.optional(z.object({ Error: z.string(), Cause: z.string() })),
+});
 
 /**
  * The payload: the output of Summarize Builds (`summary`), the execution (`{ id, name, startTime }` from the
@@ -63,14 +64,14 @@ const buildSchema = z
 export const notifyPayloadSchema = z.object({
   summary: z.object({
     builds: z.array(buildSchema),
-    warnings: z.array(z.string()).default([]),
-    skipped: z.array(z.object({ name: z.string(), type: z.string(), reason: z.string() })).default([]),
-    failed: z.number().int().min(0),
-    error: z.string().optional(),
-    cause: z.string().optional(),
+    warnings: z._default(z.array(z.string()), []),
+    skipped: z._default(z.array(z.object({ name: z.string(), type: z.string(), reason: z.string() })), []),
+    failed: z.int().check(z.minimum(0)),
+    error: z.optional(z.string()),
+    cause: z.optional(z.string()),
   }),
-  execution: z.object({ id: z.string().min(1), name: z.string().min(1), startTime: z.string().min(1) }),
-  templateName: z.string().min(1).optional(),
+  execution: z.object({ id: NONEMPTY, name: NONEMPTY, startTime: NONEMPTY }),
+  templateName: z.optional(NONEMPTY),
 });
 
 export interface NotifyPayload {

@@ -7,7 +7,8 @@
  * so the report lists them under `cleanup.kept`, with the command that removes them, for the user to decide.
  */
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import { artifactId } from '../shared/artifact.js';
 import { buildArtifacts } from '../shared/build-artifacts.js';
 import {
@@ -47,7 +48,7 @@ export function truncateMiddle(text: string, max: number = MAX_CAUSE_CHARS): str
   return `${text.slice(0, head)}${marker(text.length - head - tail)}${text.slice(text.length - tail)}`;
 }
 
-const lambdaCause = z.object({ errorType: z.string().optional(), errorMessage: z.string() });
+const lambdaCause = z.object({ errorType: z.optional(z.string()), errorMessage: z.string() });
 
 /**
  * Makes Step Functions' `{ Error, Cause }` readable. A Lambda error's Cause is the JSON text

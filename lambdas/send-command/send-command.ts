@@ -21,7 +21,8 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import type { BuildConfig, FileRef } from '../shared/config.js';
 import { ProvisionerFailedError, TaskInputError, X509UploadError } from '../shared/errors.js';
 import type { Clients, TaskEnvironment } from '../shared/runtime.js';
@@ -38,7 +39,7 @@ import { type GuestInputs, type GuestProvisioner, isGuestProvisioner } from './g
 import { type PlanInputs, planCommand, type ResolvedSource, refSource, type StagedFile } from './plan.js';
 
 export const sendCommandArgsSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('provision'), provisionerIndex: z.number().int().min(0) }),
+  z.object({ kind: z.literal('provision'), provisionerIndex: z.int().check(z.minimum(0)) }),
   z.object({ kind: z.enum(['x509', 'bundle', 'upload', 'error-cleanup']) }),
 ]);
 export type SendCommandArgs = z.infer<typeof sendCommandArgsSchema>;
@@ -56,10 +57,10 @@ export interface SendCommandDeps {
 export const SENT_MARKER = 'sent.json';
 
 const sentSchema = z.object({
-  commandId: z.string().min(1),
+  commandId: z.string().check(z.minLength(1)),
   kind: z.enum(['provision', 'x509', 'bundle', 'upload', 'error-cleanup']),
-  provisionerIndex: z.number().int().optional(),
-  attempt: z.number().int().min(1),
+  provisionerIndex: z.optional(z.int()),
+  attempt: z.int().check(z.minimum(1)),
   stagedPrefix: z.string(),
 });
 

@@ -4,7 +4,8 @@
  * `kept` entry names the resource and the region, and says why it is still there and which AWS CLI command
  * removes it, because the execution view is where a person learns that something was left behind.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-english.js';
 import { InstanceRolePolicyNames } from './instance-role.js';
 import type { CleanupReport } from './state.js';
 

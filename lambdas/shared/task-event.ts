@@ -3,26 +3,25 @@
  * envelope and the parts of the state a task needs must be there. A miss is a {@link TaskInputError} that names
  * the missing path.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-english.js';
 import { TaskInputError } from './errors.js';
 import type { BuildState, TaskEvent } from './state.js';
 
 const envelope = z.object({
-  build: z
-    .object({
-      config: z.object({ name: z.string(), region: z.string() }).passthrough(),
-      execution: z.object({ id: z.string(), name: z.string(), startTime: z.string() }),
-      poll: z.record(z.string(), z.unknown()).optional(),
-    })
-    .passthrough(),
-  args: z.record(z.string(), z.unknown()).optional(),
+  build: z.looseObject({
+    config: z.looseObject({ name: z.string(), region: z.string() }),
+    execution: z.object({ id: z.string(), name: z.string(), startTime: z.string() }),
+    poll: z.optional(z.record(z.string(), z.unknown())),
+  }),
+  args: z.optional(z.record(z.string(), z.unknown())),
 });
 
 /**
  * Checks the `{ build, args }` envelope and returns it typed. `args` is checked by the given schema (default:
  * anything). The build state itself is trusted past its identifying fields: it was produced by earlier tasks.
  */
-export function parseTaskEvent<A>(event: unknown, args?: z.ZodType<A>): TaskEvent<A> {
+export function parseTaskEvent<A>(event: unknown, args?: z.ZodMiniType<A>): TaskEvent<A> {
   const parsed = envelope.safeParse(event);
   if (!parsed.success) {
     throw new TaskInputError(`task input is malformed: ${z.prettifyError(parsed.error)}`);

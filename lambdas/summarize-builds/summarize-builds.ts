@@ -5,7 +5,8 @@
  * Packer's words (reference §7.1): what failed, what cleanup did, what was kept and how to remove it, and the
  * artifacts of the builds that succeeded.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import { artifactString } from '../shared/artifact.js';
 import { describeCleanup } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
@@ -17,23 +18,21 @@ export const BUILDS_FAILED = 'BuildsFailed';
 /** Step Functions' limit on a Fail state's cause. */
 export const MAX_EXECUTION_CAUSE_CHARS = 32_768;
 
-const buildOutputSchema = z
-  .object({
-    name: z.string(),
-    status: z.enum(['succeeded', 'failed']),
-    artifacts: z.record(z.string(), z.string()),
-    artifactId: z.string(),
-    warnings: z.array(z.string()),
-    timings: z.record(z.string(), z.string()),
-    error: z.object({ Error: z.string(), Cause: z.string() }).optional(),
-  })
-  .passthrough();
+const buildOutputSchema = z.looseObject({
+  name: z.string(),
+  status: z.enum(['succeeded', 'failed']),
+  artifacts: z.record(z.string(), z.string()),
+  artifactId: z.string(),
+  warnings: z.array(z.string()),
+  timings: z.record(z.string(), z.string()),
+  error: z.optional(z.object({ Error: z.string(), Cause: z.string() })),
+});
 
 export const summarizePayloadSchema = z.object({
   results: z.array(buildOutputSchema),
-  warnings: z.array(z.string()).default([]),
-  skipped: z.array(z.object({ name: z.string(), type: z.string(), reason: z.string() })).default([]),
-  execution: z.object({ id: z.string(), name: z.string(), startTime: z.string() }).optional(),
+  warnings: z._default(z.array(z.string()), []),
+  skipped: z._default(z.array(z.object({ name: z.string(), type: z.string(), reason: z.string() })), []),
+  execution: z.optional(z.object({ id: z.string(), name: z.string(), startTime: z.string() })),
 });
 
 export interface SummarizePayload {

@@ -6,7 +6,8 @@
  * The input may hold credentials (`access_key`, `secret_key`, …): it is never logged, and the configs returned
  * hold none (the validator drops them).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import type { ValidatedTemplate } from '../shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../shared/errors.js';
 import type { ExecutionInfo } from '../shared/state.js';
@@ -40,7 +41,11 @@ export const MAX_RESULT_BYTES = 200 * 1024;
 
 const payloadSchema = z.object({
   input: z.unknown(),
-  execution: z.object({ id: z.string().min(1), name: z.string().min(1), startTime: z.string().min(1) }),
+  execution: z.object({
+    id: z.string().check(z.minLength(1)),
+    name: z.string().check(z.minLength(1)),
+    startTime: z.string().check(z.minLength(1)),
+  }),
 });
 
 /** Checks the payload's envelope (a wiring check: the state machine builds it). Never echoes the input. */
