@@ -37,7 +37,8 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../shared/zod-english.js';
 import { isBundleKey, MANIFEST_SUFFIX, parseBundleLocation } from '../shared/bundle-location.js';
 import { awsErrorCode, emptyCleanupReport, mergeCleanupReports } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
@@ -48,14 +49,12 @@ import { STAGING_ROOT } from '../shared/staging-paths.js';
 import type { CleanupReport } from '../shared/state.js';
 
 /** The event of the schedule (`{}`), or of `ami-builder sweep` (`{ "dryRun": true }`). */
-export const sweepRequestSchema = z
-  .object({
-    /** List what would be removed, change nothing. */
-    dryRun: z.boolean().default(false),
-    /** Sweep only these regions (default: every region enabled in the account). */
-    regions: z.array(z.string().regex(/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/)).optional(),
-  })
-  .passthrough();
+export const sweepRequestSchema = z.looseObject({
+  /** List what would be removed, change nothing. */
+  dryRun: z._default(z.boolean(), false),
+  /** Sweep only these regions (default: every region enabled in the account). */
+  regions: z.optional(z.array(z.string().check(z.regex(/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/)))),
+});
 
 export type SweepRequest = z.infer<typeof sweepRequestSchema>;
 
