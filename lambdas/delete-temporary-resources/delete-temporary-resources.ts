@@ -80,7 +80,12 @@ export async function deleteTemporaryResources(
     } catch (error) {
       if (isTransient(error)) throw error;
       leaked.push(
-        leakedStagedObjects(deps.homeRegion, deps.env.stagingBucket, prefix, `not deleted: ${errorText(error)}`),
+        leakedStagedObjects(
+          deps.homeRegion,
+          deps.env.stagingBucket,
+          prefix,
+          `not deleted: ${errorText(error)}`,
+        ),
       );
     }
   }
@@ -95,7 +100,11 @@ export async function deleteTemporaryResources(
       report.kept.push(keptSecurityGroup(region, groupId, onErrorReason(build.config.onError)));
     } else if (instanceLeft !== undefined) {
       leaked.push(
-        leakedSecurityGroup(region, groupId, `not deleted: its instance ${instanceLeft.id} was not terminated`),
+        leakedSecurityGroup(
+          region,
+          groupId,
+          `not deleted: its instance ${instanceLeft.id} was not terminated`,
+        ),
       );
     } else {
       const why = await deleteSecurityGroup(deps, region, groupId, args.groupInUse, build);

@@ -1,8 +1,8 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { createClients, lambdaHandler, readEnvironment } from '../shared/runtime.js';
-import { parseTaskEvent } from '../shared/task-event.js';
 import type { CleanupReport } from '../shared/state.js';
+import { parseTaskEvent } from '../shared/task-event.js';
 import { type PublishAmiIdsResult, publishAmiIds } from './publish-ami-ids.js';
 import { rollBackAmiIds } from './roll-back-ami-ids.js';
 
@@ -18,11 +18,9 @@ const argsSchema = z.object({ action: z.enum(['publish', 'roll-back']).optional(
  * State "Roll Back AMI IDs": `{ build, args: { action: 'roll-back' } }` → `$.cleanup` merged with the
  * parameters put back and those that could not be.
  */
-export const handler = lambdaHandler(
-  async (event: unknown): Promise<PublishAmiIdsResult | CleanupReport> => {
-    const { build, args } = parseTaskEvent(event, argsSchema);
-    return args.action === 'roll-back'
-      ? rollBackAmiIds({ build, args: {} }, deps)
-      : publishAmiIds({ build, args: {} }, deps);
-  },
-);
+export const handler = lambdaHandler(async (event: unknown): Promise<PublishAmiIdsResult | CleanupReport> => {
+  const { build, args } = parseTaskEvent(event, argsSchema);
+  return args.action === 'roll-back'
+    ? rollBackAmiIds({ build, args: {} }, deps)
+    : publishAmiIds({ build, args: {} }, deps);
+});

@@ -52,7 +52,8 @@ function buildImages(build: BuildState): ImageInfo[] {
   const images = new Map<string, string>();
   if (build.image !== undefined) images.set(build.image.region || build.config.region, build.image.imageId);
   for (const copy of build.copies ?? []) {
-    if (typeof copy?.region === 'string' && typeof copy.imageId === 'string') images.set(copy.region, copy.imageId);
+    if (typeof copy?.region === 'string' && typeof copy.imageId === 'string')
+      images.set(copy.region, copy.imageId);
   }
   return [...images].map(([region, imageId]) => ({ region, imageId }));
 }
@@ -90,7 +91,9 @@ async function rollBackRegion(
     const current = await currentParameter(ssm, name);
     // Never published here, or published over since: not this build's to change.
     if (current?.Value !== imageId) return {};
-    const tags = await ssm.send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }));
+    const tags = await ssm.send(
+      new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }),
+    );
     if (!isOwnedByStack(tags.TagList, deps.env.stackName)) {
       return {
         leaked: leakedAmiIdParameter(

@@ -180,7 +180,12 @@ export function leakedInstanceRole(roleName: string, reason: string): LeakedReso
 }
 
 /** The build's staged objects (copies of its files, X.509 key included), which could not be deleted. */
-export function leakedStagedObjects(region: string, bucket: string, prefix: string, reason: string): LeakedResource {
+export function leakedStagedObjects(
+  region: string,
+  bucket: string,
+  prefix: string,
+  reason: string,
+): LeakedResource {
   return {
     type: 'staged objects',
     id: `s3://${bucket}/${prefix}`,

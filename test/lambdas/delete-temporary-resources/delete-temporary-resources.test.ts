@@ -291,7 +291,10 @@ describe('deleteTemporaryResources', () => {
     });
 
     // Act
-    const report = await deleteTemporaryResources({ ...input, args: { reason: 'failure', groupInUse: 'report' } }, deps);
+    const report = await deleteTemporaryResources(
+      { ...input, args: { reason: 'failure', groupInUse: 'report' } },
+      deps,
+    );
 
     // Assess
     expect(report.terminatedInstances).toEqual(['i-0123456789abcdef0']);
@@ -490,7 +493,11 @@ describe('deleteTemporaryResources', () => {
       // Act
       const report = await deleteTemporaryResources(
         event('success', {
-          instanceRole: { instanceProfileName: identity().roleName, temporary: true, roleName: identity().roleName },
+          instanceRole: {
+            instanceProfileName: identity().roleName,
+            temporary: true,
+            roleName: identity().roleName,
+          },
         }),
         deps,
       );

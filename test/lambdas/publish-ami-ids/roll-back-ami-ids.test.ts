@@ -67,13 +67,17 @@ describe('rollBackAmiIds', () => {
   it('deletes a parameter this build created', async () => {
     // Prepare
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Name: NAME, Value: 'ami-0new', Version: 1 } });
-    ssmMock.on(GetParameterHistoryCommand).resolves({ Parameters: [{ Name: NAME, Value: 'ami-0new', Version: 1 }] });
+    ssmMock
+      .on(GetParameterHistoryCommand)
+      .resolves({ Parameters: [{ Name: NAME, Value: 'ami-0new', Version: 1 }] });
 
     // Act
     const report = await rollBackAmiIds(failedBuild(), deps);
 
     // Assess
-    expect(ssmMock.commandCalls(DeleteParameterCommand).map((c) => c.args[0].input)).toEqual([{ Name: NAME }]);
+    expect(ssmMock.commandCalls(DeleteParameterCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: NAME },
+    ]);
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
     expect(report.rolledBackParameters).toEqual([{ name: NAME, region: 'us-east-1' }]);
   });
@@ -123,7 +127,8 @@ describe('rollBackAmiIds', () => {
         type: 'AMI id parameter',
         id: NAME,
         region: 'us-east-1',
-        reason: 'still names ami-0new of this failed build: roll-back failed: AccessDeniedException: not authorized',
+        reason:
+          'still names ami-0new of this failed build: roll-back failed: AccessDeniedException: not authorized',
         hint:
           `aws ssm put-parameter --region us-east-1 --name ${NAME} --type String --data-type aws:ec2:image ` +
           '--overwrite --value ami-0old',
@@ -142,7 +147,9 @@ describe('rollBackAmiIds', () => {
     // Assess
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
     expect(ssmMock.commandCalls(DeleteParameterCommand)).toHaveLength(0);
-    expect(report.leaked?.[0]?.reason).toMatch(/does not carry ami-builder:stack=AmiBuilder: not rolled back/);
+    expect(report.leaked?.[0]?.reason).toMatch(
+      /does not carry ami-builder:stack=AmiBuilder: not rolled back/,
+    );
   });
 
   it('is what the handler runs for action roll-back, merged into the cleanup report', async () => {
