@@ -10,11 +10,11 @@ import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { artifactString } from '../shared/artifact.js';
-import { describeCleanup } from '../shared/cleanup-report.js';
+import { describeCleanup, describeLeak } from '../shared/cleanup-report.js';
 import { executionConsoleUrl, parseArn } from '../shared/console.js';
 import { AwsTransientError, NotificationError, TaskInputError } from '../shared/errors.js';
 import type { Clients, Clock, TaskEnvironment } from '../shared/runtime.js';
-import type { BuildOutput, ExecutionInfo } from '../shared/state.js';
+import type { BuildOutput, ExecutionInfo, LeakedResource } from '../shared/state.js';
 
 /** The `source` of every event this system puts. */
 export const EVENT_SOURCE = 'ami-builder';
@@ -66,6 +66,7 @@ export const notifyPayloadSchema = z.object({
     warnings: z.array(z.string()).default([]),
     skipped: z.array(z.object({ name: z.string(), type: z.string(), reason: z.string() })).default([]),
     failed: z.number().int().min(0),
+    leaked: z.number().int().min(0).default(0),
     error: z.string().optional(),
     cause: z.string().optional(),
   }),
@@ -79,6 +80,8 @@ export interface NotifyPayload {
     warnings: string[];
     skipped: { name: string; type: string; reason: string }[];
     failed: number;
+    /** Resources left behind by all builds. @default 0 */
+    leaked?: number;
     error?: string;
     cause?: string;
   };
@@ -97,6 +100,8 @@ export interface BuildNotice {
   artifacts: Record<string, string>;
   artifactId: string;
   error?: { Error: string; Cause: string };
+  /** What this build's cleanup could not remove (id, type, region, why, the command that removes it). */
+  leaked?: LeakedResource[];
 }
 
 /** The event detail (`detail`). */
@@ -105,6 +110,8 @@ export interface BuildEventDetail {
   templateName: string;
   builds: BuildNotice[];
   failed: number;
+  /** How many resources the builds left behind; rules may match `leaked > 0` (numeric matching). */
+  leaked: number;
 }
 
 export interface NotifyResult {
@@ -163,6 +170,8 @@ export function eventDetail(payload: NotifyPayload): BuildEventDetail {
           : b.error.Cause;
       entry.error = { Error: b.error.Error, Cause: cause };
     }
+    const leaked = b.cleanup?.leaked ?? [];
+    if (leaked.length > 0) entry.leaked = leaked;
     return entry;
   };
   const detail = (causeLimit?: number): BuildEventDetail => ({
@@ -170,6 +179,7 @@ export function eventDetail(payload: NotifyPayload): BuildEventDetail {
     templateName: templateNameOf(payload),
     builds: payload.summary.builds.map((b) => notice(b, causeLimit)),
     failed: payload.summary.failed,
+    leaked: payload.summary.leaked ?? 0,
   });
   const full = detail();
   if (Buffer.byteLength(JSON.stringify(full), 'utf8') <= MAX_DETAIL_BYTES) return full;
@@ -234,6 +244,11 @@ export function notificationMessage(payload: NotifyPayload, region: string): str
     }
   } else if (!ok && summary.cause !== undefined) {
     lines.push('', summary.cause);
+  }
+  const leaks = summary.builds.flatMap((b) => (b.cleanup?.leaked ?? []).map((l) => ({ build: b.name, l })));
+  if (leaks.length > 0) {
+    lines.push('', '==> Resources left behind: cleanup could not remove them; remove them by hand:');
+    for (const { build, l } of leaks) lines.push(`--> ${build}: ${describeLeak(l)}`, `    ${l.hint}`);
   }
   const withArtifacts = summary.builds.filter(
     (b) => b.status === 'succeeded' && Object.keys(b.artifacts).length > 0,
