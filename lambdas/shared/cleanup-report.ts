@@ -215,6 +215,9 @@ export function leakedAmiIdParameter(
   };
 }
 
+/** How a failure's cause (Summarize Builds) starts the line of each resource left behind. */
+export const LEFT_BEHIND_LINE = '  left behind ';
+
 /** `security group sg-1 (us-east-1): <reason>`, one line for a person. */
 export function describeLeak(leak: LeakedResource): string {
   return `${leak.type} ${leak.id} (${leak.region}): ${leak.reason}`;

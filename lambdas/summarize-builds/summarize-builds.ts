@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { artifactString } from '../shared/artifact.js';
-import { describeCleanup, describeLeak } from '../shared/cleanup-report.js';
+import { describeCleanup, describeLeak, LEFT_BEHIND_LINE } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
 import type { BuildOutput } from '../shared/state.js';
 
@@ -78,7 +78,7 @@ function failureText(build: BuildOutput): string {
     lines.push(`  cleanup: ${describeCleanup(build.cleanup)}`);
     for (const kept of build.cleanup.kept) lines.push(`  kept ${kept.resource}: ${kept.reason}`);
     for (const leak of build.cleanup.leaked ?? []) {
-      lines.push(`  left behind ${describeLeak(leak)}; remove it with: ${leak.hint}`);
+      lines.push(`${LEFT_BEHIND_LINE}${describeLeak(leak)}; remove it with: ${leak.hint}`);
     }
   }
   return lines.join('\n');
