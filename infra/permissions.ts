@@ -582,7 +582,7 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
         sid: 'DeleteStackAmiIdParameters',
         actions: ['ssm:DeleteParameter'],
         resources: [amiParameters],
-        conditions: { StringEquals: { [`ssm:resourceTag/${TagKeys.stack}`]: ctx.stackName } },
+        conditions: { StringEquals: { [`aws:ResourceTag/${TagKeys.stack}`]: ctx.stackName } },
         wildcardReason: `Deletes only parameters tagged ami-builder:stack with this stack (condition), under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}).`,
       },
       // Parameter Store checks that an aws:ec2:image value names an AMI the caller can describe.
