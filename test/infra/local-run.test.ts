@@ -417,6 +417,7 @@ describe('the synthesized workflow, run offline', () => {
       S.RunErrorCleanupProvisionerChoice,
       S.InstanceLaunched,
       S.DeleteTemporaryResourcesAfterFailure,
+      S.RollBackAmiIdsChoice,
       S.ReportFailedBuild,
       S.SummarizeBuilds,
       S.NotifyBuildResult,

@@ -83,6 +83,7 @@ describe('the build state machine', () => {
           S.PublishAmiIdsChoice,
           S.PublishAmiIds,
           S.TerminateInstance,
+          S.InstanceTerminationRequested,
           S.CheckInstanceTerminated,
           S.InstanceTerminated,
           S.DeleteTemporaryResources,
@@ -379,6 +380,12 @@ describe('the build state machine', () => {
         { 'build.$': '$', args: { reason: 'failure' } },
         '$.cleanup',
       ],
+      [S.FinishCleanup]: [{ 'build.$': '$', args: { reason: 'success', groupInUse: 'report' } }, '$.cleanup'],
+      [S.FinishCleanupAfterFailure]: [
+        { 'build.$': '$', args: { reason: 'failure', groupInUse: 'report' } },
+        '$.cleanup',
+      ],
+      [S.RollBackAmiIds]: [{ 'build.$': '$', args: { action: 'roll-back' } }, '$.cleanup'],
       [S.ReportFailedBuild]: [{ 'build.$': '$', args: { status: 'failed' } }, '$'],
       [S.ValidateTemplate]: [
         {
