@@ -130,7 +130,9 @@ describe('the build state machine', () => {
     expect(next(S.InstanceTerminatedAfterFailure).Choices?.[0]?.Next).toBe(
       S.DeleteTemporaryResourcesAfterFailure,
     );
-    expect(next(S.DeleteTemporaryResourcesAfterFailure).Next).toBe(S.ReportFailedBuild);
+    expect(next(S.DeleteTemporaryResourcesAfterFailure).Next).toBe(S.RollBackAmiIdsChoice);
+    expect(next(S.FinishCleanupAfterFailure).Next).toBe(S.RollBackAmiIdsChoice);
+    expect(next(S.RollBackAmiIds).Next).toBe(S.ReportFailedBuild);
     expect(next(S.ReportFailedBuild).End).toBe(true);
     expect(next(S.ReportBuild).End).toBe(true);
   });
