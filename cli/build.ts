@@ -34,7 +34,13 @@ import { prepareExecution, printRunError } from './prepare.js';
 import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
 import { HistoryConverter, type ProgressEvent } from './progress/events.js';
 import { LiveOutput } from './progress/live.js';
-import { type Closing, type ProgressPrinter, runOutput, type WorkflowOutput } from './progress/printer.js';
+import {
+  type Closing,
+  type ProgressPrinter,
+  runExitCode,
+  runOutput,
+  type WorkflowOutput,
+} from './progress/printer.js';
 import { outputFlags, parseRunArgs, type RunOptions } from './run-options.js';
 import { failureClosing, showLocalPaths } from './run-output.js';
 import { type CliClients, cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
@@ -216,7 +222,10 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
   };
 }
 
-/** Runs `build`. Resolves to the exit code: 0 when every build succeeded (or with --detach), else 1. */
+/**
+ * Runs `build`. Resolves to the exit code: 0 when every build succeeded (or with --detach), 2 when a build left resources
+ * behind (see the listing), else 1.
+ */
 export async function runBuild(argv: readonly string[], given: CliIo, deps: BuildDeps): Promise<number> {
   // Everything printed is masked: the caller's credentials now, the sensitive values once validation found them.
   const masker = new Masker(credentialValues(given.env));
@@ -445,7 +454,7 @@ async function follow(
     closing.blank();
     printer.summary(output, elapsed);
     await onOutput(output);
-    return 0;
+    return runExitCode(output, 0);
   }
   if (state.summary !== undefined) {
     closing.blank();
@@ -453,7 +462,7 @@ async function follow(
     await onOutput(state.summary);
   }
   failureClosing(closing, printer, terminal, { consoleUrl, executionArn, logGroup: context.logGroup });
-  return 1;
+  return runExitCode(state.summary, 1);
 }
 
 export const command: Command = {

@@ -62,7 +62,7 @@ import { MANIFEST_USAGE, writeBuildManifests } from './outcome.js';
 import { prepareExecution, printRunError } from './prepare.js';
 import { CommandOutputFollower, filterLogEventsWith } from './progress/command-output.js';
 import { LiveOutput } from './progress/live.js';
-import { runOutput, type WorkflowOutput } from './progress/printer.js';
+import { runExitCode, runOutput, type WorkflowOutput } from './progress/printer.js';
 import { outputFlags, parseRunArgs, type RunOptions } from './run-options.js';
 import { failureClosing, showLocalPaths } from './run-output.js';
 import { describeSeed, EMULATED_ACCOUNT_ID, sourceSeeds } from './seed.js';
@@ -275,7 +275,10 @@ function isCleanupReport(value: unknown): value is CleanupReport {
   return Array.isArray(r?.terminatedInstances) && Array.isArray(r?.deletedSecurityGroups);
 }
 
-/** Runs `local`. Resolves to the exit code: 0 when every build succeeded, else 1. */
+/**
+ * Runs `local`. Resolves to the exit code: 0 when every build succeeded, 2 when a build left resources
+ * behind (see the listing), else 1.
+ */
 export async function runLocal(argv: readonly string[], given: CliIo, deps: LocalDeps): Promise<number> {
   // Everything printed is masked: the caller's credentials now, the sensitive values once validation found them.
   const masker = new Masker(credentialValues(given.env));
@@ -489,7 +492,7 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
       closing.blank();
       printer.summary(output, elapsed);
       await writeManifests(output);
-      return 0;
+      return runExitCode(output, 0);
     }
     if (summary !== undefined) {
       closing.blank();
@@ -509,7 +512,7 @@ export async function runLocal(argv: readonly string[], given: CliIo, deps: Loca
         `==> Abort cleanup (as the stack's EventBridge rule runs it): ${describeCleanup(result.abortCleanup)}`,
       );
     }
-    return 1;
+    return runExitCode(summary, 1);
   } catch (error) {
     printRunError(io, error);
     return 1;

@@ -12,12 +12,13 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
+import { LEFT_BEHIND_LINE } from '../lambdas/shared/cleanup-report.js';
 import { executionConsoleUrl, parseArn } from '../lambdas/shared/console.js';
 import { formatDuration } from '../lambdas/shared/duration.js';
 import { type FlagSpec, flagUsage, parseArgs } from './args.js';
 import { describeRunError } from './hints.js';
 import type { CliIo, Command } from './io.js';
-import { ProgressPrinter, type WorkflowOutput } from './progress/printer.js';
+import { EXIT_LEFT_BEHIND, ProgressPrinter, runExitCode, type WorkflowOutput } from './progress/printer.js';
 import {
   type CliClients,
   cliClients,
@@ -143,7 +144,10 @@ function parseJson(text: string | undefined): unknown {
   }
 }
 
-/** Prints one execution's status; resolves to the exit code (0 running or succeeded, 1 otherwise). */
+/**
+ * Prints one execution's status; resolves to the exit code (0 running or succeeded, 2 when its builds left
+ * resources behind, 1 otherwise).
+ */
 export function printStatus(
   io: CliIo,
   execution: DescribeExecutionCommandOutput,
@@ -181,7 +185,7 @@ export function printStatus(
       const elapsed = started && stopped ? stopped.getTime() - started.getTime() : 0;
       new ProgressPrinter({ write: io.out }).summary(output, elapsed);
     }
-    return 0;
+    return runExitCode(output, 0);
   }
   if (!FINISHED.has(status)) return 0;
   if (status === 'ABORTED' || status === 'TIMED_OUT') {
@@ -195,7 +199,8 @@ export function printStatus(
     if (execution.error !== undefined) io.out(`Error: ${execution.error}`);
     if (execution.cause !== undefined) io.out(`Cause: ${execution.cause}`);
   }
-  return 1;
+  // A failed execution has no output: its cause lists what each build left behind.
+  return execution.cause?.includes(`\n${LEFT_BEHIND_LINE}`) ? EXIT_LEFT_BEHIND : 1;
 }
 
 export const STATUS_USAGE = [
@@ -203,7 +208,7 @@ export const STATUS_USAGE = [
   '',
   '  Shows where a build started with `ami-builder build` (or any other way) is: its status, the last',
   '  state it entered, then the artifacts or the error. Exits 0 when it succeeded or is still running,',
-  '  1 when it failed, was stopped or timed out.',
+  '  2 when its builds left resources behind (listed), 1 when it failed, was stopped or timed out.',
   '',
   'Options:',
   ...flagUsage(STACK_FLAGS),

@@ -574,7 +574,7 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
     PublishAmiIds: [
       {
         sid: 'ReadAmiIdParameters',
-        actions: ['ssm:GetParameter', 'ssm:ListTagsForResource'],
+        actions: ['ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:ListTagsForResource'],
         resources: [amiParameters],
         wildcardReason: `ami_id_parameter is named by each template; limited to the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}), in the build region and every ami_regions region.`,
       },
@@ -604,6 +604,14 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
           StringEquals: { 'ssm:Overwrite': 'true', [`ssm:resourceTag/${TagKeys.stack}`]: ctx.stackName },
         },
         wildcardReason: `Overwrites only parameters tagged ami-builder:stack with this stack (condition), under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}).`,
+      },
+      {
+        // Roll Back AMI IDs deletes a parameter a failed build created.
+        sid: 'DeleteStackAmiIdParameters',
+        actions: ['ssm:DeleteParameter'],
+        resources: [amiParameters],
+        conditions: { StringEquals: { [`aws:ResourceTag/${TagKeys.stack}`]: ctx.stackName } },
+        wildcardReason: `Deletes only parameters tagged ami-builder:stack with this stack (condition), under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}).`,
       },
       // Parameter Store checks that an aws:ec2:image value names an AMI the caller can describe.
       describe('ValidateAmiIds', ['ec2:DescribeImages']),

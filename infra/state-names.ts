@@ -60,10 +60,12 @@ export const StateNames = {
   PublishAmiIdsChoice: 'Publish AMI IDs?',
   PublishAmiIds: 'Publish AMI IDs',
   TerminateInstance: 'Terminate Instance',
+  InstanceTerminationRequested: 'Instance Termination Requested?',
   CheckInstanceTerminated: 'Check Instance Terminated',
   InstanceTerminated: 'Instance Terminated?',
   WaitForInstanceTermination: 'Wait For Instance Termination',
   DeleteTemporaryResources: 'Delete Temporary Resources',
+  FinishCleanup: 'Finish Cleanup',
   ReportBuild: 'Report Build',
 
   RunErrorCleanupProvisionerChoice: 'Run Error Cleanup Provisioner?',
@@ -78,6 +80,9 @@ export const StateNames = {
   InstanceTerminatedAfterFailure: 'Instance Terminated After Failure?',
   WaitForInstanceTerminationAfterFailure: 'Wait For Instance Termination After Failure',
   DeleteTemporaryResourcesAfterFailure: 'Delete Temporary Resources After Failure',
+  FinishCleanupAfterFailure: 'Finish Cleanup After Failure',
+  RollBackAmiIdsChoice: 'Roll Back AMI IDs?',
+  RollBackAmiIds: 'Roll Back AMI IDs',
   ReportFailedBuild: 'Report Failed Build',
 
   SummarizeBuilds: 'Summarize Builds',
@@ -160,12 +165,17 @@ export const StateDescriptions: Record<StateKey, string> = {
   PublishAmiIdsChoice: 'Publishes the AMI ids only when the template sets ami_id_parameter.',
   PublishAmiIds:
     'Writes each region’s AMI id to the ami_id_parameter SSM parameter in that region (data type aws:ec2:image).',
-  TerminateInstance: 'Terminates the build instance.',
+  TerminateInstance:
+    'Terminates the build instance; a refused termination is reported as left behind, and the rest of the cleanup goes on.',
+  InstanceTerminationRequested:
+    'Waits for the termination only when the instance was terminated; otherwise goes straight to the other deletions.',
   CheckInstanceTerminated: 'Describes the instance until it is terminated.',
   InstanceTerminated: 'Goes on when the instance is terminated; otherwise waits.',
   WaitForInstanceTermination: 'Waits before the next termination check.',
   DeleteTemporaryResources:
-    'Deletes the temporary security group (retrying while it is in use), the temporary instance role and profile, and the build’s staged files.',
+    'Deletes the temporary security group (retrying while it is in use), the temporary instance role and profile, and the build’s staged files; a refused deletion is reported as left behind.',
+  FinishCleanup:
+    'When Delete Temporary Resources failed past its retries: deletes what is left without waiting and reports the security group still in use as left behind. The build stays succeeded.',
   ReportBuild:
     'Produces the build’s entry of the output: artifacts per region, artifact id, manifest, timings.',
   RunErrorCleanupProvisionerChoice:
@@ -183,8 +193,13 @@ export const StateDescriptions: Record<StateKey, string> = {
   WaitForInstanceTerminationAfterFailure: 'Waits before the next termination check.',
   DeleteTemporaryResourcesAfterFailure:
     'Deletes the temporary security group, instance role and profile, and staged files, or keeps the group and role with the instance (on_error: abort).',
+  FinishCleanupAfterFailure:
+    'When Delete Temporary Resources After Failure failed past its retries: deletes what is left without waiting and reports the security group still in use as left behind.',
+  RollBackAmiIdsChoice: 'Rolls back the AMI ids only when the template sets ami_id_parameter.',
+  RollBackAmiIds:
+    'Puts each region’s ami_id_parameter back to its value before this build (or deletes it if the build created it), only where it still holds this build’s AMI id; what cannot be rolled back is reported as left behind.',
   ReportFailedBuild:
-    'Produces the failed build’s entry of the output: the error, its cause and what was cleaned up.',
+    'Produces the failed build’s entry of the output: the error, its cause, what was cleaned up and what was left behind.',
   SummarizeBuilds:
     'Collects every build’s entry, the warnings and the skipped builders into the execution output.',
   NotifyBuildResult:

@@ -146,14 +146,42 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   });
   const cleanupFailed = catchInto(reportFailedBuild, CLEANUP_ERROR_PATH);
 
-  const deleteAfterFailure = cleanupFailed(
+  // A published AMI id must not outlive its failed build: put back each region's earlier value.
+  const rollBackAmiIds = cleanupFailed(
+    invoke('RollBackAmiIds', 'PublishAmiIds', { args: { action: 'roll-back' }, resultPath: '$.cleanup' }),
+  );
+  rollBackAmiIds.next(reportFailedBuild);
+  const rollBackChoice = new Choice(states, name('RollBackAmiIdsChoice'), {
+    comment: comment('RollBackAmiIdsChoice'),
+  })
+    .when(Condition.isPresent('$.config.amiIdParameter'), rollBackAmiIds)
+    .otherwise(reportFailedBuild);
+
+  // Each cleanup step's own failure goes on to the next step: what one leaves behind is reported, not a reason
+  // to skip the others.
+  const finishAfterFailure = catchInto(
+    rollBackChoice,
+    CLEANUP_ERROR_PATH,
+  )(
+    invoke('FinishCleanupAfterFailure', 'DeleteTemporaryResources', {
+      args: { reason: 'failure', groupInUse: 'report' },
+      resultPath: '$.cleanup',
+    }),
+  );
+  finishAfterFailure.next(rollBackChoice);
+
+  const deleteAfterFailure = catchInto(
+    finishAfterFailure,
+    CLEANUP_ERROR_PATH,
+  )(
     invoke('DeleteTemporaryResourcesAfterFailure', 'DeleteTemporaryResources', {
       args: { reason: 'failure' },
       resultPath: '$.cleanup',
     }),
   );
   deleteAfterFailure.addRetry(SECURITY_GROUP_IN_USE_RETRY);
-  deleteAfterFailure.next(reportFailedBuild);
+  deleteAfterFailure.next(rollBackChoice);
+  const terminationFailed = catchInto(deleteAfterFailure, CLEANUP_ERROR_PATH);
 
   const terminationAfterFailure = poll(
     {
@@ -165,16 +193,16 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     'instanceTerminated',
     { want: 'terminated' },
   );
-  cleanupFailed(terminationAfterFailure.check);
+  terminationFailed(terminationAfterFailure.check);
   terminationAfterFailure.loop.next(deleteAfterFailure);
 
-  const cleanUpAfterFailure = cleanupFailed(
+  const cleanUpAfterFailure = terminationFailed(
     invoke('CleanUpAfterFailure', 'TerminateInstance', {
       args: { reason: 'failure' },
       resultPath: '$.cleanup',
     }),
   ).next(
-    // Nothing to wait for when no instance was terminated (on_error: abort keeps it).
+    // Nothing to wait for when no instance was terminated (on_error: abort keeps it, or termination was refused).
     new Choice(states, name('InstanceTerminating'), { comment: comment('InstanceTerminating') })
       .when(Condition.isPresent('$.cleanup.terminatedInstances[0]'), terminationAfterFailure.loop)
       .otherwise(deleteAfterFailure),
@@ -368,6 +396,32 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     )
     .branch(copyToRegions);
 
+  const reportBuild = guard(
+    invoke('ReportBuild', 'ReportBuild', { args: { status: 'succeeded' }, resultPath: '$' }),
+  );
+  // The AMI is built: a cleanup step that fails is reported with the build, and the others still run.
+  const finishCleanup = catchInto(
+    reportBuild,
+    CLEANUP_ERROR_PATH,
+  )(
+    invoke('FinishCleanup', 'DeleteTemporaryResources', {
+      args: { reason: 'success', groupInUse: 'report' },
+      resultPath: '$.cleanup',
+    }),
+  );
+  finishCleanup.next(reportBuild);
+  const deleteTemporaryResources = catchInto(
+    finishCleanup,
+    CLEANUP_ERROR_PATH,
+  )(
+    invoke('DeleteTemporaryResources', 'DeleteTemporaryResources', {
+      args: { reason: 'success' },
+      resultPath: '$.cleanup',
+    }),
+  );
+  deleteTemporaryResources.addRetry(SECURITY_GROUP_IN_USE_RETRY);
+  deleteTemporaryResources.next(reportBuild);
+
   const instanceTerminated = poll(
     { check: 'CheckInstanceTerminated', choice: 'InstanceTerminated', wait: 'WaitForInstanceTermination' },
     'CheckInstance',
@@ -375,19 +429,21 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     { want: 'terminated' },
   );
   guard(instanceTerminated.check);
-  const deleteTemporaryResources = guard(
-    invoke('DeleteTemporaryResources', 'DeleteTemporaryResources', {
-      args: { reason: 'success' },
-      resultPath: '$.cleanup',
-    }),
-  );
-  deleteTemporaryResources.addRetry(SECURITY_GROUP_IN_USE_RETRY);
+  instanceTerminated.loop.next(deleteTemporaryResources);
 
   const terminateInstance = guard(
     invoke('TerminateInstance', 'TerminateInstance', {
       args: { reason: 'success' },
       resultPath: '$.cleanup',
     }),
+  );
+  terminateInstance.next(
+    // A refused termination is reported; the other resources are still deleted.
+    new Choice(states, name('InstanceTerminationRequested'), {
+      comment: comment('InstanceTerminationRequested'),
+    })
+      .when(Condition.isPresent('$.cleanup.terminatedInstances[0]'), instanceTerminated.loop)
+      .otherwise(deleteTemporaryResources),
   );
 
   const build = Chain.start(prevalidate)
@@ -440,12 +496,8 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
             terminateInstance,
           ),
         )
-        .otherwise(terminateInstance)
-        .afterwards(),
-    )
-    .next(instanceTerminated.loop)
-    .next(deleteTemporaryResources)
-    .next(guard(invoke('ReportBuild', 'ReportBuild', { args: { status: 'succeeded' }, resultPath: '$' })));
+        .otherwise(terminateInstance),
+    );
 
   // ─── The execution: validate, build every builder, summarize ─────────────────────────────────────────────
   const validateTemplate = invoke('ValidateTemplate', 'ValidateTemplate', {

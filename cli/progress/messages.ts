@@ -4,6 +4,7 @@
  */
 
 import { StateNames } from '../../infra/state-names.js';
+import { describeLeak } from '../../lambdas/shared/cleanup-report.js';
 import type {
   BuildOutput,
   BuildState,
@@ -226,6 +227,7 @@ function cleanupLines(report: CleanupReport | undefined, b: string | undefined):
   if (report.deletedStagedObjects > 0)
     lines.push(message(`Deleted ${report.deletedStagedObjects} staged file(s)`, b));
   for (const k of report.kept) lines.push(say(`Kept ${k.resource}: ${k.reason}`, b));
+  for (const l of report.leaked ?? []) lines.push(say(`Left behind ${describeLeak(l)}`, b));
   return lines;
 }
 

@@ -3,8 +3,9 @@
  * machine-readable form, from {@link ProgressEvent}s. Shared by `ami-builder local` and `ami-builder build`.
  */
 import { artifactId, artifactString } from '../../lambdas/shared/artifact.js';
+import { describeLeak } from '../../lambdas/shared/cleanup-report.js';
 import { formatDuration } from '../../lambdas/shared/duration.js';
-import type { BuildOutput } from '../../lambdas/shared/state.js';
+import type { BuildOutput, LeakedResource } from '../../lambdas/shared/state.js';
 import type { OutputLine } from './command-output.js';
 import type { ProgressEvent } from './events.js';
 import { type Line, linesForEvent } from './messages.js';
@@ -39,8 +40,28 @@ export interface WorkflowOutput {
   warnings?: string[];
   skipped?: { name: string; type: string; reason: string }[];
   failed?: number;
+  /** Resources the builds left behind (Summarize Builds counts `cleanup.leaked`). */
+  leaked?: number;
   error?: string;
   cause?: string;
+}
+
+/** The exit status of a run whose builds left resources behind, whatever the builds' outcome. */
+export const EXIT_LEFT_BEHIND = 2;
+
+/** The resources the builds of a run left behind, with their build's name. */
+export function leftBehind(output: WorkflowOutput | undefined): { build: string; leak: LeakedResource }[] {
+  return (output?.builds ?? []).flatMap((b) =>
+    (b.cleanup?.leaked ?? []).map((leak) => ({ build: b.name, leak })),
+  );
+}
+
+/**
+ * A run's exit status: {@link EXIT_LEFT_BEHIND} when its builds left resources behind, else `outcome` (0 when
+ * every build succeeded, 1 otherwise).
+ */
+export function runExitCode(output: WorkflowOutput | undefined, outcome: 0 | 1): number {
+  return leftBehind(output).length > 0 ? EXIT_LEFT_BEHIND : outcome;
 }
 
 /** Packer's machine-readable escaping: commas become `%!(PACKER_COMMA)`, newlines `\n`. */
@@ -184,6 +205,10 @@ export class ProgressPrinter {
         write(`${ts},${b.name},artifact,0,files-count,0`);
         write(`${ts},${b.name},artifact,0,end`);
       }
+      for (const { build, leak } of leftBehind(output)) {
+        const fields = [leak.type, leak.id, leak.region, leak.reason, leak.hint].map(machineEscape);
+        write(`${ts},${build},left-behind,${fields.join(',')}`);
+      }
       return;
     }
     for (const b of builds) {
@@ -198,6 +223,15 @@ export class ProgressPrinter {
       write('');
       write("==> Some builds didn't complete successfully and had errors:");
       for (const b of failed) write(`--> ${b.name}: ${shortText(b)}`);
+    }
+    const leaks = leftBehind(output);
+    if (leaks.length > 0) {
+      write('');
+      write('==> Resources left behind: cleanup could not remove them; remove them by hand:');
+      for (const { build, leak } of leaks) {
+        write(`--> ${build}: ${describeLeak(leak)}`);
+        write(`    ${leak.hint}`);
+      }
     }
     const succeeded = builds.filter((b) => b.status === 'succeeded' && Object.keys(b.artifacts).length > 0);
     write('');

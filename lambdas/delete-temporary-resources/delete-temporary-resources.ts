@@ -3,15 +3,19 @@
  * run after the instance is terminated, plus what this design adds: the build's staged files.
  *
  * - The temporary security group: only `$.network.temporarySecurityGroupId`, never a group the template named,
- *   and only when it carries this stack's tag (else `ResourceNotOwnedError`).
+ *   and only when it carries this stack's tag.
  *   A group still attached to a terminating instance gives `DependencyViolation`; this task then throws
  *   {@link SecurityGroupInUseError} and the state machine retries it with backoff (Packer retries 5 × 5 s).
+ *   Past those retries, Finish Cleanup runs this task again with `groupInUse: 'report'`: the group is then
+ *   reported in `leaked`. A group whose instance was not terminated is not tried (it would stay in use).
  * - The staged objects under `staging/<execution>/<build>/` in the staging bucket: always, even when
  *   `on_error: abort` keeps the instance, because they hold copies of the X.509 certificate and key.
  * - The temporary instance role and its profile (Packer's `StepIamInstanceProfile` cleanup), found by their
  *   names, which derive from the execution and the build: so a Create Instance Role that failed halfway leaves
- *   nothing either. Kept with the instance when `on_error: abort` keeps it. A deletion that fails is reported
- *   in `kept` and does not fail the build's cleanup.
+ *   nothing either. Kept with the instance when `on_error: abort` keeps it.
+ *
+ * A deletion that AWS refuses (any error but throttling and 5xx, which throw for the state's Retry) does not
+ * stop the others: the resource is reported in `leaked`, with the error and the command that removes it.
  *
  * The bundle bucket is never touched: Packer leaves the S3 bundle in place (reference §1.1 step 16).
  */
@@ -24,19 +28,23 @@ import {
   awsErrorCode,
   type CleanupArgs,
   emptyCleanupReport,
+  errorText,
   keptInstanceRole,
   keptSecurityGroup,
+  leakedInstanceRole,
+  leakedSecurityGroup,
+  leakedStagedObjects,
   mergeCleanupReports,
   onErrorReason,
 } from '../shared/cleanup-report.js';
 import { keepsResourcesOnError } from '../shared/config.js';
-import { SecurityGroupInUseError } from '../shared/errors.js';
+import { ErrorNames, SecurityGroupInUseError } from '../shared/errors.js';
 import { instanceRoleIdentity } from '../shared/instance-role.js';
 import { deleteInstanceRole } from '../shared/instance-role-iam.js';
 import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
-import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
+import { type Clients, isTransient, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import { deleteStaged, stagingPrefix } from '../shared/staging.js';
-import type { BuildState, CleanupReport, TaskEvent } from '../shared/state.js';
+import type { BuildState, CleanupReport, LeakedResource, TaskEvent } from '../shared/state.js';
 
 export interface DeleteTemporaryResourcesDeps {
   clients: Pick<Clients, 'ec2' | 's3' | 'iam'>;
@@ -50,8 +58,8 @@ export interface DeleteTemporaryResourcesDeps {
  * Instance's report) merged with what this task did. Staged objects go first so that a security group still in
  * use does not delay removing the X.509 copies.
  *
- * @throws SecurityGroupInUseError when the group is still in use (`DependencyViolation`).
- * @throws ResourceNotOwnedError when the group does not carry this stack's tag (it is not deleted).
+ * @throws SecurityGroupInUseError when the group is still in use (`DependencyViolation`) and `groupInUse` is
+ *   `retry`.
  */
 export async function deleteTemporaryResources(
   event: TaskEvent<CleanupArgs>,
@@ -59,46 +67,88 @@ export async function deleteTemporaryResources(
 ): Promise<CleanupReport> {
   const { build, args } = event;
   const report = emptyCleanupReport();
+  const leaked: LeakedResource[] = [];
 
   if (deps.env.stagingBucket !== '') {
-    report.deletedStagedObjects = await deleteStaged(
-      deps.clients.s3(deps.homeRegion),
-      deps.env.stagingBucket,
-      stagingPrefix(build),
-    );
+    const prefix = stagingPrefix(build);
+    try {
+      report.deletedStagedObjects = await deleteStaged(
+        deps.clients.s3(deps.homeRegion),
+        deps.env.stagingBucket,
+        prefix,
+      );
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      leaked.push(
+        leakedStagedObjects(
+          deps.homeRegion,
+          deps.env.stagingBucket,
+          prefix,
+          `not deleted: ${errorText(error)}`,
+        ),
+      );
+    }
   }
 
-  await deleteBuildInstanceRole(build, args, deps, report);
+  await deleteBuildInstanceRole(build, args, deps, report, leaked);
 
   const groupId = build.network?.temporarySecurityGroupId;
   const region = build.config.region;
+  const instanceLeft = (build.cleanup?.leaked ?? []).find((l) => l.type === 'instance');
   if (groupId !== undefined) {
     if (args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
       report.kept.push(keptSecurityGroup(region, groupId, onErrorReason(build.config.onError)));
+    } else if (instanceLeft !== undefined) {
+      leaked.push(
+        leakedSecurityGroup(
+          region,
+          groupId,
+          `not deleted: its instance ${instanceLeft.id} was not terminated`,
+        ),
+      );
     } else {
-      await deleteSecurityGroup(deps, region, groupId);
-      report.deletedSecurityGroups.push(groupId);
+      const why = await deleteSecurityGroup(deps, region, groupId, args.groupInUse, build);
+      if (why === undefined) report.deletedSecurityGroups.push(groupId);
+      else leaked.push(leakedSecurityGroup(region, groupId, why));
     }
   }
+  if (leaked.length > 0) report.leaked = leaked;
   return mergeCleanupReports(build.cleanup, report);
 }
 
-async function deleteSecurityGroup(deps: DeleteTemporaryResourcesDeps, region: string, groupId: string) {
-  // Gone already (a retry after a lost response, or a redrive): the goal is reached.
-  if (!(await checkSecurityGroupOwned(deps.clients.ec2(region), groupId, region, deps.env.stackName))) return;
+/**
+ * Deletes the group.
+ *
+ * @returns undefined when the group is gone, else why it is still there
+ */
+async function deleteSecurityGroup(
+  deps: DeleteTemporaryResourcesDeps,
+  region: string,
+  groupId: string,
+  groupInUse: CleanupArgs['groupInUse'],
+  build: BuildState,
+): Promise<string | undefined> {
   try {
+    // Gone already (a retry after a lost response, or a redrive): the goal is reached.
+    if (!(await checkSecurityGroupOwned(deps.clients.ec2(region), groupId, region, deps.env.stackName))) {
+      return undefined;
+    }
     await deps.clients.ec2(region).send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
+    return undefined;
   } catch (error) {
     const code = awsErrorCode(error);
     // Already deleted (a retry after a lost response, or a redrive): the goal is reached.
-    if (code === 'InvalidGroup.NotFound') return;
-    if (code === 'DependencyViolation') {
+    if (code === 'InvalidGroup.NotFound') return undefined;
+    if (isTransient(error)) throw error;
+    if (code !== 'DependencyViolation') return `not deleted: ${errorText(error)}`;
+    if (groupInUse !== 'report') {
       throw new SecurityGroupInUseError(
         `security group ${groupId} in ${region} is still in use (DependencyViolation); ` +
           'the instance is probably still shutting down, retrying',
       );
     }
-    throw error;
+    const retries = build.cleanupError?.Error === ErrorNames.SecurityGroupInUse ? ' after every retry' : '';
+    return `not deleted: still in use${retries} (${errorText(error)})`;
   }
 }
 
@@ -139,6 +189,7 @@ async function deleteBuildInstanceRole(
   args: CleanupArgs,
   deps: DeleteTemporaryResourcesDeps,
   report: CleanupReport,
+  leaked: LeakedResource[],
 ): Promise<void> {
   if (build.config.iamInstanceProfile !== undefined) return;
   const identity = instanceRoleIdentity(deps.env.stackName, build);
@@ -151,16 +202,11 @@ async function deleteBuildInstanceRole(
     return;
   }
   try {
-    if (await deleteInstanceRole(deps.clients.iam(deps.homeRegion), identity)) {
-      report.deletedInstanceRoles = [identity.roleName];
-    }
+    // A role this build created and that is gone now was deleted by an earlier attempt of this cleanup.
+    const deleted = await deleteInstanceRole(deps.clients.iam(deps.homeRegion), identity);
+    if (deleted || build.instanceRole?.temporary === true) report.deletedInstanceRoles = [identity.roleName];
   } catch (error) {
-    report.kept.push(
-      keptInstanceRole(
-        identity.roleName,
-        identity.path,
-        `could not be deleted (${awsErrorCode(error) ?? 'error'}: ${(error as Error).message})`,
-      ),
-    );
+    if (isTransient(error)) throw error;
+    leaked.push(leakedInstanceRole(identity.roleName, `not deleted: ${errorText(error)}`));
   }
 }

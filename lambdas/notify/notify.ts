@@ -11,11 +11,11 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import * as z from 'zod/mini';
 import '../shared/zod-english.js';
 import { artifactString } from '../shared/artifact.js';
-import { describeCleanup } from '../shared/cleanup-report.js';
+import { describeCleanup, describeLeak } from '../shared/cleanup-report.js';
 import { executionConsoleUrl, parseArn } from '../shared/console.js';
 import { AwsTransientError, NotificationError, TaskInputError } from '../shared/errors.js';
 import type { Clients, Clock, TaskEnvironment } from '../shared/runtime.js';
-import type { BuildOutput, ExecutionInfo } from '../shared/state.js';
+import type { BuildOutput, ExecutionInfo, LeakedResource } from '../shared/state.js';
 
 /** The `source` of every event this system puts. */
 export const EVENT_SOURCE = 'ami-builder';
@@ -67,6 +67,7 @@ export const notifyPayloadSchema = z.object({
     warnings: z._default(z.array(z.string()), []),
     skipped: z._default(z.array(z.object({ name: z.string(), type: z.string(), reason: z.string() })), []),
     failed: z.int().check(z.minimum(0)),
+    leaked: z._default(z.int().check(z.minimum(0)), 0),
     error: z.optional(z.string()),
     cause: z.optional(z.string()),
   }),
@@ -80,6 +81,8 @@ export interface NotifyPayload {
     warnings: string[];
     skipped: { name: string; type: string; reason: string }[];
     failed: number;
+    /** Resources left behind by all builds. @default 0 */
+    leaked?: number;
     error?: string;
     cause?: string;
   };
@@ -98,6 +101,8 @@ export interface BuildNotice {
   artifacts: Record<string, string>;
   artifactId: string;
   error?: { Error: string; Cause: string };
+  /** What this build's cleanup could not remove (id, type, region, why, the command that removes it). */
+  leaked?: LeakedResource[];
 }
 
 /** The event detail (`detail`). */
@@ -106,6 +111,8 @@ export interface BuildEventDetail {
   templateName: string;
   builds: BuildNotice[];
   failed: number;
+  /** How many resources the builds left behind; rules may match `leaked > 0` (numeric matching). */
+  leaked: number;
 }
 
 export interface NotifyResult {
@@ -164,6 +171,8 @@ export function eventDetail(payload: NotifyPayload): BuildEventDetail {
           : b.error.Cause;
       entry.error = { Error: b.error.Error, Cause: cause };
     }
+    const leaked = b.cleanup?.leaked ?? [];
+    if (leaked.length > 0) entry.leaked = leaked;
     return entry;
   };
   const detail = (causeLimit?: number): BuildEventDetail => ({
@@ -171,6 +180,7 @@ export function eventDetail(payload: NotifyPayload): BuildEventDetail {
     templateName: templateNameOf(payload),
     builds: payload.summary.builds.map((b) => notice(b, causeLimit)),
     failed: payload.summary.failed,
+    leaked: payload.summary.leaked ?? 0,
   });
   const full = detail();
   if (Buffer.byteLength(JSON.stringify(full), 'utf8') <= MAX_DETAIL_BYTES) return full;
@@ -235,6 +245,11 @@ export function notificationMessage(payload: NotifyPayload, region: string): str
     }
   } else if (!ok && summary.cause !== undefined) {
     lines.push('', summary.cause);
+  }
+  const leaks = summary.builds.flatMap((b) => (b.cleanup?.leaked ?? []).map((l) => ({ build: b.name, l })));
+  if (leaks.length > 0) {
+    lines.push('', '==> Resources left behind: cleanup could not remove them; remove them by hand:');
+    for (const { build, l } of leaks) lines.push(`--> ${build}: ${describeLeak(l)}`, `    ${l.hint}`);
   }
   const withArtifacts = summary.builds.filter(
     (b) => b.status === 'succeeded' && Object.keys(b.artifacts).length > 0,

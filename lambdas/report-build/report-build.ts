@@ -15,11 +15,21 @@ import {
   awsErrorCode,
   emptyCleanupReport,
   keptImage,
+  leakedInstance,
+  leakedInstanceRole,
+  leakedSecurityGroup,
   mergeCleanupReports,
 } from '../shared/cleanup-report.js';
 import { formatDuration, millisecondsBetween } from '../shared/duration.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
-import type { BuildOutput, BuildState, CleanupReport, ImageInfo, TaskEvent } from '../shared/state.js';
+import type {
+  BuildOutput,
+  BuildState,
+  CleanupReport,
+  ImageInfo,
+  LeakedResource,
+  TaskEvent,
+} from '../shared/state.js';
 
 export const reportBuildArgsSchema = z.object({ status: z.enum(['succeeded', 'failed']) });
 export type ReportBuildArgs = z.infer<typeof reportBuildArgsSchema>;
@@ -129,11 +139,45 @@ async function leftoverImages(
 }
 
 /**
+ * What the build created (instance, temporary security group, temporary instance role) that no cleanup step
+ * accounts for, as removed, kept or left behind: a cleanup state that failed outright (its Catch stored
+ * `$.cleanupError`) reported nothing. Each is left behind, and the cleanup's own error says why.
+ */
+export function unaccountedResources(build: BuildState, report: CleanupReport): LeakedResource[] {
+  const cleanupError = build.cleanupError === undefined ? undefined : readableError(build.cleanupError);
+  const why =
+    cleanupError === undefined
+      ? 'cleanup did not report it removed'
+      : `cleanup failed: ${cleanupError.Error}: ${cleanupError.Cause}`;
+  const accounted = (id: string, removed: readonly string[]) =>
+    removed.includes(id) ||
+    report.kept.some((k) => k.resource.includes(id)) ||
+    (report.leaked ?? []).some((l) => l.id === id);
+  const region = build.config.region;
+  const leaked: LeakedResource[] = [];
+  const instanceId = build.instance?.instanceId;
+  if (instanceId !== undefined && !accounted(instanceId, report.terminatedInstances)) {
+    leaked.push(leakedInstance(region, instanceId, why));
+  }
+  const groupId = build.network?.temporarySecurityGroupId;
+  if (groupId !== undefined && !accounted(groupId, report.deletedSecurityGroups)) {
+    leaked.push(leakedSecurityGroup(region, groupId, why));
+  }
+  const roleName = build.instanceRole?.temporary === true ? build.instanceRole.roleName : undefined;
+  if (roleName !== undefined && !accounted(roleName, report.deletedInstanceRoles ?? [])) {
+    leaked.push(leakedInstanceRole(roleName, why));
+  }
+  return leaked;
+}
+
+/**
  * Builds the build's output entry.
  *
  * - `succeeded`: artifacts (build region + copies), Packer's artifact id, the manifest location, the cleanup.
  * - `failed`: no artifacts; the readable error; the cleanup, plus any AMI left behind in `cleanup.kept`. The
  *   manifest location is given only when an AMI was registered from it (the bundle is in S3 then).
+ * - Either way, `cleanup.leaked` lists what cleanup could not remove, including what a failed cleanup state
+ *   never reported ({@link unaccountedResources}).
  *
  * Timings run from the execution's start: builds start together, as in Packer.
  */
@@ -149,6 +193,9 @@ export async function reportBuild(
   const artifacts = succeeded ? buildArtifacts(build) : {};
   const warnings = recordedWarnings(build);
   let cleanup: CleanupReport = mergeCleanupReports(build.cleanup);
+  const unaccounted = unaccountedResources(build, cleanup);
+  if (unaccounted.length > 0)
+    cleanup = mergeCleanupReports(cleanup, { ...emptyCleanupReport(), leaked: unaccounted });
   if (!succeeded) {
     const leftovers = await leftoverImages(build, deps);
     cleanup = mergeCleanupReports(cleanup, {

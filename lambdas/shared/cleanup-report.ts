@@ -7,13 +7,21 @@
 import * as z from 'zod/mini';
 import './zod-english.js';
 import { InstanceRolePolicyNames } from './instance-role.js';
-import type { CleanupReport } from './state.js';
+import type { CleanupReport, LeakedResource } from './state.js';
 
 /**
  * The args of Terminate Instance and Delete Temporary Resources: `success` at the end of the build, `failure`
  * on the Catch path (where `on_error: abort` keeps the instance and the security group).
  */
-export const cleanupArgsSchema = z.object({ reason: z.enum(['success', 'failure']) });
+export const cleanupArgsSchema = z.object({
+  reason: z.enum(['success', 'failure']),
+  /**
+   * What a security group still in use (`DependencyViolation`) gives: `retry` throws SecurityGroupInUseError
+   * for the state's Retry; `report` (Finish Cleanup, after those retries) reports the group as left behind.
+   * @default 'retry'
+   */
+  groupInUse: z.optional(z.enum(['retry', 'report'])),
+});
 export type CleanupArgs = z.infer<typeof cleanupArgsSchema>;
 
 export type KeptResource = CleanupReport['kept'][number];
@@ -49,9 +57,34 @@ export function mergeCleanupReports(...reports: (CleanupReport | undefined)[]): 
       const seen = merged.kept.some((k) => k.resource === entry.resource && k.reason === entry.reason);
       if (!seen) merged.kept.push(entry);
     }
+    // One entry per resource, the latest report's: a later attempt knows best why it is still there.
+    for (const entry of report.leaked ?? []) {
+      const leaked = (merged.leaked ?? []).filter((l) => !sameResource(l, entry));
+      merged.leaked = [...leaked, entry];
+    }
+    for (const entry of report.rolledBackParameters ?? []) {
+      const rolledBack = merged.rolledBackParameters ?? [];
+      if (!rolledBack.some((r) => r.name === entry.name && r.region === entry.region)) {
+        merged.rolledBackParameters = [...rolledBack, entry];
+      }
+    }
+  }
+  // A resource removed after all (a later attempt succeeded) is no longer left behind.
+  if (merged.leaked !== undefined) {
+    const removed = new Set([
+      ...merged.terminatedInstances,
+      ...merged.deletedSecurityGroups,
+      ...(merged.deletedInstanceRoles ?? []),
+    ]);
+    const leaked = merged.leaked.filter((l) => !removed.has(l.id));
+    if (leaked.length > 0) merged.leaked = leaked;
+    else delete merged.leaked;
   }
   return merged;
 }
+
+const sameResource = (a: LeakedResource, b: LeakedResource): boolean =>
+  a.type === b.type && a.id === b.id && a.region === b.region;
 
 const ON_ERROR_ABORT = 'on_error is abort: kept for debugging';
 
@@ -109,6 +142,95 @@ export function keptImage(region: string, imageId: string, why: string): KeptRes
   };
 }
 
+/** The build instance, which TerminateInstances did not terminate. */
+export function leakedInstance(region: string, instanceId: string, reason: string): LeakedResource {
+  return {
+    type: 'instance',
+    id: instanceId,
+    region,
+    reason,
+    hint: `aws ec2 terminate-instances --region ${region} --instance-ids ${instanceId}`,
+  };
+}
+
+/** The temporary security group, which could not be deleted. */
+export function leakedSecurityGroup(region: string, groupId: string, reason: string): LeakedResource {
+  return {
+    type: 'security group',
+    id: groupId,
+    region,
+    reason,
+    hint: `once no instance uses it: aws ec2 delete-security-group --region ${region} --group-id ${groupId}`,
+  };
+}
+
+/** The temporary instance role and its profile (IAM is global). */
+export function leakedInstanceRole(roleName: string, reason: string): LeakedResource {
+  return {
+    type: 'instance role',
+    id: roleName,
+    region: 'global',
+    reason,
+    hint:
+      `aws iam remove-role-from-instance-profile --instance-profile-name ${roleName} --role-name ${roleName}; ` +
+      `aws iam delete-instance-profile --instance-profile-name ${roleName}; ` +
+      `aws iam delete-role-policy --role-name ${roleName} --policy-name ${InstanceRolePolicyNames.build} ` +
+      `(and ${InstanceRolePolicyNames.template} if aws iam list-role-policies lists it); ` +
+      `aws iam delete-role --role-name ${roleName}`,
+  };
+}
+
+/** The build's staged objects (copies of its files, X.509 key included), which could not be deleted. */
+export function leakedStagedObjects(
+  region: string,
+  bucket: string,
+  prefix: string,
+  reason: string,
+): LeakedResource {
+  return {
+    type: 'staged objects',
+    id: `s3://${bucket}/${prefix}`,
+    region,
+    reason,
+    hint: `aws s3 rm --region ${region} --recursive s3://${bucket}/${prefix}`,
+  };
+}
+
+/** A failed build's `ami_id_parameter`, still naming its AMI because the roll-back failed. */
+export function leakedAmiIdParameter(
+  region: string,
+  name: string,
+  reason: string,
+  previous: string | undefined,
+): LeakedResource {
+  return {
+    type: 'AMI id parameter',
+    id: name,
+    region,
+    reason,
+    hint:
+      previous === undefined
+        ? `aws ssm delete-parameter --region ${region} --name ${name}`
+        : `aws ssm put-parameter --region ${region} --name ${name} --type String --data-type aws:ec2:image ` +
+          `--overwrite --value ${previous}`,
+  };
+}
+
+/** How a failure's cause (Summarize Builds) starts the line of each resource left behind. */
+export const LEFT_BEHIND_LINE = '  left behind ';
+
+/** `security group sg-1 (us-east-1): <reason>`, one line for a person. */
+export function describeLeak(leak: LeakedResource): string {
+  return `${leak.type} ${leak.id} (${leak.region}): ${leak.reason}`;
+}
+
+/** What a failed AWS call said, for a `reason`: `UnauthorizedOperation: You are not authorized…`. */
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = awsErrorCode(error);
+  return code === undefined || message.startsWith(code) ? message : `${code}: ${message}`;
+}
+
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? '' : 's'}`;
 
 /**
@@ -139,7 +261,14 @@ export function describeCleanup(report: CleanupReport): string {
   if (roles.length > 0) {
     parts.push(`deleted instance ${roles.length === 1 ? 'role' : 'roles'} ${roles.join(', ')}`);
   }
+  for (const r of report.rolledBackParameters ?? []) {
+    parts.push(
+      `rolled back ${r.name} (${r.region}) ${r.restored === undefined ? 'by deleting it' : `to ${r.restored}`}`,
+    );
+  }
   if (report.kept.length > 0) parts.push(`kept ${plural(report.kept.length, 'resource')}`);
+  const leaked = report.leaked ?? [];
+  if (leaked.length > 0) parts.push(`left ${plural(leaked.length, 'resource')} behind`);
   return parts.length > 0 ? parts.join('; ') : 'nothing to clean up';
 }
 

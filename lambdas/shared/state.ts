@@ -146,6 +146,34 @@ export interface CleanupReport {
   deletedInstanceRoles?: string[];
   /** Resources kept on purpose (`on_error: abort`) or that could not be removed, with the reason. */
   kept: { resource: string; reason: string }[];
+  /**
+   * Resources this build created that cleanup could not remove (a refused or failed deletion), each with why
+   * and how to remove it by hand (absent when none).
+   */
+  leaked?: LeakedResource[];
+  /** `ami_id_parameter` values of a failed build that Roll Back AMI IDs restored or deleted (absent when none). */
+  rolledBackParameters?: RolledBackParameter[];
+}
+
+/** A resource a build left behind because its cleanup failed. */
+export interface LeakedResource {
+  type: 'instance' | 'security group' | 'instance role' | 'staged objects' | 'AMI id parameter';
+  /** The instance or group id, the role name, the `s3://` prefix or the parameter name. */
+  id: string;
+  /** The resource's region; `global` for IAM. */
+  region: string;
+  /** Why it is still there: the cleanup step's own error. */
+  reason: string;
+  /** The AWS CLI command (or step) that removes it. */
+  hint: string;
+}
+
+/** An `ami_id_parameter` that Roll Back AMI IDs put back as it was before the failed build published. */
+export interface RolledBackParameter {
+  name: string;
+  region: string;
+  /** The AMI id it holds again, or absent when the build had created it and it was deleted. */
+  restored?: string;
 }
 
 /** The payload every build task receives. `args` carries the few values a task needs beyond the state. */

@@ -8,7 +8,7 @@
 import * as z from 'zod/mini';
 import '../shared/zod-english.js';
 import { artifactString } from '../shared/artifact.js';
-import { describeCleanup } from '../shared/cleanup-report.js';
+import { describeCleanup, describeLeak, LEFT_BEHIND_LINE } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
 import type { BuildOutput } from '../shared/state.js';
 
@@ -49,6 +49,11 @@ export interface BuildsSummary {
   skipped: { name: string; type: string; reason: string }[];
   /** How many builds failed; the execution fails when this is not 0. */
   failed: number;
+  /**
+   * How many resources the builds left behind (`cleanup.leaked` of every build, succeeded or failed): each must
+   * be removed by hand. The CLI exits 2 when this is not 0.
+   */
+  leaked: number;
   /** The failed build's error name when exactly one failed, else {@link BUILDS_FAILED}. Absent on success. */
   error?: string;
   /** A readable, multi-line account of the failures and their cleanup. Absent on success. */
@@ -71,8 +76,18 @@ function failureText(build: BuildOutput): string {
   if (build.cleanup !== undefined) {
     lines.push(`  cleanup: ${describeCleanup(build.cleanup)}`);
     for (const kept of build.cleanup.kept) lines.push(`  kept ${kept.resource}: ${kept.reason}`);
+    for (const leak of build.cleanup.leaked ?? []) {
+      lines.push(`${LEFT_BEHIND_LINE}${describeLeak(leak)}; remove it with: ${leak.hint}`);
+    }
   }
   return lines.join('\n');
+}
+
+/** The builds' leaked resources, one line each, for the log. */
+function leakLines(builds: readonly BuildOutput[]): string[] {
+  return builds.flatMap((b) =>
+    (b.cleanup?.leaked ?? []).map((l) => `${b.name}: left behind ${describeLeak(l)}`),
+  );
 }
 
 function limit(text: string): string {
@@ -104,7 +119,9 @@ export function summarizeBuilds(
     warnings: payload.warnings,
     skipped: payload.skipped,
     failed: failedBuilds.length,
+    leaked: payload.results.reduce((n, b) => n + (b.cleanup?.leaked?.length ?? 0), 0),
   };
+  for (const line of leakLines(payload.results)) log(line);
   if (failedBuilds.length === 0) {
     log(
       `${payload.results.length} build(s) succeeded: ${payload.results.map((b) => b.artifactId).join(' ')}`,

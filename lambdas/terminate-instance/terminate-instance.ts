@@ -11,12 +11,14 @@ import {
   awsErrorCode,
   type CleanupArgs,
   emptyCleanupReport,
+  errorText,
   keptInstance,
+  leakedInstance,
   onErrorReason,
 } from '../shared/cleanup-report.js';
 import { keepsResourcesOnError } from '../shared/config.js';
 import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
-import { type Clients, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
+import { type Clients, isTransient, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { CleanupReport, TaskEvent } from '../shared/state.js';
 
 export interface TerminateInstanceDeps {
@@ -33,8 +35,9 @@ export interface TerminateInstanceDeps {
  * - Otherwise, after checking that the instance carries this stack's tag, `TerminateInstances`; an instance that
  *   is already gone (`InvalidInstanceID.NotFound`) counts as terminated, and terminating an instance again is
  *   harmless, so a retried or re-driven task does the same.
- *
- * @throws ResourceNotOwnedError when the instance does not carry this stack's tag (nothing is terminated).
+ * - A refusal (`UnauthorizedOperation`, an instance without this stack's tag, any error a retry does not fix)
+ *   does not fail the task: the instance is reported in `leaked` with the error and the command that
+ *   terminates it, and the rest of the cleanup goes on. Throttling and 5xx still throw, for the state's Retry.
  *
  * The state machine must skip the termination wait when `terminatedInstances` is empty.
  */
@@ -54,14 +57,16 @@ export async function terminateInstance(
   }
 
   const ec2 = deps.clients.ec2(region);
-  if (!(await checkInstanceOwned(ec2, instanceId, region, deps.env.stackName))) {
-    report.terminatedInstances.push(instanceId);
-    return report;
-  }
   try {
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    if (await checkInstanceOwned(ec2, instanceId, region, deps.env.stackName)) {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    }
   } catch (error) {
-    if (awsErrorCode(error) !== 'InvalidInstanceID.NotFound') throw error;
+    if (isTransient(error)) throw error;
+    if (awsErrorCode(error) !== 'InvalidInstanceID.NotFound') {
+      report.leaked = [leakedInstance(region, instanceId, `not terminated: ${errorText(error)}`)];
+      return report;
+    }
   }
   report.terminatedInstances.push(instanceId);
   return report;

@@ -117,6 +117,81 @@ describe('ami-builder status', () => {
     expect(regions).toEqual(['us-east-1']);
   });
 
+  it('lists what a succeeded build left behind, with the commands that remove it, and exits 2', async () => {
+    // Prepare
+    const leak = {
+      type: 'instance' as const,
+      id: 'i-0123',
+      region: 'us-east-1',
+      reason: 'not terminated: UnauthorizedOperation: You are not authorized to perform this operation.',
+      hint: 'aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123',
+    };
+    const leaky: BuildOutput = {
+      ...web,
+      cleanup: {
+        terminatedInstances: [],
+        deletedSecurityGroups: [],
+        deletedStagedObjects: 2,
+        deregisteredImages: [],
+        kept: [],
+        leaked: [leak],
+      },
+    };
+    const output = { builds: [leaky], warnings: [], skipped: [], failed: 0, leaked: 1 };
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: ARN,
+      stateMachineArn: STATE_MACHINE_ARN,
+      name: NAME,
+      status: 'SUCCEEDED',
+      startDate: START,
+      stopDate: new Date(START.getTime() + 842_000),
+      output: JSON.stringify(output),
+    });
+    serveHistory(
+      new HistoryBuilder(START).started().entered('Succeed', 'Build Succeeded', output).succeeded(output),
+    );
+    const io = captureIo('/tmp');
+
+    // Act
+    const code = await runStatus([ARN], io, deps());
+
+    // Assess
+    expect(code).toBe(2);
+    const listing = io.stdout.slice(
+      io.stdout.indexOf('==> Resources left behind: cleanup could not remove them; remove them by hand:'),
+    );
+    expect(listing.slice(0, 3)).toEqual([
+      '==> Resources left behind: cleanup could not remove them; remove them by hand:',
+      `--> web: instance i-0123 (us-east-1): ${leak.reason}`,
+      `    ${leak.hint}`,
+    ]);
+  });
+
+  it('exits 2 for a failed build whose cause lists resources left behind', async () => {
+    // Prepare
+    sfnMock.on(DescribeExecutionCommand).resolves({
+      executionArn: ARN,
+      stateMachineArn: STATE_MACHINE_ARN,
+      name: NAME,
+      status: 'FAILED',
+      startDate: START,
+      stopDate: new Date(START.getTime() + 60_000),
+      error: 'ProvisionerFailedError',
+      cause:
+        "Build 'web' errored after 1 minute: exit 1\n  error: ProvisionerFailedError\n" +
+        '  left behind security group sg-1 (us-east-1): not deleted: still in use; remove it with: aws ec2 …',
+    });
+    serveHistory(new HistoryBuilder(START).started().failed('ProvisionerFailedError', 'exit 1'));
+    const io = captureIo('/tmp');
+
+    // Act
+    const code = await runStatus([ARN], io, deps());
+
+    // Assess
+    expect(code).toBe(2);
+    expect(io.stdout.join('\n')).toContain('left behind security group sg-1 (us-east-1)');
+  });
+
   it('shows a running build’s last state by execution name, found through the stack, and exits 0', async () => {
     // Prepare
     sfnMock.on(DescribeExecutionCommand, { executionArn: ARN }).resolves({

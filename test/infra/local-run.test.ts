@@ -136,12 +136,16 @@ function happyTasks(): Record<string, Handler> {
     [S.TerminateInstance]: cleanup,
     [S.CheckInstanceTerminated]: check('instanceTerminated'),
     [S.DeleteTemporaryResources]: cleanup,
+    [S.FinishCleanup]: cleanup,
+    [S.PublishAmiIds]: () => ({ published: [] }),
     [S.ReportBuild]: report,
     [S.SendErrorCleanupCommand]: command,
     [S.CheckErrorCleanupCommand]: check('command'),
     [S.CleanUpAfterFailure]: cleanup,
     [S.CheckInstanceTerminatedAfterFailure]: check('instanceTerminated'),
     [S.DeleteTemporaryResourcesAfterFailure]: cleanup,
+    [S.FinishCleanupAfterFailure]: cleanup,
+    [S.RollBackAmiIds]: cleanup,
     [S.ReportFailedBuild]: report,
   };
 }
@@ -416,6 +420,7 @@ describe('the synthesized workflow, run offline', () => {
       S.RunErrorCleanupProvisionerChoice,
       S.InstanceLaunched,
       S.DeleteTemporaryResourcesAfterFailure,
+      S.RollBackAmiIdsChoice,
       S.ReportFailedBuild,
       S.SummarizeBuilds,
       S.NotifyBuildResult,
@@ -453,6 +458,65 @@ describe('the synthesized workflow, run offline', () => {
     expect(callsTo(result, S.DeleteTemporaryResourcesAfterFailure)[0]?.build.cleanup).toMatchObject({
       kept: [{ resource: 'i-1' }],
     });
+  });
+
+  it('deletes the other resources without waiting when the termination was refused, and the build succeeds', async () => {
+    // Prepare
+    const overrides: Record<string, Handler> = {
+      [S.TerminateInstance]: () => ({
+        terminatedInstances: [],
+        deletedSecurityGroups: [],
+        deletedStagedObjects: 0,
+        deregisteredImages: [],
+        kept: [],
+        leaked: [{ type: 'instance', id: 'i-1', region: 'us-east-1', reason: 'denied', hint: 'terminate' }],
+      }),
+    };
+
+    // Act
+    const result = await run([buildConfig('first')], overrides);
+
+    // Assess
+    expect(result.entered).toContain(S.InstanceTerminationRequested);
+    expect(result.entered).not.toContain(S.CheckInstanceTerminated);
+    expect(result.entered).toContain(S.DeleteTemporaryResources);
+    expect(callsTo(result, S.ReportBuild)).toHaveLength(1);
+    expect(result.entered).toContain(S.BuildSucceeded);
+  });
+
+  it('goes on to the next cleanup step when one fails, and rolls back the published AMI ids', async () => {
+    // Prepare
+    const overrides: Record<string, Handler> = {
+      [S.CheckInstanceTerminated]: () => {
+        throw new NamedError('InstanceNotTerminatedError', 'still shutting down');
+      },
+      [S.CleanUpAfterFailure]: () => {
+        throw new NamedError('ResourceNotOwnedError', 'not ours');
+      },
+      [S.DeleteTemporaryResourcesAfterFailure]: () => {
+        throw new NamedError('SecurityGroupInUseError', 'in use');
+      },
+    };
+
+    // Act
+    const result = await run(
+      [buildConfig('first', { amiIdParameter: '/ami-builder/ami-ids/web' })],
+      overrides,
+    );
+
+    // Assess
+    const failure: string[] = [
+      S.CleanUpAfterFailure,
+      S.DeleteTemporaryResourcesAfterFailure,
+      S.FinishCleanupAfterFailure,
+      S.RollBackAmiIdsChoice,
+      S.RollBackAmiIds,
+      S.ReportFailedBuild,
+    ];
+    const start = result.entered.indexOf(S.CleanUpAfterFailure);
+    expect(result.entered.filter((s, i) => i >= start && failure.includes(s))).toEqual(failure);
+    const [report] = callsTo(result, S.ReportFailedBuild);
+    expect(report?.build.error?.Error).toBe('InstanceNotTerminatedError');
   });
 
   it('still terminates the instance when the error-cleanup provisioner fails, and keeps the first error', async () => {

@@ -83,6 +83,7 @@ describe('the build state machine', () => {
           S.PublishAmiIdsChoice,
           S.PublishAmiIds,
           S.TerminateInstance,
+          S.InstanceTerminationRequested,
           S.CheckInstanceTerminated,
           S.InstanceTerminated,
           S.DeleteTemporaryResources,
@@ -129,7 +130,9 @@ describe('the build state machine', () => {
     expect(next(S.InstanceTerminatedAfterFailure).Choices?.[0]?.Next).toBe(
       S.DeleteTemporaryResourcesAfterFailure,
     );
-    expect(next(S.DeleteTemporaryResourcesAfterFailure).Next).toBe(S.ReportFailedBuild);
+    expect(next(S.DeleteTemporaryResourcesAfterFailure).Next).toBe(S.RollBackAmiIdsChoice);
+    expect(next(S.FinishCleanupAfterFailure).Next).toBe(S.RollBackAmiIdsChoice);
+    expect(next(S.RollBackAmiIds).Next).toBe(S.ReportFailedBuild);
     expect(next(S.ReportFailedBuild).End).toBe(true);
     expect(next(S.ReportBuild).End).toBe(true);
   });
@@ -174,13 +177,18 @@ describe('the build state machine', () => {
     });
   });
 
-  it('retries a security group in use on both Delete Temporary Resources states', () => {
+  it('retries a security group in use on both Delete Temporary Resources states, then finishes without waiting', () => {
     for (const name of [S.DeleteTemporaryResources, S.DeleteTemporaryResourcesAfterFailure]) {
       expect(stateNamed(name).Retry).toContainEqual({
         ErrorEquals: [ErrorNames.SecurityGroupInUse],
         IntervalSeconds: 10,
         BackoffRate: 1.5,
         MaxAttempts: 10,
+      });
+    }
+    for (const name of [S.FinishCleanup, S.FinishCleanupAfterFailure]) {
+      expect(stateNamed(name).Parameters).toMatchObject({
+        args: { groupInUse: 'report' },
       });
     }
   });
@@ -194,9 +202,11 @@ describe('the build state machine', () => {
     // Assess
     expect(mainPath.has(S.LaunchInstance)).toBe(true);
     expect(mainPath.has(S.ReportBuild)).toBe(true);
+    // Once the AMI is built, cleanup's own failures are reported with the build (next test).
+    const endCleanup = new Set<string>([S.DeleteTemporaryResources, S.FinishCleanup]);
     for (const name of mainPath) {
       const state = build.States[name] as AslState;
-      if (!['Task', 'Map', 'Parallel'].includes(state.Type)) continue;
+      if (!['Task', 'Map', 'Parallel'].includes(state.Type) || endCleanup.has(name)) continue;
       expect(state.Catch, name).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: S.RunErrorCleanupProvisionerChoice },
       ]);
@@ -209,20 +219,46 @@ describe('the build state machine', () => {
     ).toEqual([]);
   });
 
-  it('sends a cleanup state’s own error to Report Failed Build without losing the build’s first error', () => {
-    for (const name of [
-      S.CleanUpAfterFailure,
-      S.CheckInstanceTerminatedAfterFailure,
-      S.DeleteTemporaryResourcesAfterFailure,
-    ]) {
-      expect(stateNamed(name).Catch, name).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupError', Next: S.ReportFailedBuild },
-      ]);
-    }
-    for (const name of [S.SendErrorCleanupCommand, S.CheckErrorCleanupCommand]) {
-      expect(stateNamed(name).Catch, name).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupError', Next: S.InstanceLaunched },
-      ]);
+  it('sends a cleanup state’s own error on to the next cleanup step without losing the build’s first error', () => {
+    const cleanupCatch = (next: string) => [
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupError', Next: next },
+    ];
+    const expected: [string, string][] = [
+      [S.CleanUpAfterFailure, S.DeleteTemporaryResourcesAfterFailure],
+      [S.CheckInstanceTerminatedAfterFailure, S.DeleteTemporaryResourcesAfterFailure],
+      [S.DeleteTemporaryResourcesAfterFailure, S.FinishCleanupAfterFailure],
+      [S.FinishCleanupAfterFailure, S.RollBackAmiIdsChoice],
+      [S.RollBackAmiIds, S.ReportFailedBuild],
+      [S.DeleteTemporaryResources, S.FinishCleanup],
+      [S.FinishCleanup, S.ReportBuild],
+      [S.SendErrorCleanupCommand, S.InstanceLaunched],
+      [S.CheckErrorCleanupCommand, S.InstanceLaunched],
+    ];
+    for (const [name, next] of expected) expect(stateNamed(name).Catch, name).toEqual(cleanupCatch(next));
+  });
+
+  it('rolls back published AMI ids on the failure path only when the template sets ami_id_parameter', () => {
+    expect(stateNamed(S.DeleteTemporaryResourcesAfterFailure).Next).toBe(S.RollBackAmiIdsChoice);
+    expect(stateNamed(S.RollBackAmiIdsChoice)).toMatchObject({
+      Choices: [{ Variable: '$.config.amiIdParameter', IsPresent: true, Next: S.RollBackAmiIds }],
+      Default: S.ReportFailedBuild,
+    });
+    expect(stateNamed(S.RollBackAmiIds)).toMatchObject({
+      Parameters: { args: { action: 'roll-back' } },
+      ResultPath: '$.cleanup',
+      Next: S.ReportFailedBuild,
+    });
+  });
+
+  it('skips the termination wait on both paths when the instance was not terminated', () => {
+    for (const [choice, loop, otherwise] of [
+      [S.InstanceTerminationRequested, S.CheckInstanceTerminated, S.DeleteTemporaryResources],
+      [S.InstanceTerminating, S.CheckInstanceTerminatedAfterFailure, S.DeleteTemporaryResourcesAfterFailure],
+    ] as const) {
+      expect(stateNamed(choice), choice).toMatchObject({
+        Choices: [{ Variable: '$.cleanup.terminatedInstances[0]', IsPresent: true, Next: loop }],
+        Default: otherwise,
+      });
     }
   });
 
@@ -346,6 +382,12 @@ describe('the build state machine', () => {
         { 'build.$': '$', args: { reason: 'failure' } },
         '$.cleanup',
       ],
+      [S.FinishCleanup]: [{ 'build.$': '$', args: { reason: 'success', groupInUse: 'report' } }, '$.cleanup'],
+      [S.FinishCleanupAfterFailure]: [
+        { 'build.$': '$', args: { reason: 'failure', groupInUse: 'report' } },
+        '$.cleanup',
+      ],
+      [S.RollBackAmiIds]: [{ 'build.$': '$', args: { action: 'roll-back' } }, '$.cleanup'],
       [S.ReportFailedBuild]: [{ 'build.$': '$', args: { status: 'failed' } }, '$'],
       [S.ValidateTemplate]: [
         {

@@ -222,22 +222,28 @@ describe('deleteTemporaryResources', () => {
     expect(report).toEqual({ ...terminated, terminatedInstances: [] });
   });
 
-  it('refuses to delete a security group that does not carry this stack’s tag, after deleting the staged objects', async () => {
+  it('refuses to delete a security group that does not carry this stack’s tag, and reports it left behind', async () => {
     // Prepare
     ec2Mock
       .on(DescribeSecurityGroupsCommand)
       .resolves({ SecurityGroups: [{ GroupId: 'sg-0temp', Tags: [] }] });
 
     // Act
-    const result = deleteTemporaryResources(event('success'), deps);
+    const report = await deleteTemporaryResources(event('success'), deps);
 
     // Assess
-    await expect(result).rejects.toMatchObject({
-      name: 'ResourceNotOwnedError',
-      message:
-        'Refusing to touch security group sg-0temp in us-east-1: it does not carry ami-builder:stack=AmiBuilder ' +
-        '(no such tag), so this stack did not create it',
-    });
+    expect(report.leaked).toEqual([
+      {
+        type: 'security group',
+        id: 'sg-0temp',
+        region: 'us-east-1',
+        reason:
+          'not deleted: ResourceNotOwnedError: Refusing to touch security group sg-0temp in us-east-1: it does not ' +
+          'carry ami-builder:stack=AmiBuilder (no such tag), so this stack did not create it',
+        hint: 'once no instance uses it: aws ec2 delete-security-group --region us-east-1 --group-id sg-0temp',
+      },
+    ]);
+    expect(report.deletedSecurityGroups).toEqual([]);
     expect(ec2Mock.commandCalls(DescribeSecurityGroupsCommand)[0]?.args[0].input).toEqual({
       GroupIds: ['sg-0temp'],
     });
@@ -257,15 +263,100 @@ describe('deleteTemporaryResources', () => {
     expect(ec2Mock.commandCalls(DeleteSecurityGroupCommand)).toHaveLength(0);
   });
 
-  it('fails when DeleteSecurityGroup fails for another reason', async () => {
+  it('reports the group left behind when DeleteSecurityGroup is refused, and still deletes the rest', async () => {
     // Prepare
     ec2Mock.on(DeleteSecurityGroupCommand).rejects(awsError('UnauthorizedOperation', 'no', 403));
 
     // Act
-    const result = deleteTemporaryResources(event('success'), deps);
+    const report = await deleteTemporaryResources(event('success'), deps);
 
     // Assess
-    await expect(result).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+    expect(report.leaked).toEqual([
+      expect.objectContaining({
+        type: 'security group',
+        id: 'sg-0temp',
+        reason: 'not deleted: UnauthorizedOperation: no',
+      }),
+    ]);
+    expect(report.deletedStagedObjects).toBe(3);
+  });
+
+  it('reports a group still in use after the retries (groupInUse: report) with the error, without throwing', async () => {
+    // Prepare
+    ec2Mock
+      .on(DeleteSecurityGroupCommand)
+      .rejects(awsError('DependencyViolation', 'resource sg-0temp has a dependent object'));
+    const input = event('failure', {
+      cleanupError: { Error: 'SecurityGroupInUseError', Cause: 'still in use' },
+    });
+
+    // Act
+    const report = await deleteTemporaryResources(
+      { ...input, args: { reason: 'failure', groupInUse: 'report' } },
+      deps,
+    );
+
+    // Assess
+    expect(report.terminatedInstances).toEqual(['i-0123456789abcdef0']);
+    expect(report.leaked).toEqual([
+      {
+        type: 'security group',
+        id: 'sg-0temp',
+        region: 'us-east-1',
+        reason:
+          'not deleted: still in use after every retry (DependencyViolation: resource sg-0temp has a dependent object)',
+        hint: 'once no instance uses it: aws ec2 delete-security-group --region us-east-1 --group-id sg-0temp',
+      },
+    ]);
+  });
+
+  it('does not try to delete the group of an instance that was not terminated, and reports both', async () => {
+    // Prepare
+    const instanceLeft = {
+      type: 'instance' as const,
+      id: 'i-0123456789abcdef0',
+      region: 'us-east-1',
+      reason: 'not terminated: UnauthorizedOperation: no',
+      hint: 'aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123456789abcdef0',
+    };
+
+    // Act
+    const report = await deleteTemporaryResources(
+      event('failure', { cleanup: { ...terminated, terminatedInstances: [], leaked: [instanceLeft] } }),
+      deps,
+    );
+
+    // Assess
+    expect(ec2Mock.commandCalls(DeleteSecurityGroupCommand)).toHaveLength(0);
+    expect(report.deletedStagedObjects).toBe(3);
+    expect(report.leaked).toEqual([
+      instanceLeft,
+      expect.objectContaining({
+        type: 'security group',
+        id: 'sg-0temp',
+        reason: 'not deleted: its instance i-0123456789abcdef0 was not terminated',
+      }),
+    ]);
+  });
+
+  it('reports the staged objects left behind when S3 refuses to delete them, and still deletes the group', async () => {
+    // Prepare
+    s3Mock.on(DeleteObjectsCommand).rejects(awsError('AccessDenied', 'Access Denied', 403));
+
+    // Act
+    const report = await deleteTemporaryResources(event('success'), deps);
+
+    // Assess
+    expect(report.deletedSecurityGroups).toEqual(['sg-0temp']);
+    expect(report.leaked).toEqual([
+      {
+        type: 'staged objects',
+        id: `s3://${deps.env.stagingBucket}/${PREFIX}`,
+        region: 'eu-central-1',
+        reason: 'not deleted: AccessDenied: Access Denied',
+        hint: `aws s3 rm --region eu-central-1 --recursive s3://${deps.env.stagingBucket}/${PREFIX}`,
+      },
+    ]);
   });
 
   describe('the temporary instance role', () => {
@@ -374,9 +465,9 @@ describe('deleteTemporaryResources', () => {
       expect(report.deletedInstanceRoles).toBeUndefined();
     });
 
-    it('reports the role as kept, with the reason, when IAM refuses to delete it', async () => {
+    it('reports the role left behind, with the reason, when IAM refuses to delete it', async () => {
       // Prepare
-      stageRole();
+      const roleName = stageRole();
       iamMock
         .on(DeleteRoleCommand)
         .rejects(awsError('AccessDenied', 'not authorized to perform iam:DeleteRole', 403));
@@ -386,9 +477,33 @@ describe('deleteTemporaryResources', () => {
 
       // Assess
       expect(report.deletedSecurityGroups).toEqual(['sg-0temp']);
-      expect(report.kept).toEqual([
-        expect.objectContaining({ reason: expect.stringContaining('could not be deleted (AccessDenied') }),
+      expect(report.kept).toEqual([]);
+      expect(report.leaked).toEqual([
+        expect.objectContaining({
+          type: 'instance role',
+          id: roleName,
+          region: 'global',
+          reason: 'not deleted: AccessDenied: not authorized to perform iam:DeleteRole',
+          hint: expect.stringContaining(`aws iam delete-role --role-name ${roleName}`),
+        }),
       ]);
+    });
+
+    it('reports a role this build created and an earlier attempt deleted as deleted', async () => {
+      // Act
+      const report = await deleteTemporaryResources(
+        event('success', {
+          instanceRole: {
+            instanceProfileName: identity().roleName,
+            temporary: true,
+            roleName: identity().roleName,
+          },
+        }),
+        deps,
+      );
+
+      // Assess
+      expect(report.deletedInstanceRoles).toEqual([identity().roleName]);
     });
   });
 });

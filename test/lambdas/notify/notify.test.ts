@@ -126,9 +126,39 @@ describe('notify', () => {
         },
       ],
       failed: 0,
+      leaked: 0,
     });
     expect(await regionOf(calls[0]!)).toBe('us-east-1');
     expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+  });
+
+  it('lists the resources each build left behind in the event and in the summary, with the commands', async () => {
+    // Prepare
+    const leak = {
+      type: 'instance' as const,
+      id: 'i-0123',
+      region: 'us-east-1',
+      reason: 'not terminated: UnauthorizedOperation: no',
+      hint: 'aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123',
+    };
+    const build = failedBuild();
+    build.cleanup = { ...build.cleanup!, terminatedInstances: [], leaked: [leak] };
+    const input = payload([build]);
+    input.summary.leaked = 1;
+
+    // Act
+    await notify(input, makeDeps(TOPIC_ARN));
+
+    // Assess
+    expect(sentDetail()).toMatchObject({ failed: 1, leaked: 1, builds: [{ name: 'web', leaked: [leak] }] });
+    const message = snsMock.commandCalls(PublishCommand)[0]?.args[0].input.Message ?? '';
+    expect(message).toContain(
+      '==> Resources left behind: cleanup could not remove them; remove them by hand:',
+    );
+    expect(message).toContain(
+      '--> web: instance i-0123 (us-east-1): not terminated: UnauthorizedOperation: no',
+    );
+    expect(message).toContain('    aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123');
   });
 
   it('puts an "AMI Build Failed" event with each error when a build failed', async () => {

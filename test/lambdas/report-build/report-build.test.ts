@@ -169,6 +169,60 @@ describe('reportBuild', () => {
     ]);
   });
 
+  it('lists what a cleanup state that failed outright never reported as left behind, with the cleanup error', async () => {
+    // Prepare
+    const { deps } = makeDeps();
+    const input = event('failed', {
+      network: { securityGroupIds: ['sg-0temp'], temporarySecurityGroupId: 'sg-0temp' },
+      instanceRole: {
+        instanceProfileName: 'role-1',
+        temporary: true,
+        roleName: 'role-1',
+        path: '/ami-builder/',
+      },
+      error: { Error: 'ProvisionerFailedError', Cause: 'exit 1' },
+      cleanupError: {
+        Error: 'SecurityGroupInUseError',
+        Cause: lambdaCause('SecurityGroupInUseError', 'security group sg-0temp in us-east-1 is still in use'),
+      },
+      cleanup: { ...cleanup, deletedSecurityGroups: [] },
+    });
+
+    // Act
+    const output = await reportBuild(input, deps);
+
+    // Assess
+    const why =
+      'cleanup failed: SecurityGroupInUseError: security group sg-0temp in us-east-1 is still in use';
+    expect(output.cleanup?.leaked).toEqual([
+      expect.objectContaining({ type: 'security group', id: 'sg-0temp', region: 'us-east-1', reason: why }),
+      expect.objectContaining({ type: 'instance role', id: 'role-1', region: 'global', reason: why }),
+    ]);
+  });
+
+  it('keeps what the cleanup states reported left behind in a succeeded build, and adds nothing they accounted for', async () => {
+    // Prepare
+    const { deps } = makeDeps();
+    const leaked = {
+      type: 'instance' as const,
+      id: 'i-0123456789abcdef0',
+      region: 'us-east-1',
+      reason: 'not terminated: UnauthorizedOperation: no',
+      hint: 'aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123456789abcdef0',
+    };
+    const input = event('succeeded', {
+      image: { region: 'us-east-1', imageId: 'ami-0new' },
+      cleanup: { ...cleanup, terminatedInstances: [], leaked: [leaked] },
+    });
+
+    // Act
+    const output = await reportBuild(input, deps);
+
+    // Assess
+    expect(output.status).toBe('succeeded');
+    expect(output.cleanup?.leaked).toEqual([leaked]);
+  });
+
   it('lists the AMIs a failed build registered or copied as kept, found in the state and by tag', async () => {
     // Prepare
     const { deps } = makeDeps();

@@ -70,7 +70,7 @@ describe('summarizeBuilds', () => {
     const summary = summarizeBuilds(payload(builds));
 
     // Assess
-    expect(summary).toEqual({ builds, warnings: ['template warning'], skipped: [], failed: 0 });
+    expect(summary).toEqual({ builds, warnings: ['template warning'], skipped: [], failed: 0, leaked: 0 });
   });
 
   it('names the failed build’s error and explains it when exactly one build failed', () => {
@@ -145,6 +145,36 @@ describe('summarizeBuilds', () => {
     expect(summary.cause).toContain('  cleanup: deleted 1 staged object; kept 1 resource');
     expect(summary.cause).toContain(
       '  kept instance i-1 (us-east-1): on_error is abort: kept for debugging; terminate it',
+    );
+  });
+
+  it('counts what every build left behind, and lists a failed build’s leaks in the cause with the commands', () => {
+    // Prepare
+    const leak = {
+      type: 'security group' as const,
+      id: 'sg-1',
+      region: 'us-east-1',
+      reason: 'not deleted: still in use after every retry (DependencyViolation: in use)',
+      hint: 'once no instance uses it: aws ec2 delete-security-group --region us-east-1 --group-id sg-1',
+    };
+    const ok = succeeded('ok', { 'us-east-1': 'ami-1' }, 'us-east-1:ami-1');
+    ok.cleanup = { ...ok.cleanup!, leaked: [{ ...leak, id: 'sg-2' }] };
+    const bad = failed('a', 'CommandTimeoutError', 'timed out');
+    bad.cleanup = { ...bad.cleanup!, deletedSecurityGroups: [], leaked: [leak] };
+    const lines: string[] = [];
+
+    // Act
+    const summary = summarizeBuilds(payload([ok, bad]), (line) => lines.push(line));
+
+    // Assess
+    expect(summary.leaked).toBe(2);
+    expect(summary.cause).toContain(
+      '  left behind security group sg-1 (us-east-1): not deleted: still in use after every retry ' +
+        '(DependencyViolation: in use); remove it with: once no instance uses it: ' +
+        'aws ec2 delete-security-group --region us-east-1 --group-id sg-1',
+    );
+    expect(lines).toContain(
+      'ok: left behind security group sg-2 (us-east-1): not deleted: still in use after every retry (DependencyViolation: in use)',
     );
   });
 

@@ -125,20 +125,26 @@ describe('terminateInstance', () => {
     expect(second).toEqual(first);
   });
 
-  it('refuses to terminate an instance that does not carry this stack’s tag', async () => {
+  it('refuses to terminate an instance that does not carry this stack’s tag, and reports it left behind', async () => {
     // Prepare
     instanceTagged([{ Key: 'ami-builder:stack', Value: 'OtherStack' }]);
 
     // Act
-    const result = terminateInstance(event('success'), deps);
+    const report = await terminateInstance(event('success'), deps);
 
     // Assess
-    await expect(result).rejects.toMatchObject({
-      name: 'ResourceNotOwnedError',
-      message:
-        `Refusing to touch instance ${INSTANCE_ID} in us-east-1: it does not carry ami-builder:stack=AmiBuilder ` +
-        "(found 'OtherStack'), so this stack did not create it",
-    });
+    expect(report.terminatedInstances).toEqual([]);
+    expect(report.leaked).toEqual([
+      {
+        type: 'instance',
+        id: INSTANCE_ID,
+        region: 'us-east-1',
+        reason:
+          `not terminated: ResourceNotOwnedError: Refusing to touch instance ${INSTANCE_ID} in us-east-1: it does ` +
+          "not carry ami-builder:stack=AmiBuilder (found 'OtherStack'), so this stack did not create it",
+        hint: `aws ec2 terminate-instances --region us-east-1 --instance-ids ${INSTANCE_ID}`,
+      },
+    ]);
     expect(ec2Mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
   });
 
@@ -154,14 +160,40 @@ describe('terminateInstance', () => {
     expect(ec2Mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
   });
 
-  it('fails when TerminateInstances fails for another reason', async () => {
+  it('reports the instance left behind, with the error and the command, when TerminateInstances is refused', async () => {
     // Prepare
     ec2Mock.on(TerminateInstancesCommand).rejects(awsError('UnauthorizedOperation', 'not allowed', 403));
+
+    // Act
+    const report = await terminateInstance(event('failure'), deps);
+
+    // Assess
+    expect(report).toEqual({
+      terminatedInstances: [],
+      deletedSecurityGroups: [],
+      deletedStagedObjects: 0,
+      deregisteredImages: [],
+      kept: [],
+      leaked: [
+        {
+          type: 'instance',
+          id: INSTANCE_ID,
+          region: 'us-east-1',
+          reason: 'not terminated: UnauthorizedOperation: not allowed',
+          hint: `aws ec2 terminate-instances --region us-east-1 --instance-ids ${INSTANCE_ID}`,
+        },
+      ],
+    });
+  });
+
+  it('fails when TerminateInstances is throttled, so that the state retries', async () => {
+    // Prepare
+    ec2Mock.on(TerminateInstancesCommand).rejects(awsError('RequestLimitExceeded', 'slow down', 503));
 
     // Act
     const result = terminateInstance(event('success'), deps);
 
     // Assess
-    await expect(result).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+    await expect(result).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
   });
 });
