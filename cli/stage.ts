@@ -17,7 +17,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import { STAGING_ROOT, safeSegment } from '../lambdas/shared/staging.js';
@@ -94,6 +94,8 @@ interface Reference {
   value: string;
   /** Directories are accepted (file provisioner sources). */
   allowDirectory: boolean;
+  /** Guest provisioner paths: what the key must name, Packer's message otherwise, and how a directory is sent. */
+  guest?: GuestKey;
   /** Packer's message for a file that cannot be read. */
   bad: (path: string, error: string) => string;
   replace: (uri: string) => void;
@@ -134,6 +136,11 @@ function appliesToAny(p: JsonRecord, builds: ReadonlySet<string>): boolean {
 }
 
 function collectProvisionerKeys(p: JsonRecord, type: unknown, where: string, out: Reference[]): void {
+  const guest = typeof type === 'string' && Object.hasOwn(GUEST_KEYS, type) ? GUEST_KEYS[type] : undefined;
+  if (guest !== undefined) {
+    collectGuestKeys(p, guest, where, out);
+    return;
+  }
   const single = type === 'file' ? 'source' : 'script';
   const plural = type === 'file' ? 'sources' : 'scripts';
   if (type !== 'file' && type !== 'shell') return;
@@ -165,6 +172,112 @@ function collectProvisionerKeys(p: JsonRecord, type: unknown, where: string, out
         });
       }
     });
+  }
+}
+
+/**
+ * The local paths of the guest-side provisioners (Packer stats each in `Prepare`): `kind` is what the key must
+ * name. Directories are uploaded with their layout and always mean their contents (Packer's `UploadDir` of
+ * `src/`); `folder` uploads the file's whole folder with it (the remote `ansible` playbook, which runs on the
+ * instance beside what it finds next to it on Packer's host).
+ */
+interface GuestKey {
+  key: string;
+  list?: boolean;
+  kind: 'file' | 'directory' | 'any';
+  folder?: boolean;
+  /** Packer's message for a path that cannot be stat'ed, and for one of the wrong kind. */
+  bad: (path: string, error: string, index: number) => string;
+  wrong: (path: string, index: number) => string;
+}
+
+const ansibleFile = (key: string, list = false): GuestKey => ({
+  key,
+  list,
+  kind: 'file',
+  bad: (p, e) => `${key}: ${p} is invalid: ${e}`,
+  wrong: (p) => `${key}: ${p} must point to a file`,
+});
+const ansibleDir = (key: string, list = false): GuestKey => ({
+  key,
+  list,
+  kind: 'directory',
+  bad: (p, e) => `${key}: ${p} is invalid: ${e}`,
+  wrong: (p) => `${key}: ${p} must point to a directory`,
+});
+
+const GUEST_KEYS: Readonly<Record<string, readonly GuestKey[]>> = {
+  'ansible-local': [
+    ansibleDir('playbook_dir'),
+    ansibleFile('playbook_file'),
+    ansibleFile('playbook_files', true),
+    ansibleFile('inventory_file'),
+    ansibleFile('galaxy_file'),
+    ansibleDir('group_vars'),
+    ansibleDir('host_vars'),
+    ansibleDir('role_paths', true),
+    ansibleDir('collection_paths', true),
+    ansibleDir('playbook_paths', true),
+  ],
+  ansible: [
+    { ...ansibleFile('playbook_file'), folder: true },
+    ansibleFile('inventory_file'),
+    ansibleFile('galaxy_file'),
+  ],
+  'puppet-masterless': [
+    {
+      key: 'hiera_config_path',
+      kind: 'file',
+      bad: (_p, e) => `hiera_config_path is invalid: ${e}`,
+      wrong: () => 'hiera_config_path must point to a file',
+    },
+    {
+      key: 'manifest_dir',
+      kind: 'directory',
+      bad: (_p, e) => `manifest_dir is invalid: ${e}`,
+      wrong: () => 'manifest_dir must point to a directory',
+    },
+    {
+      key: 'module_paths',
+      list: true,
+      kind: 'directory',
+      bad: (_p, e, i) => `module_path[${i}] is invalid: ${e}`,
+      wrong: (_p, i) => `module_path[${i}] must point to a directory`,
+    },
+    {
+      key: 'manifest_file',
+      kind: 'any',
+      bad: (_p, e) => `manifest_file is invalid: ${e}`,
+      wrong: () => '',
+    },
+  ],
+};
+
+function collectGuestKeys(p: JsonRecord, keys: readonly GuestKey[], where: string, out: Reference[]): void {
+  for (const guest of keys) {
+    const value = p[guest.key];
+    const add = (text: string, at: string, index: number, replace: (uri: string) => void) => {
+      if (text.trim() === '') return;
+      out.push({
+        where: at,
+        value: text.trim(),
+        allowDirectory: guest.kind !== 'file',
+        guest: {
+          ...guest,
+          bad: (path, e) => guest.bad(path, e, index),
+          wrong: (path) => guest.wrong(path, index),
+        },
+        bad: (path, e) => guest.bad(path, e, index),
+        replace,
+      });
+    };
+    if (guest.list === true && Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (typeof item === 'string') add(item, `${where}.${guest.key}[${i}]`, i, (uri) => (value[i] = uri));
+      });
+    } else if (typeof value === 'string') {
+      add(value, `${where}.${guest.key}`, 0, (uri) => (p[guest.key] = uri));
+    }
   }
 }
 
@@ -313,7 +426,13 @@ export async function stageTemplateFiles(template: unknown, opts: StageOptions):
       continue;
     }
     const isDirectory = (await stat(path)).isDirectory();
-    if (isDirectory && !ref.allowDirectory) {
+    if (
+      ref.guest !== undefined &&
+      isDirectory !== (ref.guest.kind === 'directory') &&
+      ref.guest.kind !== 'any'
+    ) {
+      problems.push(ref.guest.wrong(rendered, 0));
+    } else if (isDirectory && !ref.allowDirectory) {
       problems.push(ref.bad(rendered, `${rendered} is a directory, not a file`));
     } else {
       locals.push({ ref, path, isDirectory });
@@ -325,15 +444,18 @@ export async function stageTemplateFiles(template: unknown, opts: StageOptions):
   const staged: StagedFile[] = [];
   const uploaded = new Map<string, string>();
   for (const { ref, path, isDirectory } of locals) {
-    const trailingSlash = /[/\\]$/.test(ref.value);
-    const cacheKey = `${path}\0${isDirectory && trailingSlash ? '/' : ''}`;
+    // A guest provisioner's directory always means its contents; the remote ansible playbook brings its folder.
+    const trailingSlash = ref.guest !== undefined || /[/\\]$/.test(ref.value);
+    const folder = ref.guest?.folder === true;
+    const source = folder ? dirname(path) : path;
+    const cacheKey = `${source}\0${(isDirectory || folder) && trailingSlash ? '/' : ''}`;
     let uri = uploaded.get(cacheKey);
     if (uri === undefined) {
-      uri = await upload(opts, prefix, path, isDirectory, trailingSlash);
+      uri = await upload(opts, prefix, source, isDirectory || folder, trailingSlash);
       uploaded.set(cacheKey, uri);
-      staged.push({ localPath: path, uri });
+      staged.push({ localPath: source, uri });
     }
-    ref.replace(uri);
+    ref.replace(folder ? `${uri}${relative(source, path).split(sep).map(safeSegment).join('/')}` : uri);
   }
   return { template: rewrap(root), staged };
 }

@@ -8,6 +8,7 @@ import { ProvisionerFailedError, TaskInputError, TemplateValidationError } from 
 import { bundleScript, uploadScript } from '../shared/scripts/bundle.js';
 import { commandProvisioner, commandStepName, commandTimeoutSeconds } from '../shared/scripts/command.js';
 import { joinRemote, normalizeRemotePath, x509Paths } from '../shared/scripts/common.js';
+import { guestScript } from '../shared/scripts/guest-provisioners.js';
 import {
   type FileUpload,
   fileProvisionerScript,
@@ -29,6 +30,7 @@ import {
 } from '../shared/template/bundle-commands.js';
 import { TemplateRenderError, TemplateSyntaxError } from '../shared/template/engine.js';
 import { packerFunctions } from '../shared/template/functions.js';
+import type { GuestProvisioner } from '../shared/template/provisioners/guest-types.js';
 import { seededUuid } from '../shared/template/uuid.js';
 
 /** Where a staged file's bytes come from. */
@@ -253,6 +255,30 @@ function filePlan(build: BuildState, provisioner: FileProvisioner, inputs: PlanI
   return [{ name: RUN_SCRIPT, source: { kind: 'text', body: script } }, ...staged];
 }
 
+/** An ansible-local or puppet-masterless command: its references were resolved into `fileSources`, in order. */
+function guestPlan(build: BuildState, provisioner: GuestProvisioner, inputs: PlanInputs): StagedFile[] {
+  const keyPath = provisionerKeyPath(build, inputs.key);
+  const context = renderContext(build);
+  const { script, staged } = guestScript(provisioner, {
+    sources: inputs.fileSources ?? [],
+    ...(build.config.runAsUser === undefined ? {} : { runAsUser: build.config.runAsUser }),
+    buildName: build.config.name,
+    builderType: PACKER_BUILDER_TYPE,
+    functions: packerFunctions({
+      now: context.now ?? new Date(),
+      uuid: seededUuid(`${context.uuidSeed ?? ''}:${keyPath}.execute_command`),
+      userVariables: context.userVariables ?? {},
+      buildName: build.config.name,
+      buildType: PACKER_BUILDER_TYPE,
+    }),
+    uuid: seededUuid(`${context.uuidSeed ?? ''}:${keyPath}.staging_directory`)(),
+    suffix: inputs.scriptSuffix,
+    keyPath,
+    step: commandStepName(build.config, inputs.key),
+  });
+  return [{ name: RUN_SCRIPT, source: { kind: 'text', body: script } }, ...staged];
+}
+
 function x509Plan(build: BuildState): StagedFile[] {
   const { x509 } = build.config;
   if (!x509.uploadPath.startsWith('/')) {
@@ -342,7 +368,9 @@ export function planCommand(build: BuildState, inputs: PlanInputs): CommandPlan 
       files =
         provisioner.type === 'shell'
           ? shellPlan(build, provisioner, inputs)
-          : filePlan(build, provisioner, inputs);
+          : provisioner.type === 'file'
+            ? filePlan(build, provisioner, inputs)
+            : guestPlan(build, provisioner, inputs);
       break;
     }
     case 'x509':

@@ -4,6 +4,7 @@
  * (docs/ARCHITECTURE.md, "Staged files and commands"). The instance downloads the folder with its own role and
  * runs its `run.sh`; the command's parameters hold only the folder URL, the working directory and the timeout.
  */
+
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   CopyObjectCommand,
@@ -26,6 +27,7 @@ import type { BuildConfig, FileRef } from '../shared/config.js';
 import { ProvisionerFailedError, TaskInputError, X509UploadError } from '../shared/errors.js';
 import type { Clients, TaskEnvironment } from '../shared/runtime.js';
 import { commandProvisioner, commandStepName, DELIVERY_TIMEOUT_SECONDS } from '../shared/scripts/command.js';
+import { guestRefs } from '../shared/scripts/guest-provisioners.js';
 import {
   type CommandKey,
   commandFolder,
@@ -218,14 +220,16 @@ async function planInputs(
 ): Promise<PlanInputs> {
   const inputs: PlanInputs = { key, scriptSuffix: deps.randomSuffix() };
   const provisioner = commandProvisioner(build.config, key);
-  if (provisioner?.type === 'file') {
+  if (provisioner !== undefined && provisioner.type !== 'shell') {
     const s3 = deps.clients.s3(deps.stagingRegion);
     const step = commandStepName(build.config, key);
     const keyPath =
       key.kind === 'error-cleanup' ? 'error-cleanup-provisioner' : `provisioners[${provisioner.index}]`;
+    const refs = provisioner.type === 'file' ? provisioner.sources : guestRefs(provisioner);
+    const what = provisioner.type === 'file' ? 'sources' : 'files';
     inputs.fileSources = [];
-    for (const [i, ref] of provisioner.sources.entries()) {
-      inputs.fileSources.push(await resolveFileSource(s3, ref, step, `${keyPath}.sources[${i}]`));
+    for (const [i, ref] of refs.entries()) {
+      inputs.fileSources.push(await resolveFileSource(s3, ref, step, `${keyPath}.${what}[${i}]`));
     }
   }
   if (key.kind === 'bundle') inputs.architecture = await instanceArchitecture(deps, build, instanceId);

@@ -138,7 +138,11 @@ export interface FileProvisioner {
   pauseBeforeSeconds: number;
 }
 
-export type Provisioner = ShellProvisioner | FileProvisioner;
+export type Provisioner =
+  | ShellProvisioner
+  | FileProvisioner
+  | import('./template/provisioners/ansible-local.js').AnsibleLocalProvisioner
+  | import('./template/provisioners/puppet-masterless.js').PuppetMasterlessProvisioner;
 
 /** `manifest` post-processor settings. */
 export interface ManifestPostProcessor {

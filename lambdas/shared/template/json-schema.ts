@@ -20,10 +20,12 @@ import {
   type FieldSpec,
   type KeySpec,
   MANIFEST_KEYS,
+  PROVISIONER_COMMON_KEYS,
   SHELL_KEYS,
   TEMPLATE_KEYS,
   type ValueType,
 } from './keys.js';
+import { GUEST_TYPES } from './provisioners/guest-types.js';
 
 type Schema = Record<string, unknown>;
 
@@ -198,14 +200,20 @@ export function templateSchema(): Schema {
       provisioner: {
         type: 'object',
         required: ['type'],
-        properties: { type: { type: 'string', enum: ['shell', 'file'] } },
+        properties: { type: { type: 'string', enum: ['shell', 'file', ...Object.keys(GUEST_TYPES)] } },
         allOf: [
           ifThen({ properties: { type: { const: 'shell' } } }, ref('shellProvisioner')),
           ifThen({ properties: { type: { const: 'file' } } }, ref('fileProvisioner')),
+          ...Object.keys(GUEST_TYPES).map((type) =>
+            ifThen({ properties: { type: { const: type } } }, ref(`${type}Provisioner`)),
+          ),
         ],
       },
       shellProvisioner: objectSchema(SHELL_KEYS),
       fileProvisioner: objectSchema(FILE_KEYS),
+      ...Object.fromEntries(
+        Object.entries(GUEST_TYPES).map(([type, spec]) => [`${type}Provisioner`, objectSchema(spec.keys)]),
+      ),
       postProcessor: {
         anyOf: [
           { type: 'string' },
@@ -299,6 +307,14 @@ export function keyReferenceMarkdown(): string {
   }
   lines.push('### `shell` provisioner', '', ...table(SHELL_KEYS), '');
   lines.push('### `file` provisioner', '', ...table(FILE_KEYS), '');
+  for (const [type, spec] of Object.entries(GUEST_TYPES)) {
+    lines.push(
+      `### \`${type}\` provisioner`,
+      '',
+      ...table(spec.keys.slice(PROVISIONER_COMMON_KEYS.length)),
+      '',
+    );
+  }
   lines.push('### `manifest` post-processor', '', ...table(MANIFEST_KEYS));
   return lines.join('\n');
 }

@@ -23,6 +23,7 @@ import {
 } from './decode.js';
 import { isPlainText, referencedFields, referencedFunctions, renderTemplate } from './engine.js';
 import { FILE_KEYS, type FieldSpec, SHELL_IGNORED_KEYS, SHELL_KEYS } from './keys.js';
+import { decodeGuest, GUEST_TYPES, isGuestType } from './provisioners/guest-types.js';
 import {
   checkFunctionUse,
   checkUserVariables,
@@ -37,18 +38,14 @@ export const DEFAULT_EXECUTE_COMMAND = 'chmod +x {{.Path}}; {{.Vars}} {{.Path}}'
 export const DEFAULT_INLINE_SHEBANG = '/bin/sh -e';
 export const DEFAULT_REMOTE_FOLDER = '/tmp';
 
-const SUPPORTED = 'supported: shell, file';
+const SUPPORTED = 'supported: shell, file, ansible-local, ansible, puppet-masterless';
 
 /** What to use instead of a provisioner type this system does not run. */
 const ALTERNATIVES: Record<string, string> = {
   'shell-local':
     'it runs on the machine running Packer, and there is none here: run it before or after `ami-builder build`, or use a shell provisioner',
-  ansible:
-    'install Ansible on the instance and run ansible-playbook from a shell provisioner (as ansible-local does)',
-  'ansible-local': 'install Ansible on the instance and run ansible-playbook from a shell provisioner',
   'chef-solo': 'install Chef on the instance and run chef-solo from a shell provisioner',
   'chef-client': 'install Chef on the instance and run chef-client from a shell provisioner',
-  'puppet-masterless': 'install Puppet on the instance and run puppet apply from a shell provisioner',
   'puppet-server': 'install Puppet on the instance and run the agent from a shell provisioner',
   'salt-masterless': 'install Salt on the instance and run salt-call --local from a shell provisioner',
   converge: 'run converge from a shell provisioner',
@@ -150,7 +147,7 @@ export function readProvisioner(
   if (selectedNames !== undefined && !selectedNames.some((name) => runsFor({ only, except }, name))) {
     return undefined;
   }
-  if (type !== 'shell' && type !== 'file') {
+  if (type !== 'shell' && type !== 'file' && !isGuestType(type)) {
     const hint = ALTERNATIVES[type];
     report.error(
       [...path, 'type'],
@@ -427,10 +424,15 @@ export function buildProvisioner(
   ctx: ProvisionerContext,
 ): Provisioner | undefined {
   const record = merged(raw, rawName);
-  const specs: readonly FieldSpec[] = raw.type === 'shell' ? SHELL_KEYS : FILE_KEYS;
+  const guest = GUEST_TYPES[raw.type];
+  const specs: readonly FieldSpec[] = guest?.keys ?? (raw.type === 'shell' ? SHELL_KEYS : FILE_KEYS);
   const early: Renderer = (text, at) => renderEarly(text, at, ctx.report, ctx.env);
   const d = decodeFields(record, specs, raw.path, ctx.report, {
     rendererFor: (spec) => (spec.key === 'execute_command' ? undefined : early),
   });
+  if (guest !== undefined) {
+    const times = timing(d, ctx, `provisioner ${index + 1}`);
+    return decodeGuest(raw.type, d, index, ctx, ctx.env, times);
+  }
   return raw.type === 'shell' ? shell(d, index, ctx) : file(d, index, ctx);
 }
