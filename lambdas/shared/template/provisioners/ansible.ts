@@ -145,9 +145,7 @@ export function decodeRemoteAnsible(
   const folder = parentFolder(playbook.ref);
   const changes = [
     `runs as ansible-local on the instance (ansible-playbook -c local with the generated inventory${d.list('groups')?.length ? ' in groups' : ''}), because there is no machine running Packer to connect from over SSH`,
-    folder === undefined
-      ? undefined
-      : `the folder of playbook_file (${folder.uri}) is uploaded with it as playbook_dir, so that what the playbook finds beside it is there`,
+    `the folder of playbook_file (${folder?.uri ?? folderOf(playbook.ref.uri)}) is uploaded with it as playbook_dir, so that what the playbook finds beside it is there`,
     'Ansible must be installed on the instance (as for ansible-local)',
     ignored.length > 0 ? `no effect without SSH: ${ignored.join(', ')}` : undefined,
     dropped.length > 0 ? `SSH settings not set: ${dropped.join(', ')}` : undefined,
@@ -191,4 +189,10 @@ function parentFolder(ref: FileRef): FileRef | undefined {
   if (slash <= 0) return undefined;
   const key = ref.key.slice(0, slash + 1);
   return { kind: 's3', bucket: ref.bucket, key, uri: `s3://${ref.bucket}/${key}` };
+}
+
+/** The folder part of a path or URI, for messages (`.` for a bare name). */
+function folderOf(text: string): string {
+  const slash = Math.max(text.lastIndexOf('/'), text.lastIndexOf('\\'));
+  return slash < 0 ? '.' : text.slice(0, slash + 1);
 }
