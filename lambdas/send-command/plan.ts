@@ -267,7 +267,10 @@ function guestPlan(build: BuildState, provisioner: GuestProvisioner, inputs: Pla
     functions: packerFunctions({
       now: context.now ?? new Date(),
       uuid: seededUuid(`${context.uuidSeed ?? ''}:${keyPath}.execute_command`),
-      userVariables: context.userVariables ?? {},
+      userVariables: {
+        ...(context.userVariables ?? {}),
+        ...(provisioner.type === 'puppet-masterless' ? provisioner.commandVariables : {}),
+      },
       buildName: build.config.name,
       buildType: PACKER_BUILDER_TYPE,
     }),

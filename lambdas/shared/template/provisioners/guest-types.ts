@@ -42,7 +42,11 @@ export const GUEST_TYPES: Readonly<Record<string, GuestType>> = {
     keys: [...PROVISIONER_COMMON_KEYS, ...PUPPET_MASTERLESS_OWN_KEYS],
     late: ['execute_command'],
     decode: (d, ctx, env) =>
-      decodePuppetMasterless(d, ctx, { name: env.buildName ?? '', type: env.buildType ?? 'amazon-instance' }),
+      decodePuppetMasterless(d, ctx, {
+        name: env.buildName ?? '',
+        type: env.buildType ?? 'amazon-instance',
+        userVariables: env.userVariables,
+      }),
   },
 };
 

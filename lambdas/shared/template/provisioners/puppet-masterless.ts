@@ -5,7 +5,9 @@
  */
 import type { FileRef } from '../../config.js';
 import { type Decoded, describeValue, hasLineBreakOrNul } from '../decode.js';
+import { referencedFields, referencedUserVariables } from '../engine.js';
 import type { FieldSpec } from '../keys.js';
+import { parseAt } from '../render.js';
 import { extraArguments, type GuestContext, optionalRef, refList, remoteDirectory } from './guest.js';
 
 /** Packer's Unix `stagingDir`. */
@@ -71,6 +73,8 @@ export interface PuppetMasterlessProvisioner {
   workingDirectory: string;
   /** `clean_staging_directory` */
   cleanStagingDirectory: boolean;
+  /** The user variables `execute_command` reads (`{{user "x"}}`), resolved at validation. */
+  commandVariables?: Record<string, string>;
   maxRetries: number;
   timeoutSeconds: number;
   pauseBeforeSeconds: number;
@@ -142,7 +146,7 @@ const FACT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function decodePuppetMasterless(
   d: Decoded,
   ctx: GuestContext,
-  build: { name: string; type: string },
+  build: { name: string; type: string; userVariables?: Record<string, string> },
 ):
   | Omit<PuppetMasterlessProvisioner, 'index' | 'maxRetries' | 'timeoutSeconds' | 'pauseBeforeSeconds'>
   | undefined {
@@ -176,6 +180,15 @@ export function decodePuppetMasterless(
   if (binDir !== undefined && hasLineBreakOrNul(binDir))
     report.error(d.at('puppet_bin_dir'), 'puppet_bin_dir must not contain line breaks or NUL characters');
   const executeCommand = d.nonEmpty('execute_command') ?? PUPPET_EXECUTE_COMMAND;
+  const parsed = parseAt(executeCommand, d.at('execute_command'), report);
+  const unknown =
+    parsed === undefined ? [] : referencedFields(parsed).filter((f) => !PUPPET_COMMAND_FIELDS.includes(f));
+  if (unknown.length > 0) {
+    report.error(
+      d.at('execute_command'),
+      `execute_command: unknown variable ${unknown.map((f) => `{{.${f}}}`).join(', ')}; allowed: ${PUPPET_COMMAND_FIELDS.map((f) => `{{.${f}}}`).join(', ')}`,
+    );
+  }
   if (report.problems.length > before || extra === undefined || manifestFile.ref === undefined)
     return undefined;
   const result: Omit<
@@ -198,5 +211,14 @@ export function decodePuppetMasterless(
   if (hiera.ref !== undefined) result.hieraConfigPath = hiera.ref;
   if (manifestDir.ref !== undefined) result.manifestDir = manifestDir.ref;
   if (binDir !== undefined) result.puppetBinDir = binDir;
+  const names = parsed === undefined ? [] : referencedUserVariables(parsed);
+  if (names.length > 0) {
+    result.commandVariables = Object.fromEntries(
+      names.map((n) => [
+        n,
+        Object.hasOwn(build.userVariables ?? {}, n) ? (build.userVariables?.[n] ?? '') : '',
+      ]),
+    );
+  }
   return result;
 }

@@ -11,7 +11,7 @@ import {
   PUPPET_EXECUTE_COMMAND,
   type PuppetMasterlessProvisioner,
 } from '../../../../lambdas/shared/template/provisioners/puppet-masterless.js';
-import { builder, config, problems, warnings } from './helpers.js';
+import { builder, config, problems, validated, warnings } from './helpers.js';
 
 const S3 = 's3://my-bucket/ansible/';
 const withProvisioners = (provisioners: unknown[]) => ({ builders: [builder()], provisioners });
@@ -233,5 +233,67 @@ describe('extra_arguments', () => {
     expect(splitArguments('--x=$(id)', [], report)).toBeUndefined();
     expect(splitArguments("'$HOME'", [], report)).toEqual(['$HOME']);
     expect(report.problems.map((p) => p.message).join('\n')).toContain('"$"');
+  });
+});
+
+describe('the core keys on guest provisioners', () => {
+  it('applies only, except, override, pause_before, max_retries and timeout as on shell', () => {
+    // Prepare
+    const template = {
+      builders: [builder({ name: 'a' }), builder({ name: 'b' })],
+      provisioners: [
+        {
+          type: 'ansible-local',
+          playbook_file: `${S3}site.yml`,
+          pause_before: '1m',
+          max_retries: 2,
+          timeout: '30m',
+          override: { b: { playbook_file: `${S3}other.yml` } },
+        },
+        { type: 'puppet-masterless', manifest_file: 's3://my-bucket/site.pp', only: ['a'] },
+        { type: 'ansible', playbook_file: `${S3}site.yml`, except: ['a', 'b'] },
+      ],
+    };
+
+    // Act
+    const result = validated(template);
+
+    // Assess
+    const [a, b] = result.builds;
+    expect(a?.provisioners.map((p) => p.type)).toEqual(['ansible-local', 'puppet-masterless']);
+    expect(b?.provisioners.map((p) => p.type)).toEqual(['ansible-local']);
+    expect(a?.provisioners[0]).toMatchObject({
+      pauseBeforeSeconds: 60,
+      maxRetries: 2,
+      timeoutSeconds: 1800,
+      playbookFile: { uri: `${S3}site.yml` },
+    });
+    expect(b?.provisioners[0]).toMatchObject({ playbookFile: { uri: `${S3}other.yml` } });
+  });
+
+  it('checks the variables of a puppet execute_command and keeps the user variables it reads', () => {
+    expect(
+      problems(
+        withProvisioners([
+          {
+            type: 'puppet-masterless',
+            manifest_file: 's3://my-bucket/site.pp',
+            execute_command: '{{.Nope}} x',
+          },
+        ]),
+      ).join('\n'),
+    ).toContain('execute_command: unknown variable {{.Nope}}');
+    const [p] = config({
+      variables: { env: 'prod' },
+      ...withProvisioners([
+        {
+          type: 'puppet-masterless',
+          manifest_file: 's3://my-bucket/site.pp',
+          execute_command:
+            'cd {{.WorkingDir}} && puppet apply --environment={{user `env`}} {{.ManifestFile}}',
+        },
+      ]),
+    }).provisioners as PuppetMasterlessProvisioner[];
+    expect(p?.commandVariables).toEqual({ env: 'prod' });
   });
 });
