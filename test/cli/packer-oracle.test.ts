@@ -53,6 +53,7 @@ const CASES: OracleCase[] = [
   { file: 'guest-provisioners.json' },
   { file: 'guest-missing-files.json' },
   { file: 'guest-missing-keys.json' },
+  { file: 'guest-wrong-kind.json' },
   { file: 'ansible-local-excluded.json', args: ['-only', 'amazon-instance'] },
   { file: 'ansible-local-excluded.json', args: ['-except', 'ebs'] },
   { file: 'remote-ansible.json' },

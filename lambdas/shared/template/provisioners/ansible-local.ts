@@ -155,9 +155,17 @@ export function decodeAnsibleLocal(
   const file = (key: string) => (value: string, error: string) => `${key}: ${value} is invalid: ${error}`;
   const listed = (key: string) => (value: string, _i: number, error: string) =>
     `${key}: ${value} is invalid: ${error}`;
+  const isFile = (key: string) => ({
+    kind: 'file' as const,
+    wrong: (value: string) => `${key}: ${value} must point to a file`,
+  });
+  const isDir = (key: string) => ({
+    kind: 'directory' as const,
+    wrong: (value: string) => `${key}: ${value} must point to a directory`,
+  });
 
-  const playbookFile = optionalRef(d, 'playbook_file', ctx, file('playbook_file'));
-  const playbookFiles = refList(d, 'playbook_files', ctx, listed('playbook_files'));
+  const playbookFile = optionalRef(d, 'playbook_file', ctx, file('playbook_file'), isFile('playbook_file'));
+  const playbookFiles = refList(d, 'playbook_files', ctx, listed('playbook_files'), isFile('playbook_files'));
   const hasFile = d.nonEmpty('playbook_file') !== undefined || d.failed.has('playbook_file');
   const hasFiles = (d.list('playbook_files') ?? []).length > 0 || d.failed.has('playbook_files');
   if (hasFile && hasFiles)
@@ -173,14 +181,26 @@ export function decodeAnsibleLocal(
       );
     names.add(name);
   }
-  const inventoryFile = optionalRef(d, 'inventory_file', ctx, file('inventory_file'));
-  const galaxyFile = optionalRef(d, 'galaxy_file', ctx, file('galaxy_file'));
-  const playbookDir = optionalRef(d, 'playbook_dir', ctx, file('playbook_dir'));
-  const groupVars = optionalRef(d, 'group_vars', ctx, file('group_vars'));
-  const hostVars = optionalRef(d, 'host_vars', ctx, file('host_vars'));
-  const playbookPaths = refList(d, 'playbook_paths', ctx, listed('playbook_paths'));
-  const rolePaths = refList(d, 'role_paths', ctx, listed('role_paths'));
-  const collectionPaths = refList(d, 'collection_paths', ctx, listed('collection_paths'));
+  const inventoryFile = optionalRef(
+    d,
+    'inventory_file',
+    ctx,
+    file('inventory_file'),
+    isFile('inventory_file'),
+  );
+  const galaxyFile = optionalRef(d, 'galaxy_file', ctx, file('galaxy_file'), isFile('galaxy_file'));
+  const playbookDir = optionalRef(d, 'playbook_dir', ctx, file('playbook_dir'), isDir('playbook_dir'));
+  const groupVars = optionalRef(d, 'group_vars', ctx, file('group_vars'), isDir('group_vars'));
+  const hostVars = optionalRef(d, 'host_vars', ctx, file('host_vars'), isDir('host_vars'));
+  const playbookPaths = refList(d, 'playbook_paths', ctx, listed('playbook_paths'), isDir('playbook_paths'));
+  const rolePaths = refList(d, 'role_paths', ctx, listed('role_paths'), isDir('role_paths'));
+  const collectionPaths = refList(
+    d,
+    'collection_paths',
+    ctx,
+    listed('collection_paths'),
+    isDir('collection_paths'),
+  );
   const inventoryGroups = (d.list('inventory_groups') ?? []).map((g) => g.trim()).filter((g) => g !== '');
   for (const group of inventoryGroups) {
     if (!INVENTORY_GROUP.test(group))

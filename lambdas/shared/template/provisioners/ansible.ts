@@ -112,11 +112,20 @@ export function decodeRemoteAnsible(
       `the remote ansible provisioner connects over SSH from the machine running Packer, and there is none here; it runs as ansible-local on the instance unless it needs that machine, as these options do: ${blocking.map((k) => `${k} (${BLOCKING[k]})`).join('; ')}. Remove them, or use an ansible-local provisioner`,
     );
   }
-  const playbook = optionalRef(d, 'playbook_file', ctx, (v, e) => `playbook_file: ${v} is invalid: ${e}`);
+  const playbook = optionalRef(d, 'playbook_file', ctx, (v, e) => `playbook_file: ${v} is invalid: ${e}`, {
+    kind: 'file',
+    wrong: (v) => `playbook_file: ${v} must point to a file`,
+  });
   if (d.nonEmpty('playbook_file') === undefined && !d.failed.has('playbook_file'))
     report.error(d.path, 'playbook_file must be specified.');
-  const inventory = optionalRef(d, 'inventory_file', ctx, (v, e) => `inventory_file: ${v} is invalid: ${e}`);
-  const galaxy = optionalRef(d, 'galaxy_file', ctx, (v, e) => `galaxy_file: ${v} is invalid: ${e}`);
+  const inventory = optionalRef(d, 'inventory_file', ctx, (v, e) => `inventory_file: ${v} is invalid: ${e}`, {
+    kind: 'file',
+    wrong: (v) => `inventory_file: ${v} must point to a file`,
+  });
+  const galaxy = optionalRef(d, 'galaxy_file', ctx, (v, e) => `galaxy_file: ${v} is invalid: ${e}`, {
+    kind: 'file',
+    wrong: (v) => `galaxy_file: ${v} must point to a file`,
+  });
   const extra = extraArguments(d, 'extra_arguments', report);
   const rolesPath = remoteDirectory(d, 'roles_path', report);
   const collectionsPath = remoteDirectory(d, 'collections_path', report);

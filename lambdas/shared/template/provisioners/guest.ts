@@ -17,7 +17,19 @@ import {
 export interface GuestContext {
   mode: 'workflow' | 'cli';
   report: Report;
+  /** The CLI's check of a local path; it may also tell a directory from a file ({@link LocalKindChecker}). */
   checkLocalFile?: (path: string) => string | undefined;
+}
+
+/** A local path checker that can also tell whether an existing path is a directory (the CLI's). */
+export type LocalKindChecker = ((path: string) => string | undefined) & {
+  isDirectory?: (path: string) => boolean | undefined;
+};
+
+/** What a key must name, and Packer's message when it names the other kind. */
+export interface Kind {
+  kind: 'file' | 'directory';
+  wrong: (value: string) => string;
 }
 
 /**
@@ -32,14 +44,22 @@ export function guestRef(
   path: Path,
   ctx: GuestContext,
   bad: (error: string) => string,
+  kind?: Kind,
 ): FileRef | undefined {
-  return parseFileRef(value, path, ctx.report, {
+  const ref = parseFileRef(value, path, ctx.report, {
     mode: ctx.mode,
     key,
     allowFolder: true,
     checkLocalFile: ctx.checkLocalFile,
     badLocal: bad,
   });
+  if (ref?.kind !== 'local' || kind === undefined) return ref;
+  const isDirectory = (ctx.checkLocalFile as LocalKindChecker | undefined)?.isDirectory?.(ref.path);
+  if (isDirectory !== undefined && isDirectory !== (kind.kind === 'directory')) {
+    ctx.report.error(path, kind.wrong(value));
+    return undefined;
+  }
+  return ref;
 }
 
 /** {@link guestRef} for an optional single-valued key. */
@@ -48,10 +68,11 @@ export function optionalRef(
   key: string,
   ctx: GuestContext,
   bad: (value: string, error: string) => string,
+  kind?: Kind,
 ): { ref?: FileRef; ok: boolean } {
   const value = d.nonEmpty(key)?.trim();
   if (value === undefined || value === '') return { ok: !d.failed.has(key) };
-  const ref = guestRef(value, key, d.at(key), ctx, (e) => bad(value, e));
+  const ref = guestRef(value, key, d.at(key), ctx, (e) => bad(value, e), kind);
   return ref === undefined ? { ok: false } : { ref, ok: true };
 }
 
@@ -61,13 +82,21 @@ export function refList(
   key: string,
   ctx: GuestContext,
   bad: (value: string, index: number, error: string) => string,
+  kind?: { kind: 'file' | 'directory'; wrong: (value: string, index: number) => string },
 ): { refs: FileRef[]; ok: boolean } {
   const refs: FileRef[] = [];
   let ok = !d.failed.has(key);
   (d.list(key) ?? []).forEach((raw, i) => {
     const value = raw.trim();
     if (value === '') return;
-    const ref = guestRef(value, key, [...d.at(key), i], ctx, (e) => bad(value, i, e));
+    const ref = guestRef(
+      value,
+      key,
+      [...d.at(key), i],
+      ctx,
+      (e) => bad(value, i, e),
+      kind === undefined ? undefined : { kind: kind.kind, wrong: (v) => kind.wrong(v, i) },
+    );
     if (ref === undefined) ok = false;
     else refs.push(ref);
   });

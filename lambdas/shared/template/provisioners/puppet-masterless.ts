@@ -152,12 +152,21 @@ export function decodePuppetMasterless(
   | undefined {
   const { report } = ctx;
   const before = report.problems.length;
-  const hiera = optionalRef(d, 'hiera_config_path', ctx, (_v, e) => `hiera_config_path is invalid: ${e}`);
-  const manifestDir = optionalRef(d, 'manifest_dir', ctx, (_v, e) => `manifest_dir is invalid: ${e}`);
+  const hiera = optionalRef(d, 'hiera_config_path', ctx, (_v, e) => `hiera_config_path is invalid: ${e}`, {
+    kind: 'file',
+    wrong: () => 'hiera_config_path must point to a file',
+  });
+  const manifestDir = optionalRef(d, 'manifest_dir', ctx, (_v, e) => `manifest_dir is invalid: ${e}`, {
+    kind: 'directory',
+    wrong: () => 'manifest_dir must point to a directory',
+  });
   const manifestFile = optionalRef(d, 'manifest_file', ctx, (_v, e) => `manifest_file is invalid: ${e}`);
   if (d.nonEmpty('manifest_file') === undefined && !d.failed.has('manifest_file'))
     report.error(d.path, 'A manifest_file must be specified.');
-  const modules = refList(d, 'module_paths', ctx, (_v, i, e) => `module_path[${i}] is invalid: ${e}`);
+  const modules = refList(d, 'module_paths', ctx, (_v, i, e) => `module_path[${i}] is invalid: ${e}`, {
+    kind: 'directory',
+    wrong: (_v, i) => `module_path[${i}] must point to a directory`,
+  });
   const facter: Record<string, string> = {};
   for (const [name, value] of Object.entries(d.map('facter') ?? {})) {
     if (!FACT_NAME.test(name)) {
