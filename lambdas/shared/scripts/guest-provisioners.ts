@@ -6,7 +6,7 @@ import type { FileRef } from '../config.js';
 import type { TemplateFunction } from '../template/engine.js';
 import type { GuestProvisioner } from '../template/provisioners/guest-types.js';
 import { ansibleLocalRefs, ansibleLocalScript } from './ansible-local.js';
-import type { GuestSource, GuestStagedFile } from './guest.js';
+import type { GuestSource, GuestStagedFile } from './guest-files.js';
 import { puppetRefs, puppetScript } from './puppet-masterless.js';
 
 export function guestRefs(p: GuestProvisioner): FileRef[] {

@@ -7,7 +7,7 @@ import { type FieldSpec, PROVISIONER_COMMON_KEYS } from '../keys.js';
 import type { RenderEnv } from '../render.js';
 import { ANSIBLE_OWN_KEYS, decodeRemoteAnsible } from './ansible.js';
 import { ANSIBLE_LOCAL_OWN_KEYS, type AnsibleLocalProvisioner, decodeAnsibleLocal } from './ansible-local.js';
-import type { GuestContext } from './guest.js';
+import type { GuestContext } from './guest-paths.js';
 import {
   decodePuppetMasterless,
   PUPPET_MASTERLESS_OWN_KEYS,

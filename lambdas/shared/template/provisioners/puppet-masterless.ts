@@ -8,7 +8,7 @@ import { type Decoded, describeValue, hasLineBreakOrNul } from '../decode.js';
 import { referencedFields, referencedUserVariables } from '../engine.js';
 import type { FieldSpec } from '../keys.js';
 import { parseAt } from '../render.js';
-import { extraArguments, type GuestContext, optionalRef, refList, remoteDirectory } from './guest.js';
+import { extraArguments, type GuestContext, optionalRef, refList, remoteDirectory } from './guest-paths.js';
 
 /** Packer's Unix `stagingDir`. */
 export const PUPPET_STAGING_DIRECTORY = '/tmp/packer-puppet-masterless';
