@@ -5,14 +5,8 @@
  */
 import type { FileRef } from '../../config.js';
 import { parseFileRef } from '../builder.js';
-import {
-  type Decoded,
-  describeValue,
-  hasLineBreakOrNul,
-  type Path,
-  type Report,
-  truncate,
-} from '../decode.js';
+import { type Decoded, describeValue, type Path, type Report, truncate } from '../decode.js';
+import { checkRemoteDirectory } from './guest.js';
 
 export interface GuestContext {
   mode: 'workflow' | 'cli';
@@ -103,21 +97,11 @@ export function refList(
   return { refs, ok };
 }
 
-/**
- * An absolute directory on the instance (`staging_directory`, `working_directory`, `galaxy_roles_path`): it is
- * quoted wherever it is used, so any character but a line break or NUL works.
- */
+/** An optional directory on the instance: {@link checkRemoteDirectory}'s rule. */
 export function remoteDirectory(d: Decoded, key: string, report: Report): string | undefined {
   const value = d.nonEmpty(key);
   if (value === undefined) return undefined;
-  if (!value.startsWith('/') || hasLineBreakOrNul(value) || value.split('/').includes('..')) {
-    report.error(
-      d.at(key),
-      `${key} must be an absolute directory on the instance, without "..", line breaks or NUL, got ${describeValue(value)}`,
-    );
-    return undefined;
-  }
-  return value;
+  return checkRemoteDirectory(value, key, d.at(key), report) ? value : undefined;
 }
 
 /**
