@@ -8,6 +8,7 @@ import { type Decoded, describeValue, hasLineBreakOrNul } from '../decode.js';
 import { referencedFields, referencedUserVariables } from '../engine.js';
 import type { FieldSpec } from '../keys.js';
 import { parseAt } from '../render.js';
+import { checkGuestOsType } from './guest.js';
 import { extraArguments, type GuestContext, optionalRef, refList, remoteDirectory } from './guest-paths.js';
 
 /** Packer's Unix `stagingDir`. */
@@ -133,8 +134,7 @@ export const PUPPET_MASTERLESS_OWN_KEYS: readonly FieldSpec[] = [
   },
   {
     key: 'guest_os_type',
-    type: { kind: 'string', allowed: ['unix', 'linux', 'Unix', 'Linux'] },
-    invalid: (v) => `Invalid guest_os_type: "${v}"`,
+    type: { kind: 'string' },
     default: 'unix',
     description: 'Only `unix` (instance-store AMIs are Linux).',
   },
@@ -152,6 +152,7 @@ export function decodePuppetMasterless(
   | undefined {
   const { report } = ctx;
   const before = report.problems.length;
+  checkGuestOsType(d.string('guest_os_type'), d.at('guest_os_type'), report);
   const hiera = optionalRef(d, 'hiera_config_path', ctx, (_v, e) => `hiera_config_path is invalid: ${e}`, {
     kind: 'file',
     wrong: () => 'hiera_config_path must point to a file',
