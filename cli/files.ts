@@ -34,6 +34,18 @@ export function statError(path: string, cwd: string): string | undefined {
 }
 
 /** A `checkLocalFile` for template validation, bound to a working directory. */
-export function localFileChecker(cwd: string): (path: string) => string | undefined {
-  return (path) => statError(path, cwd);
+export function localFileChecker(cwd: string): ((path: string) => string | undefined) & {
+  isDirectory: (path: string) => boolean | undefined;
+} {
+  const check = (path: string) => statError(path, cwd);
+  // Guest provisioner keys must name a file or a directory: Packer tells them apart at validation too.
+  return Object.assign(check, {
+    isDirectory: (path: string) => {
+      try {
+        return statSync(isAbsolute(path) ? path : resolve(cwd, path)).isDirectory();
+      } catch {
+        return undefined;
+      }
+    },
+  });
 }

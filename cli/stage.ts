@@ -20,7 +20,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import { STAGING_ROOT, safeSegment } from '../lambdas/shared/staging-paths.js';
@@ -117,8 +117,8 @@ interface Reference {
   value: string;
   /** Directories are accepted (file provisioner sources). */
   allowDirectory: boolean;
-  /** A directory is required, and its contents are staged as an `s3://…/` prefix (chef-solo, salt-masterless). */
-  directoryContents?: boolean;
+  /** Guest provisioner paths: what the key must name, Packer's message otherwise, and how a directory is sent. */
+  guest?: GuestKey;
   /** Packer's message for a file that cannot be read. */
   bad: (path: string, error: string) => string;
   replace: (uri: string) => void;
@@ -158,53 +158,8 @@ function appliesToAny(p: JsonRecord, builds: ReadonlySet<string>): boolean {
   return [...builds].some((b) => (only.length === 0 || only.includes(b)) && !except.includes(b));
 }
 
-/** The local path keys of the guest-side provisioners. */
-const GUEST_PATH_KEYS: Record<string, typeof CHEF_SOLO_PATH_KEYS> = {
-  'chef-solo': CHEF_SOLO_PATH_KEYS,
-  'salt-masterless': SALT_MASTERLESS_PATH_KEYS,
-};
-
-function collectGuestKeys(
-  p: JsonRecord,
-  keys: typeof CHEF_SOLO_PATH_KEYS,
-  where: string,
-  out: Reference[],
-): void {
-  for (const { key, list, directory, bad } of keys) {
-    const values = p[key];
-    const add = (value: unknown, at: string, replace: (uri: string) => void) => {
-      if (typeof value !== 'string' || value.trim() === '') return;
-      out.push({
-        where: at,
-        value: value.trim(),
-        allowDirectory: directory,
-        directoryContents: directory,
-        bad,
-        replace,
-      });
-    };
-    if (list && Array.isArray(values)) {
-      values.forEach((item, i) => {
-        add(item, `${where}.${key}[${i}]`, (uri) => (values[i] = uri));
-      });
-    } else if (list && typeof values === 'string') {
-      // A comma-separated list, as Packer's decoder splits it.
-      const parts = values.split(',');
-      parts.forEach((item, i) => {
-        add(item, `${where}.${key}[${i}]`, (uri) => {
-          parts[i] = uri;
-          p[key] = [...parts];
-        });
-      });
-    } else if (!list) {
-      add(values, `${where}.${key}`, (uri) => (p[key] = uri));
-    }
-  }
-}
-
 function collectProvisionerKeys(p: JsonRecord, type: unknown, where: string, out: Reference[]): void {
-  const guest =
-    typeof type === 'string' && Object.hasOwn(GUEST_PATH_KEYS, type) ? GUEST_PATH_KEYS[type] : undefined;
+  const guest = typeof type === 'string' && Object.hasOwn(GUEST_KEYS, type) ? GUEST_KEYS[type] : undefined;
   if (guest !== undefined) {
     collectGuestKeys(p, guest, where, out);
     return;
@@ -240,6 +195,144 @@ function collectProvisionerKeys(p: JsonRecord, type: unknown, where: string, out
         });
       }
     });
+  }
+}
+
+/**
+ * The local paths of the guest-side provisioners (Packer stats each in `Prepare`): `kind` is what the key must
+ * name. Directories are uploaded with their layout and always mean their contents (Packer's `UploadDir` of
+ * `src/`); `folder` uploads the file's whole folder with it (the remote `ansible` playbook, which runs on the
+ * instance beside what it finds next to it on Packer's host).
+ */
+interface GuestKey {
+  key: string;
+  list?: boolean;
+  kind: 'file' | 'directory' | 'any';
+  folder?: boolean;
+  /** Packer's message for a path that cannot be stat'ed, and for one of the wrong kind. */
+  bad: (path: string, error: string, index: number) => string;
+  wrong: (path: string, index: number) => string;
+}
+
+const ansibleFile = (key: string, list = false): GuestKey => ({
+  key,
+  list,
+  kind: 'file',
+  bad: (p, e) => `${key}: ${p} is invalid: ${e}`,
+  wrong: (p) => `${key}: ${p} must point to a file`,
+});
+const ansibleDir = (key: string, list = false): GuestKey => ({
+  key,
+  list,
+  kind: 'directory',
+  bad: (p, e) => `${key}: ${p} is invalid: ${e}`,
+  wrong: (p) => `${key}: ${p} must point to a directory`,
+});
+
+/** chef-solo's and salt-masterless's path keys (their modules word Packer's messages for them). */
+const packerPathKeys = (
+  keys: readonly {
+    key: string;
+    list: boolean;
+    directory: boolean;
+    bad: (p: string, e: string) => string;
+    notDirectory?: (p: string) => string;
+  }[],
+): GuestKey[] =>
+  keys.map(({ key, list, directory, bad, notDirectory }) => ({
+    key,
+    list,
+    kind: directory ? 'directory' : 'file',
+    bad: (p, e) => bad(p, e),
+    wrong: directory
+      ? (p) => notDirectory?.(p) ?? bad(p, `stat ${p}: not a directory`)
+      : (p) => bad(p, `${p} is a directory, not a file`),
+  }));
+
+/** The local path keys of every guest-side provisioner type. */
+const GUEST_KEYS: Readonly<Record<string, readonly GuestKey[]>> = {
+  'chef-solo': packerPathKeys(CHEF_SOLO_PATH_KEYS),
+  'salt-masterless': packerPathKeys(SALT_MASTERLESS_PATH_KEYS),
+  'ansible-local': [
+    ansibleDir('playbook_dir'),
+    ansibleFile('playbook_file'),
+    ansibleFile('playbook_files', true),
+    ansibleFile('inventory_file'),
+    ansibleFile('galaxy_file'),
+    ansibleDir('group_vars'),
+    ansibleDir('host_vars'),
+    ansibleDir('role_paths', true),
+    ansibleDir('collection_paths', true),
+    ansibleDir('playbook_paths', true),
+  ],
+  ansible: [
+    { ...ansibleFile('playbook_file'), folder: true },
+    ansibleFile('inventory_file'),
+    ansibleFile('galaxy_file'),
+  ],
+  'puppet-masterless': [
+    {
+      key: 'hiera_config_path',
+      kind: 'file',
+      bad: (_p, e) => `hiera_config_path is invalid: ${e}`,
+      wrong: () => 'hiera_config_path must point to a file',
+    },
+    {
+      key: 'manifest_dir',
+      kind: 'directory',
+      bad: (_p, e) => `manifest_dir is invalid: ${e}`,
+      wrong: () => 'manifest_dir must point to a directory',
+    },
+    {
+      key: 'module_paths',
+      list: true,
+      kind: 'directory',
+      bad: (_p, e, i) => `module_path[${i}] is invalid: ${e}`,
+      wrong: (_p, i) => `module_path[${i}] must point to a directory`,
+    },
+    {
+      key: 'manifest_file',
+      kind: 'any',
+      bad: (_p, e) => `manifest_file is invalid: ${e}`,
+      wrong: () => '',
+    },
+  ],
+};
+
+function collectGuestKeys(p: JsonRecord, keys: readonly GuestKey[], where: string, out: Reference[]): void {
+  for (const guest of keys) {
+    const value = p[guest.key];
+    const add = (text: string, at: string, index: number, replace: (uri: string) => void) => {
+      if (text.trim() === '') return;
+      out.push({
+        where: at,
+        value: text.trim(),
+        allowDirectory: guest.kind !== 'file',
+        guest: {
+          ...guest,
+          bad: (path, e) => guest.bad(path, e, index),
+          wrong: (path) => guest.wrong(path, index),
+        },
+        bad: (path, e) => guest.bad(path, e, index),
+        replace,
+      });
+    };
+    if (guest.list === true && Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (typeof item === 'string') add(item, `${where}.${guest.key}[${i}]`, i, (uri) => (value[i] = uri));
+      });
+    } else if (guest.list === true && typeof value === 'string') {
+      // A comma-separated list, as Packer's decoder splits it.
+      const parts = value.split(',');
+      parts.forEach((item, i) => {
+        add(item, `${where}.${guest.key}[${i}]`, i, (uri) => {
+          parts[i] = uri;
+          p[guest.key] = [...parts];
+        });
+      });
+    } else if (typeof value === 'string') {
+      add(value, `${where}.${guest.key}`, 0, (uri) => (p[guest.key] = uri));
+    }
   }
 }
 
@@ -390,10 +483,14 @@ export async function planStaging(template: unknown, opts: PlanOptions): Promise
       continue;
     }
     const isDirectory = (await stat(path)).isDirectory();
-    if (isDirectory && !ref.allowDirectory) {
+    if (
+      ref.guest !== undefined &&
+      isDirectory !== (ref.guest.kind === 'directory') &&
+      ref.guest.kind !== 'any'
+    ) {
+      problems.push(ref.guest.wrong(rendered, 0));
+    } else if (isDirectory && !ref.allowDirectory) {
       problems.push(ref.bad(rendered, `${rendered} is a directory, not a file`));
-    } else if (!isDirectory && ref.directoryContents === true) {
-      problems.push(ref.bad(rendered, `stat ${rendered}: not a directory`));
     } else {
       locals.push({ ref, path, isDirectory });
     }
@@ -405,19 +502,22 @@ export async function planStaging(template: unknown, opts: PlanOptions): Promise
   const objects: StagedObject[] = [];
   const planned = new Map<string, string>();
   for (const { ref, path, isDirectory } of locals) {
-    const trailingSlash = /[/\\]$/.test(ref.value) || ref.directoryContents === true;
-    const cacheKey = `${path}\0${isDirectory && trailingSlash ? '/' : ''}`;
+    // A guest provisioner's directory always means its contents; the remote ansible playbook brings its folder.
+    const trailingSlash = ref.guest !== undefined || /[/\\]$/.test(ref.value);
+    const folder = ref.guest?.folder === true;
+    const source = folder ? dirname(path) : path;
+    const cacheKey = `${source}\0${(isDirectory || folder) && trailingSlash ? '/' : ''}`;
     let uri = planned.get(cacheKey);
     if (uri === undefined) {
-      const planOne = await planUpload(opts.bucket, prefix, path, isDirectory, trailingSlash);
+      const planOne = await planUpload(opts.bucket, prefix, source, isDirectory || folder, trailingSlash);
       uri = planOne.uri;
       planned.set(cacheKey, uri);
-      staged.push({ localPath: path, uri });
+      staged.push({ localPath: source, uri });
       for (const object of planOne.objects) {
         if (!objects.some((o) => o.key === object.key)) objects.push(object);
       }
     }
-    ref.replace(uri);
+    ref.replace(folder ? `${uri}${relative(source, path).split(sep).map(safeSegment).join('/')}` : uri);
   }
   return { template: rewrap(root), staged, bucket: opts.bucket, objects };
 }

@@ -60,6 +60,8 @@ function provisionerLine(input: StateView, build: string | undefined): Line[] {
   if (!p) return [say('Provisioning...', build)];
   if (p.type === 'chef-solo') return [say('Provisioning with chef-solo', build)];
   if (p.type === 'salt-masterless') return [say('Provisioning with Salt...', build)];
+  if (p.type === 'ansible-local') return [say('Provisioning with Ansible...', build)];
+  if (p.type === 'puppet-masterless') return [say('Provisioning with Puppet...', build)];
   if (p.type === 'file') {
     const from = p.sources && p.sources.length > 0 ? p.sources.map((s) => s.uri).join(', ') : '<content>';
     return [say(`Uploading ${from} => ${p.destination ?? ''}`, build)];

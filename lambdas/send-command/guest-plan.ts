@@ -1,12 +1,15 @@
 /**
- * The command folders of the guest-side provisioners (chef-solo, salt-masterless): their generated `run.sh`,
- * the generated configuration files, and every file of the trees they upload, each staged as `files/<n>`.
+ * The command folders of the guest-side provisioners (ansible-local, chef-solo, puppet-masterless,
+ * salt-masterless): their generated `run.sh`, the generated configuration files, and every file of the trees
+ * they upload, each staged as `files/<n>`.
  */
 
 import { ProvisionerFailedError, TaskInputError, TemplateValidationError } from '../shared/errors.js';
 import { chefSoloScript } from '../shared/scripts/chef-solo.js';
 import { joinRemote, normalizeRemotePath } from '../shared/scripts/common.js';
 import type { GuestPlacement } from '../shared/scripts/guest.js';
+import { guestScript } from '../shared/scripts/guest-provisioners.js';
+import { PACKER_BUILDER_TYPE } from '../shared/scripts/provision.js';
 import { saltScript } from '../shared/scripts/salt-masterless.js';
 import type { BuildState } from '../shared/state.js';
 import { renderTemplate, TemplateRenderError, TemplateSyntaxError } from '../shared/template/engine.js';
@@ -16,18 +19,13 @@ import {
   type ChefSoloProvisioner,
 } from '../shared/template/provisioners/chef-solo.js';
 import type { GuestUpload } from '../shared/template/provisioners/guest.js';
+import type { GuestProvisioner } from '../shared/template/provisioners/guest-types.js';
 import {
   SALT_CONFIG_DIR,
   type SaltMasterlessProvisioner,
 } from '../shared/template/provisioners/salt-masterless.js';
 import { seededUuid } from '../shared/template/uuid.js';
 import type { ResolvedSource, StagedFile } from './plan.js';
-
-export type GuestProvisioner = ChefSoloProvisioner | SaltMasterlessProvisioner;
-
-export function isGuestProvisioner(p: { type: string }): p is GuestProvisioner {
-  return p.type === 'chef-solo' || p.type === 'salt-masterless';
-}
 
 /** What the caller resolved for a guest provisioner: its uploads' S3 sources, in order, and the config template. */
 export interface GuestInputs {
@@ -200,15 +198,58 @@ function saltPlan(build: BuildState, p: SaltMasterlessProvisioner, inputs: Guest
   return [{ name: RUN_SCRIPT, source: { kind: 'text' as const, body: script } }, ...staged];
 }
 
-/** The staged files of a guest provisioner's command. */
+/** An ansible-local or puppet-masterless command: its references were resolved into `sources`, in order. */
+function scriptPlan(
+  build: BuildState,
+  provisioner: Exclude<GuestProvisioner, ChefSoloProvisioner | SaltMasterlessProvisioner>,
+  inputs: GuestInputs,
+  where: GuestWhere,
+): StagedFile[] {
+  const { keyPath, step } = where;
+  const seed = build.execution.id;
+  const { script, staged } = guestScript(provisioner, {
+    sources: inputs.sources,
+    ...(build.config.runAsUser === undefined ? {} : { runAsUser: build.config.runAsUser }),
+    buildName: build.config.name,
+    builderType: PACKER_BUILDER_TYPE,
+    functions: packerFunctions({
+      now: new Date(build.execution.startTime),
+      uuid: seededUuid(`${seed}:${keyPath}.execute_command`),
+      userVariables: {
+        ...build.config.lateVariables,
+        ...(provisioner.type === 'puppet-masterless' ? provisioner.commandVariables : {}),
+      },
+      buildName: build.config.name,
+      buildType: PACKER_BUILDER_TYPE,
+    }),
+    uuid: seededUuid(`${seed}:${keyPath}.staging_directory`)(),
+    suffix: where.scriptSuffix,
+    keyPath,
+    step,
+  });
+  return [{ name: RUN_SCRIPT, source: { kind: 'text', body: script } }, ...staged];
+}
+
+/** Where a guest command stands: its template key path, its step name, and Packer's random script suffix. */
+export interface GuestWhere {
+  keyPath: string;
+  step: string;
+  scriptSuffix: number;
+}
+
+/** The staged files of a guest provisioner's command, by its type. */
 export function guestPlan(
   build: BuildState,
   provisioner: GuestProvisioner,
   inputs: GuestInputs,
-  keyPath: string,
-  step: string,
+  where: GuestWhere,
 ): StagedFile[] {
-  return provisioner.type === 'chef-solo'
-    ? chefPlan(build, provisioner, inputs, keyPath, step)
-    : saltPlan(build, provisioner, inputs, step);
+  switch (provisioner.type) {
+    case 'chef-solo':
+      return chefPlan(build, provisioner, inputs, where.keyPath, where.step);
+    case 'salt-masterless':
+      return saltPlan(build, provisioner, inputs, where.step);
+    default:
+      return scriptPlan(build, provisioner, inputs, where);
+  }
 }

@@ -29,8 +29,9 @@ import {
 } from '../shared/template/bundle-commands.js';
 import { TemplateRenderError, TemplateSyntaxError } from '../shared/template/engine.js';
 import { packerFunctions } from '../shared/template/functions.js';
+import { isGuestProvisioner } from '../shared/template/provisioners/guest-types.js';
 import { seededUuid } from '../shared/template/uuid.js';
-import { type GuestInputs, guestPlan, isGuestProvisioner } from './guest-plan.js';
+import { type GuestInputs, guestPlan } from './guest-plan.js';
 
 /** Where a staged file's bytes come from. */
 export type StagedSource =
@@ -84,7 +85,7 @@ export interface PlanInputs {
   architecture?: string;
   /** Packer's `rand.Intn(9999)` for the script name `script_<n>.sh`. */
   scriptSuffix: number;
-  /** Resolved files of a chef-solo or salt-masterless provisioner. */
+  /** Resolved files of a guest-side provisioner (ansible-local, chef-solo, puppet-masterless, salt-masterless). */
   guest?: GuestInputs;
 }
 
@@ -345,7 +346,11 @@ export function planCommand(build: BuildState, inputs: PlanInputs): CommandPlan 
       if (isGuestProvisioner(provisioner)) {
         const step = commandStepName(config, key);
         const guest = inputs.guest ?? { sources: [] };
-        files = guestPlan(build, provisioner, guest, provisionerKeyPath(build, key), step);
+        files = guestPlan(build, provisioner, guest, {
+          keyPath: provisionerKeyPath(build, key),
+          step,
+          scriptSuffix: inputs.scriptSuffix,
+        });
         break;
       }
       files =

@@ -27,6 +27,7 @@ import type { BuildConfig, FileRef } from '../shared/config.js';
 import { ProvisionerFailedError, TaskInputError, X509UploadError } from '../shared/errors.js';
 import type { Clients, TaskEnvironment } from '../shared/runtime.js';
 import { commandProvisioner, commandStepName, DELIVERY_TIMEOUT_SECONDS } from '../shared/scripts/command.js';
+import { guestRefs } from '../shared/scripts/guest-provisioners.js';
 import {
   type CommandKey,
   commandFolder,
@@ -35,7 +36,8 @@ import {
 } from '../shared/staging.js';
 import type { BuildState, CommandInfo, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
-import { type GuestInputs, type GuestProvisioner, isGuestProvisioner } from './guest-plan.js';
+import { type GuestProvisioner, isGuestProvisioner } from '../shared/template/provisioners/guest-types.js';
+import type { GuestInputs } from './guest-plan.js';
 import { type PlanInputs, planCommand, type ResolvedSource, refSource, type StagedFile } from './plan.js';
 
 export const sendCommandArgsSchema = z.discriminatedUnion('kind', [
@@ -217,10 +219,15 @@ async function resolveGuestInputs(
   s3: S3Client,
   provisioner: GuestProvisioner,
   step: string,
+  keyPath: string,
 ): Promise<GuestInputs> {
+  const uploads =
+    provisioner.type === 'chef-solo' || provisioner.type === 'salt-masterless'
+      ? provisioner.uploads.map((upload) => ({ ref: upload.ref, what: upload.key }))
+      : guestRefs(provisioner).map((ref, i) => ({ ref, what: `${keyPath}.files[${i}]` }));
   const sources: ResolvedSource[] = [];
-  for (const upload of provisioner.uploads) {
-    sources.push(await resolveFileSource(s3, upload.ref, step, upload.key));
+  for (const { ref, what } of uploads) {
+    sources.push(await resolveFileSource(s3, ref, step, what));
   }
   if (provisioner.type !== 'chef-solo' || provisioner.configTemplate === undefined) return { sources };
   const source = refSource(provisioner.configTemplate, 'config_template', false);
@@ -246,22 +253,19 @@ async function planInputs(
 ): Promise<PlanInputs> {
   const inputs: PlanInputs = { key, scriptSuffix: deps.randomSuffix() };
   const provisioner = commandProvisioner(build.config, key);
-  if (provisioner?.type === 'file') {
+  if (provisioner !== undefined && provisioner.type !== 'shell') {
     const s3 = deps.clients.s3(deps.stagingRegion);
     const step = commandStepName(build.config, key);
     const keyPath =
       key.kind === 'error-cleanup' ? 'error-cleanup-provisioner' : `provisioners[${provisioner.index}]`;
-    inputs.fileSources = [];
-    for (const [i, ref] of provisioner.sources.entries()) {
-      inputs.fileSources.push(await resolveFileSource(s3, ref, step, `${keyPath}.sources[${i}]`));
+    if (isGuestProvisioner(provisioner)) {
+      inputs.guest = await resolveGuestInputs(s3, provisioner, step, keyPath);
+    } else {
+      inputs.fileSources = [];
+      for (const [i, ref] of provisioner.sources.entries()) {
+        inputs.fileSources.push(await resolveFileSource(s3, ref, step, `${keyPath}.sources[${i}]`));
+      }
     }
-  }
-  if (provisioner !== undefined && isGuestProvisioner(provisioner)) {
-    inputs.guest = await resolveGuestInputs(
-      deps.clients.s3(deps.stagingRegion),
-      provisioner,
-      commandStepName(build.config, key),
-    );
   }
   if (key.kind === 'bundle') inputs.architecture = await instanceArchitecture(deps, build, instanceId);
   return inputs;

@@ -143,8 +143,7 @@ export interface FileProvisioner {
 export type Provisioner =
   | ShellProvisioner
   | FileProvisioner
-  | import('./template/provisioners/chef-solo.js').ChefSoloProvisioner
-  | import('./template/provisioners/salt-masterless.js').SaltMasterlessProvisioner;
+  | import('./template/provisioners/guest-types.js').GuestProvisioner;
 
 /** `manifest` post-processor settings. */
 export interface ManifestPostProcessor {

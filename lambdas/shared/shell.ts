@@ -31,7 +31,9 @@ export function isShellSafe(value: string): boolean {
 export type CommandPart =
   | { kind: 'text'; text: string }
   | { kind: 'value'; text: string; label: string }
-  | { kind: 'variable'; name: string; label: string };
+  | { kind: 'variable'; name: string; label: string }
+  /** Several words already quoted by this system (`FACTER_a='1' FACTER_b='2'`): allowed only outside quotes. */
+  | { kind: 'words'; text: string; label: string };
 
 /** Where the shell is, at a point of a command line. */
 type QuotingContext =
@@ -162,6 +164,14 @@ export function composeShellCommand(
     if (dollar) return joined(part.label, 'a "$"');
     // Read through a widened binding: `scan` changes the context in a closure, which narrowing does not see.
     const here = context as QuotingContext;
+    if (part.kind === 'words') {
+      if (here.mode !== 'unquoted') {
+        return { problem: `${part.label} is several shell words, so it must stand outside quotes` };
+      }
+      for (const char of part.text) scan(char);
+      out.push(part.text);
+      continue;
+    }
     if (part.kind === 'variable') {
       if (!VARIABLE_NAME.test(part.name)) return { problem: `${part.label}: invalid variable name` };
       const ref = `\${${part.name}}`;

@@ -35,6 +35,8 @@ const DIFFERENCES = {
     'x509 files are s3:// and ssm: references in the workflow (the CLI accepts them too); Packer stats local paths',
   requiredPlugins: 'packer { required_plugins } came with Packer 1.7; 1.6.6 refuses the block',
   noSsh: 'commands run through SSM here, so ssh_username is optional (root by default); Packer requires it',
+  remoteAnsibleHost:
+    "the remote ansible provisioner runs as ansible-local on the instance here; ssh_host_key_file needs Packer's SSH proxy, so it is refused",
 } as const;
 
 interface OracleCase {
@@ -48,6 +50,17 @@ const CASES: OracleCase[] = [
   { file: 'salt-excluded.json', args: ['-only', 'amazon-instance'] },
   { file: 'salt-excluded.json', args: ['-except', 'ebs'] },
   { file: 'invalid.json' },
+  { file: 'guest-provisioners.json' },
+  { file: 'guest-missing-files.json' },
+  { file: 'guest-missing-keys.json' },
+  { file: 'guest-wrong-kind.json' },
+  { file: 'ansible-local-excluded.json', args: ['-only', 'amazon-instance'] },
+  { file: 'ansible-local-excluded.json', args: ['-except', 'ebs'] },
+  { file: 'remote-ansible.json' },
+  {
+    file: 'remote-ansible-host-key.json',
+    difference: { reason: 'remoteAnsibleHost', packer: true, ours: false },
+  },
   { file: 'examples/full.json' },
   { file: 'examples/full.pkr.hcl' },
   { file: 'examples/full.pkr.hcl', args: ['-var', 'app_version=not-a-version'] },

@@ -24,8 +24,7 @@ import {
   TEMPLATE_KEYS,
   type ValueType,
 } from './keys.js';
-import { CHEF_SOLO_KEYS } from './provisioners/chef-solo.js';
-import { SALT_MASTERLESS_KEYS } from './provisioners/salt-masterless.js';
+import { GUEST_PROVISIONER_TYPES, guestType } from './provisioners/guest-types.js';
 
 type Schema = Record<string, unknown>;
 
@@ -200,18 +199,23 @@ export function templateSchema(): Schema {
       provisioner: {
         type: 'object',
         required: ['type'],
-        properties: { type: { type: 'string', enum: ['shell', 'file', 'chef-solo', 'salt-masterless'] } },
+        properties: { type: { type: 'string', enum: ['shell', 'file', ...GUEST_PROVISIONER_TYPES] } },
         allOf: [
           ifThen({ properties: { type: { const: 'shell' } } }, ref('shellProvisioner')),
           ifThen({ properties: { type: { const: 'file' } } }, ref('fileProvisioner')),
-          ifThen({ properties: { type: { const: 'chef-solo' } } }, ref('chefSoloProvisioner')),
-          ifThen({ properties: { type: { const: 'salt-masterless' } } }, ref('saltMasterlessProvisioner')),
+          ...GUEST_PROVISIONER_TYPES.map((type) =>
+            ifThen({ properties: { type: { const: type } } }, ref(`${type}Provisioner`)),
+          ),
         ],
       },
       shellProvisioner: objectSchema(SHELL_KEYS),
       fileProvisioner: objectSchema(FILE_KEYS),
-      chefSoloProvisioner: objectSchema(CHEF_SOLO_KEYS),
-      saltMasterlessProvisioner: objectSchema(SALT_MASTERLESS_KEYS),
+      ...Object.fromEntries(
+        GUEST_PROVISIONER_TYPES.map((type) => [
+          `${type}Provisioner`,
+          objectSchema(guestType(type)?.keys ?? []),
+        ]),
+      ),
       postProcessor: {
         anyOf: [
           { type: 'string' },
@@ -305,8 +309,9 @@ export function keyReferenceMarkdown(): string {
   }
   lines.push('### `shell` provisioner', '', ...table(SHELL_KEYS), '');
   lines.push('### `file` provisioner', '', ...table(FILE_KEYS), '');
-  lines.push('### `chef-solo` provisioner', '', ...table(CHEF_SOLO_KEYS), '');
-  lines.push('### `salt-masterless` provisioner', '', ...table(SALT_MASTERLESS_KEYS), '');
+  for (const type of GUEST_PROVISIONER_TYPES) {
+    lines.push(`### \`${type}\` provisioner`, '', ...table(guestType(type)?.keys ?? []), '');
+  }
   lines.push('### `manifest` post-processor', '', ...table(MANIFEST_KEYS));
   return lines.join('\n');
 }

@@ -1150,7 +1150,12 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
 
 /** Keys every provisioner takes (Packer core: `only`, `except`, `override`, `pause_before`, `max_retries`, `timeout`). */
 export const PROVISIONER_COMMON_KEYS: readonly FieldSpec[] = [
-  { key: 'type', type: str(), description: '`shell`, `file`, `chef-solo` or `salt-masterless`.' },
+  {
+    key: 'type',
+    type: str(),
+    description:
+      '`shell`, `file`, `ansible-local`, `ansible`, `chef-solo`, `puppet-masterless` or `salt-masterless`.',
+  },
   { key: 'name', type: str(), description: 'Display name in messages and the execution view.' },
   { key: 'only', type: list, description: 'Run only for these builds (by build name).' },
   { key: 'except', type: list, description: 'Run for every build but these.' },

@@ -23,8 +23,7 @@ import {
 } from './decode.js';
 import { isPlainText, referencedFields, referencedFunctions, renderTemplate } from './engine.js';
 import { FILE_KEYS, type FieldSpec, SHELL_IGNORED_KEYS, SHELL_KEYS } from './keys.js';
-import { CHEF_SOLO_KEYS, chefSolo } from './provisioners/chef-solo.js';
-import { SALT_MASTERLESS_KEYS, saltMasterless } from './provisioners/salt-masterless.js';
+import { GUEST_PROVISIONER_TYPES, guestType } from './provisioners/guest-types.js';
 import {
   checkFunctionUse,
   checkUserVariables,
@@ -35,36 +34,15 @@ import {
   usesUnresolved,
 } from './render.js';
 
-/**
- * Guest-side configuration-management provisioners: their keys and decoders (./provisioners/). A function, not
- * a table, because those modules import this one.
- */
-function guestProvisioner(type: string):
-  | {
-      keys: readonly FieldSpec[];
-      decode: (d: Decoded, i: number, ctx: ProvisionerContext) => Provisioner | undefined;
-    }
-  | undefined {
-  if (type === 'chef-solo') return { keys: CHEF_SOLO_KEYS, decode: chefSolo };
-  if (type === 'salt-masterless') return { keys: SALT_MASTERLESS_KEYS, decode: saltMasterless };
-  return undefined;
-}
-
 export const DEFAULT_EXECUTE_COMMAND = 'chmod +x {{.Path}}; {{.Vars}} {{.Path}}';
 export const DEFAULT_INLINE_SHEBANG = '/bin/sh -e';
 export const DEFAULT_REMOTE_FOLDER = '/tmp';
-
-const SUPPORTED = 'supported: shell, file, chef-solo, salt-masterless';
 
 /** What to use instead of a provisioner type this system does not run. */
 const ALTERNATIVES: Record<string, string> = {
   'shell-local':
     'it runs on the machine running Packer, and there is none here: run it before or after `ami-builder build`, or use a shell provisioner',
-  ansible:
-    'install Ansible on the instance and run ansible-playbook from a shell provisioner (as ansible-local does)',
-  'ansible-local': 'install Ansible on the instance and run ansible-playbook from a shell provisioner',
   'chef-client': 'install Chef on the instance and run chef-client from a shell provisioner',
-  'puppet-masterless': 'install Puppet on the instance and run puppet apply from a shell provisioner',
   'puppet-server': 'install Puppet on the instance and run the agent from a shell provisioner',
   converge: 'run converge from a shell provisioner',
   inspec: 'run InSpec from a shell provisioner on the instance',
@@ -165,11 +143,11 @@ export function readProvisioner(
   if (selectedNames !== undefined && !selectedNames.some((name) => runsFor({ only, except }, name))) {
     return undefined;
   }
-  if (type !== 'shell' && type !== 'file' && guestProvisioner(type) === undefined) {
+  if (type !== 'shell' && type !== 'file' && guestType(type) === undefined) {
     const hint = ALTERNATIVES[type];
     report.error(
       [...path, 'type'],
-      `provisioner type ${JSON.stringify(truncate(type, 60))} is not supported; ${SUPPORTED}${hint === undefined ? '' : `. Instead: ${hint}`}`,
+      `provisioner type ${JSON.stringify(truncate(type, 60))} is not supported; supported: shell, file, ${GUEST_PROVISIONER_TYPES.join(', ')}${hint === undefined ? '' : `. Instead: ${hint}`}`,
     );
     return undefined;
   }
@@ -446,7 +424,7 @@ export function buildProvisioner(
   ctx: ProvisionerContext,
 ): Provisioner | undefined {
   const record = merged(raw, rawName);
-  const guest = guestProvisioner(raw.type);
+  const guest = guestType(raw.type);
   const specs: readonly FieldSpec[] = guest?.keys ?? (raw.type === 'shell' ? SHELL_KEYS : FILE_KEYS);
   const early: Renderer = (text, at) => renderEarly(text, at, ctx.report, ctx.env);
   const d = decodeFields(record, specs, raw.path, ctx.report, {

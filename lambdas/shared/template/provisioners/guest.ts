@@ -178,13 +178,21 @@ export function checkGuestOsType(value: string | undefined, path: Path, report: 
   report.error(path, `Invalid guest_os_type: "${value}"`);
 }
 
-/** An absolute directory on the instance, without NUL or line breaks (it is quoted wherever it is used). */
+/**
+ * An absolute directory on the instance (`staging_directory`, `working_directory`, `galaxy_roles_path`…),
+ * without NUL, line breaks or `..` segments: it is quoted wherever it is used, so any other character works.
+ * The one check of every guest-side provisioner.
+ */
 export function checkRemoteDirectory(value: string, key: string, path: Path, report: Report): boolean {
   if (!value.startsWith('/') || /[\n\r\0]/.test(value)) {
     report.error(
       path,
       `${key} must be an absolute path on the instance, on one line; got ${JSON.stringify(value)}`,
     );
+    return false;
+  }
+  if (value.split('/').includes('..')) {
+    report.error(path, `${key} must not have ".." segments; got ${JSON.stringify(value)}`);
     return false;
   }
   return true;

@@ -152,6 +152,40 @@ describe('chef-solo provisioner', () => {
     expect(problems(template({ type: 'chef-solo', staging_directory: 'relative' }))).toEqual([
       'provisioners[0]: staging_directory must be an absolute path on the instance, on one line; got "relative"',
     ]);
+    // One rule for every guest provisioner's guest_os_type and directories on the instance.
+    expect(
+      problems(
+        template({ type: 'puppet-masterless', manifest_file: 's3://b-b/site.pp', guest_os_type: 'windows' }),
+      ),
+    ).toEqual([
+      'provisioners[0]: guest_os_type "windows" is not supported: instance-store AMIs are Linux only',
+    ]);
+    expect(
+      problems(
+        template({ type: 'puppet-masterless', manifest_file: 's3://b-b/site.pp', guest_os_type: 'beos' }),
+      ),
+    ).toEqual(['provisioners[0]: Invalid guest_os_type: "beos"']);
+    expect(
+      config(
+        template({ type: 'puppet-masterless', manifest_file: 's3://b-b/site.pp', guest_os_type: 'UNIX' }),
+      ).provisioners[0]?.type,
+    ).toBe('puppet-masterless');
+    expect(
+      problems(
+        template({
+          type: 'salt-masterless',
+          local_state_tree: 's3://b-b/salt/',
+          temp_config_dir: '/tmp/../etc',
+        }),
+      ),
+    ).toEqual(['provisioners[0]: temp_config_dir must not have ".." segments; got "/tmp/../etc"']);
+    expect(
+      problems(
+        template({ type: 'ansible-local', playbook_file: 's3://b-b/site.yml', staging_directory: 'rel' }),
+      ),
+    ).toEqual([
+      'provisioners[0]: staging_directory must be an absolute path on the instance, on one line; got "rel"',
+    ]);
     expect(problems(template({ type: 'chef-solo', cookbook_path: ['x'] }))).toEqual([
       `provisioners[0]: unknown configuration key: '"cookbook_path"'`,
     ]);

@@ -45,9 +45,13 @@ describe('the JSON Schema', () => {
     const validate = new Ajv({ allowUnionTypes: true, strict: false }).compile(templateSchema());
 
     // Act
-    const results = ['seed-basic-example.json', 'multi-builder.json', 'wrapped.json'].map((name) =>
-      validate(fixture(name)),
-    );
+    const results = [
+      'seed-basic-example.json',
+      'multi-builder.json',
+      'wrapped.json',
+      'guest-provisioners.json',
+      'remote-ansible.json',
+    ].map((name) => validate(fixture(name)));
     const unknown = validate({
       type: 'amazon-instance',
       region: 'us-east-1',
@@ -59,7 +63,7 @@ describe('the JSON Schema', () => {
     });
 
     // Assess
-    expect(results).toEqual([true, true, true]);
+    expect(results).toEqual([true, true, true, true, true]);
     expect(unknown).toBe(false);
   });
 

@@ -225,14 +225,14 @@ describe('file provisioner', () => {
 
 describe('provisioners in the template', () => {
   it('refuses other types, naming the alternative', () => {
-    expect(problems(withProvisioners([{ type: 'ansible', playbook_file: 'x.yml' }]))).toContain(
-      'provisioners[0]: provisioner type "ansible" is not supported; supported: shell, file, chef-solo, salt-masterless. Instead: install Ansible on the instance and run ansible-playbook from a shell provisioner (as ansible-local does)',
+    expect(problems(withProvisioners([{ type: 'chef-client' }])).join('\n')).toContain(
+      'provisioner type "chef-client" is not supported; supported: shell, file, ansible-local, ansible, chef-solo, puppet-masterless, salt-masterless. Instead: install Chef on the instance and run chef-client from a shell provisioner',
     );
     expect(problems(withProvisioners([{ type: 'powershell', inline: ['x'] }])).join('\n')).toContain(
       'instance-store AMIs are Linux only',
     );
     expect(problems(withProvisioners([{ type: 'puppet-server-2' }])).join('\n')).toContain(
-      'provisioner type "puppet-server-2" is not supported; supported: shell, file, chef-solo, salt-masterless',
+      'provisioner type "puppet-server-2" is not supported; supported: shell, file, ansible-local, ansible, chef-solo, puppet-masterless, salt-masterless',
     );
   });
 
