@@ -19,6 +19,7 @@ const OUTPUTS = [
   },
   { OutputKey: 'CommandLogGroupName', OutputValue: '/ami-builder/commands' },
   { OutputKey: 'CommandDocumentName', OutputValue: 'AmiBuilder-RunStagedCommand' },
+  { OutputKey: 'SweepFunctionName', OutputValue: 'AmiBuilder-TasksSweepOrphans' },
 ];
 
 afterEach(() => {
@@ -49,6 +50,7 @@ describe('findStackOutputs', () => {
       instanceRoleBoundaryArn: 'arn:aws:iam::123456789012:policy/ami-builder/AmiBuilder/Boundary',
       commandLogGroupName: '/ami-builder/commands',
       commandDocumentName: 'AmiBuilder-RunStagedCommand',
+      sweepFunctionName: 'AmiBuilder-TasksSweepOrphans',
     });
   });
 
