@@ -160,18 +160,15 @@ describe('a build whose commands run in the sandbox', () => {
       ],
     },
     {
-      what: 'the upload goes to a bucket that does not exist, so the manifest is not where Register AMI reads it',
+      what: 'the upload goes to a bucket that does not exist (and that the build instance may not write)',
       template: (x509) =>
         withProvisioners(x509, [], {
           bundle_upload_command:
             'sudo -i -n ec2-upload-bundle -b ami-builder-wf-missing -m {{.ManifestPath}} -a {{.AccessKey}} ' +
             '-s {{.SecretKey}} -t {{.Token}} -d {{.BundleDirectory}} --batch --region {{.Region}} --retry',
         }),
-      error: 'RegisterImageError',
-      cause: [
-        /InvalidManifest/,
-        /HTTP 404 \(Not Found\) response for URL .*packer-images\/image-\d+\.manifest\.xml/,
-      ],
+      error: 'BundleUploadError',
+      cause: [/ami-builder-wf-missing/],
     },
   ];
 
