@@ -125,6 +125,9 @@ function scopeEnvironment(): void {
   process.env = new Proxy(variables, {
     get: (target, key) => scoped(key) ?? Reflect.get(target, key),
     has: (target, key) => scoped(key) !== undefined || Reflect.has(target, key),
+    // Writes go to process.env itself: the default trap would define the property on the proxy as receiver,
+    // which process.env refuses (ERR_INVALID_OBJECT_DEFINE_PROPERTY), e.g. when the emulator settings are undone.
+    set: (target, key, value) => Reflect.set(target, key, value),
   });
 }
 

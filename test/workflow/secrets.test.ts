@@ -15,6 +15,7 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalEventLog } from '../../cli/progress/events.js';
 import { StateNames } from '../../infra/state-names.js';
+import { setTelemetrySink } from '../../lambdas/shared/observability.js';
 import { BUILD_REGION, basicExample, useWorkflowHarness } from './harness.js';
 
 const harness = useWorkflowHarness({ leastPrivilege: true });
@@ -160,23 +161,48 @@ function sensitiveTemplate(builder: Record<string, unknown>): Record<string, unk
 
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug'] as const;
 
+/** Every string in a parsed JSON value (log line or EMF record), escapes decoded. */
+function stringsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsOf);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([key, item]) => [key, ...stringsOf(item)]);
+  }
+  return [];
+}
+
+/** The `message` of each JSON log line among `lines` (EMF records have none). */
+function messagesOf(lines: readonly string[]): unknown[] {
+  return lines
+    .map((line) => (JSON.parse(line) as { message?: unknown }).message)
+    .filter((m) => m !== undefined);
+}
+
 describe('sensitive values', () => {
   it('appear in no Lambda log line and no build result of a whole build', async () => {
     // Prepare
     const h = harness();
+    // The handlers log JSON lines (and EMF records) through the telemetry sink; anything else would reach the
+    // console.
     const spies = CONSOLE_METHODS.map((name) => vi.spyOn(console, name).mockImplementation(() => undefined));
     for (const spy of spies) spy.mockClear();
+    const lines: string[] = [];
+    const restoreSink = setTelemetrySink((line) => lines.push(line));
     const template = sensitiveTemplate(basicExample(h.x509));
 
     // Act
-    const result = await h.run({ template, vars: SENSITIVE }, { label: 'sensitive' });
+    const result = await h
+      .run({ template, vars: SENSITIVE }, { label: 'sensitive' })
+      .finally(() => restoreSink());
 
     // Assess
     expect(result.status).toBe('SUCCEEDED');
-    const logs = spies.flatMap((spy) => spy.mock.calls.map((args) => format(...args)));
-    const written = [logs.join('\n'), JSON.stringify(result.output)].join('\n');
+    const consoleLines = spies.flatMap((spy) => spy.mock.calls.map((args) => format(...args)));
+    // Searched as written and with JSON escapes decoded.
+    const decoded = lines.flatMap((line) => stringsOf(JSON.parse(line)));
+    const written = [...consoleLines, ...lines, ...decoded, JSON.stringify(result.output)].join('\n');
     // The search can find them: the tag was logged, masked.
-    expect(logs).toContain('Adding tag: "Secret": "<sensitive>"');
+    expect(messagesOf(lines)).toContain('Adding tag: "Secret": "<sensitive>"');
     for (const value of [...Object.values(SENSITIVE), ...Object.values(CALLER)]) {
       expect(written.includes(value), `the Lambda logs or the result contain ${value}`).toBe(false);
     }
@@ -219,10 +245,16 @@ describe('sensitive values', () => {
 
     // Assess
     expect(run.code, run.output.slice(-3000)).toBe(0);
-    // The search can find them: with -debug the tag line and each command's script are printed, masked.
-    expect(run.output).toContain('[lambda] Adding tag: "Secret": "<sensitive>"');
+    // The search can find them: with -debug the tag line (a JSON log line) and each command's script are printed,
+    // masked.
+    const lambdaLines = run.output
+      .split('\n')
+      .flatMap((line) => (line.startsWith('[lambda] {') ? [line.slice('[lambda] '.length)] : []));
+    expect(messagesOf(lambdaLines)).toContain('Adding tag: "Secret": "<sensitive>"');
+    // Searched as written and with the log lines' JSON escapes decoded.
+    const written = [run.output, ...lambdaLines.flatMap((line) => stringsOf(JSON.parse(line)))].join('\n');
     for (const value of [...Object.values(SENSITIVE), ...Object.values(CALLER), ...h.x509.keyBodyLines]) {
-      expect(run.output.includes(value), `the CLI output contains ${value}`).toBe(false);
+      expect(written.includes(value), `the CLI output contains ${value}`).toBe(false);
     }
   });
 });
