@@ -3,7 +3,7 @@
 // source file (esbuild, no type checking: `npm run build` checks types), so that no command compiles TypeScript
 // at run time. Run by `npm ci` / `npm install` (the `prepare` script) and by bin/ami-builder.mjs when a source
 // file is newer than the last build.
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,6 +54,8 @@ export async function buildCli() {
     sourcemap: 'inline',
     logLevel: 'warning',
   });
+  // Chunk names change with their content: start empty, so that old chunks do not pile up.
+  rmSync(QUICK_DIST, { recursive: true, force: true });
   // The commands that only read templates start from one bundle (a few files instead of a few hundred), so that
   // `validate` starts about as fast as `packer validate`. Every other command runs the per-file build above,
   // whose layout mirrors the sources (they locate the emulator, the handlers and the examples from it).

@@ -5,7 +5,7 @@
  */
 import type { Image, Tag } from '@aws-sdk/client-ec2';
 import { ResourceNotOwnedError } from './errors.js';
-import { TagKeys } from './runtime.js';
+import { TagKeys } from './tags.js';
 
 /** Tags as EC2 and SSM return them. */
 export type TagList = readonly Pick<Tag, 'Key' | 'Value'>[] | undefined;

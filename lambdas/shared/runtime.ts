@@ -136,34 +136,7 @@ export function createClients<K extends keyof Clients>(
   return factories;
 }
 
-/** Tag keys that tie a resource to this system. IAM conditions in infra use the same keys. */
-export const TagKeys = {
-  stack: 'ami-builder:stack',
-  execution: 'ami-builder:execution',
-  build: 'ami-builder:build',
-  /** `keep` when `on_error: abort` asked to keep the resource for debugging. */
-  onError: 'ami-builder:on-error',
-  /**
-   * `true` on an AMI (and each copy) once Finish AMI tagged it: the image went through every step of its region.
-   * Sweep Orphans deregisters only images of failed executions that lack it.
-   */
-  finished: 'ami-builder:finished',
-} as const;
-
-/** The tags every resource a build creates carries. */
-export function ownershipTags(
-  env: Pick<TaskEnvironment, 'stackName'>,
-  executionId: string,
-  buildName: string,
-  onError: 'cleanup' | 'abort' | 'run-cleanup-provisioner' = 'cleanup',
-): { Key: string; Value: string }[] {
-  return [
-    { Key: TagKeys.stack, Value: env.stackName },
-    { Key: TagKeys.execution, Value: executionId },
-    { Key: TagKeys.build, Value: buildName },
-    { Key: TagKeys.onError, Value: onError === 'cleanup' ? 'cleanup' : 'keep' },
-  ];
-}
+export { ownershipTags, TagKeys } from './tags.js';
 
 /** A clock, passed in so tests can pin time. */
 export interface Clock {

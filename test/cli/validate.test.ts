@@ -239,7 +239,7 @@ describe('ami-builder', () => {
     );
   });
 
-  it('starts from the bundle without loading the AWS SDK or compiling TypeScript', async () => {
+  it('starts from the bundle without loading the AWS SDK, the telemetry libraries or compiling TypeScript', async () => {
     // Prepare: a module hook that reports every module the process loads.
     const hook = `data:text/javascript,${encodeURIComponent(
       "export async function load(url, context, next) { process.stderr.write('loaded ' + url + '\\n'); return next(url, context); }",
@@ -261,7 +261,11 @@ describe('ami-builder', () => {
       .filter((line) => line.startsWith('loaded '))
       .map((line) => line.slice('loaded '.length));
     expect(loaded.some((url) => url.includes('/dist/quick/'))).toBe(true);
-    expect(loaded.filter((url) => url.includes('@aws-sdk') || url.endsWith('.ts'))).toEqual([]);
+    expect(
+      loaded.filter(
+        (url) => url.includes('@aws-sdk') || url.includes('@aws-lambda-powertools') || url.endsWith('.ts'),
+      ),
+    ).toEqual([]);
     expect(loaded.filter((url) => url.includes('/dist/cli/'))).toEqual([]);
   });
 });

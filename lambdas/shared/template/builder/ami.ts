@@ -2,7 +2,7 @@
  * AMI configuration (`builder/common/ami_config.go`): name, sharing, regions, encryption keys, tags and
  * registration options.
  */
-import { TagKeys } from '../../runtime.js';
+import { TagKeys } from '../../tags.js';
 import { type Decoded, describeValue, type Report, truncate } from '../decode.js';
 import { BUILD_VARIABLE_NAMES } from '../late.js';
 import { checkLate } from '../render.js';

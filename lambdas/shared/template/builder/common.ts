@@ -3,8 +3,8 @@
  * and the shapes of file references, filters and block devices.
  */
 import type { BlockDeviceMapping, BuildConfig, FileRef, Filters } from '../../config.js';
-import { ownershipTags } from '../../runtime.js';
 import { SHELL_SAFE } from '../../shell.js';
+import { ownershipTags } from '../../tags.js';
 import {
   type Decoded,
   decodeFields,
