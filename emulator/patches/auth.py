@@ -68,6 +68,10 @@ def authorize(environ: dict[str, Any], call: Call) -> tuple[str, str, int] | Non
     role = _assumed(match.group("key"))
     if role is None:
         return None
+    # The CDK bootstrap roles (`cdk-<qualifier>-deploy-role-…`, used by `cdk deploy` against the emulator) come
+    # from moto's CloudFormation, which does not attach the bootstrap template's inline policies: not checked.
+    if role.role_arn.split("/")[-1].startswith("cdk-"):
+        return None
     principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.role_arn.split('/')[-1]}/{role.session_name}"
     for request in (policy.describe(call, environ), policy.copy_source(call, environ), policy.passed_role(call, environ)):
         if request is not None and not policy.authorize(role.role_arn, request):

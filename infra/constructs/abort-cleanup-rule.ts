@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, type IAlarmAction, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -75,6 +75,8 @@ export class AbortCleanupRule extends Construct {
     });
 
     this.alarm = new Alarm(this, 'FailedCleanups', {
+      // Named, so that the dashboard refers to the alarm by its ARN without an attribute of the resource.
+      alarmName: `${Stack.of(this).stackName}-abort-cleanup-FailedCleanups`,
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       threshold: 1,
       evaluationPeriods: 1,

@@ -1,6 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import {
+  Alarm,
   AlarmStatusWidget,
+  type CfnAlarm,
   Dashboard,
   GraphWidget,
   type IAlarm,
@@ -210,6 +212,12 @@ export class BuildDashboard extends Construct {
         width: 6,
       }),
     );
-    this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: props.alarms, width: 24 }));
+    // By name, not by the alarm resource's Arn attribute: the ARN is formatted from the name (the alarms are
+    // named), so the dashboard does not depend on an attribute that CloudFormation emulators may not provide.
+    const alarms = props.alarms.map((alarm, i) => {
+      const name = (alarm.node.defaultChild as CfnAlarm | undefined)?.alarmName;
+      return typeof name === 'string' ? Alarm.fromAlarmName(this, `Alarm${i}`, name) : alarm;
+    });
+    this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 }));
   }
 }

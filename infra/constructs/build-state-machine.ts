@@ -68,6 +68,8 @@ export class BuildStateMachine extends Construct {
 
     const alarm = (alarmId: string, metric: Metric, what: string): Alarm => {
       const a = new Alarm(this, alarmId, {
+        // Named, so that the dashboard refers to the alarm by its ARN without an attribute of the resource.
+        alarmName: `${props.stackName}-builds-${alarmId}`,
         metric,
         threshold: 1,
         evaluationPeriods: 1,
