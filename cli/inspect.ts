@@ -80,7 +80,8 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   });
   if (result.problems.length > 0) {
     io.err('Template validation failed. Errors are shown below.\n');
-    for (const line of formatProblems(result.problems)) io.err(`* ${line}`);
+    if (read.diagnose !== undefined) for (const line of read.diagnose(result.problems, 'error')) io.err(line);
+    else for (const line of formatProblems(result.problems)) io.err(`* ${line}`);
     return 1;
   }
   let input: Record<string, unknown>;

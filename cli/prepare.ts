@@ -27,7 +27,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { BuildConfig, ValidatedTemplate } from '../lambdas/shared/config.js';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
 import type { Masker } from '../lambdas/shared/sensitive.js';
-import { Report } from '../lambdas/shared/template/decode.js';
+import { type Problem, Report, type Warning } from '../lambdas/shared/template/decode.js';
 import {
   isPlainText,
   parseTemplate,
@@ -43,6 +43,7 @@ import { checkTemplate, formatProblems, type ValidationReport } from '../lambdas
 import { localFileChecker } from './files.js';
 import { convertHcl, isHclTarget } from './hcl/convert.js';
 import { diagnosticLine, HclDiagnosticsError } from './hcl/diagnostics.js';
+import { problemLines } from './hcl/problems.js';
 import { describeRunError, readFailure } from './hints.js';
 import type { CliIo } from './io.js';
 import { StackLookupError } from './stack-errors.js';
@@ -393,8 +394,15 @@ function section(title: string, messages: readonly string[]): string {
   return `${title} ${messages.length} error(s) occurred:\n\n${messages.map((m) => `* ${m}`).join('\n')}`;
 }
 
-/** The failure part of `ami-builder validate`'s report, in the same words. */
-function validationFailureLines(result: ValidationReport): string[] {
+/**
+ * The failure part of `ami-builder validate`'s report, in the same words: for an HCL2 template, Packer's HCL
+ * diagnostics at the place each problem was written.
+ */
+export function validationFailureLines(
+  result: ValidationReport,
+  read?: Pick<ReadTemplate, 'diagnose'>,
+): string[] {
+  if (read?.diagnose !== undefined) return read.diagnose(result.problems, 'error');
   const sections: string[] = [];
   const general = result.problems.filter((p) => p.build === undefined);
   if (general.length > 0) sections.push(section('Errors validating the template.', formatProblems(general)));
@@ -441,6 +449,11 @@ export interface ReadTemplate {
   hcl: boolean;
   /** What the HCL2 conversion noted (`required_plugins`), and its warnings, one line each. */
   notes: string[];
+  /**
+   * HCL2 only: validation problems or warnings (key paths of the converted JSON input) as Packer's HCL
+   * diagnostics at the file, line and column where each was written, in text form.
+   */
+  diagnose?: (entries: readonly (Problem | Warning)[], severity: 'error' | 'warning') => string[];
 }
 
 /**
@@ -469,6 +482,7 @@ export async function readRequest(request: TemplateRequest, io: CliIo, now: Date
         templateDir: conversion.templateDir,
         hcl: true,
         notes: [...conversion.notes, ...conversion.warnings.map((w) => `warning: ${diagnosticLine(w)}`)],
+        diagnose: (entries, severity) => problemLines(entries, severity, conversion),
       };
     } catch (error) {
       if (error instanceof HclDiagnosticsError) throw new TemplateInputError(error.lines());
@@ -530,7 +544,8 @@ export async function prepareExecution(
     checkLocalFile: localFileChecker(io.cwd),
   });
   context.masker?.add(validation.sensitiveValues);
-  if (validation.template === undefined) throw new TemplateInputError(validationFailureLines(validation));
+  if (validation.template === undefined)
+    throw new TemplateInputError(validationFailureLines(validation, read));
   const validated = validation.template;
   context.onValidated?.(validated);
   for (const skip of validated.skipped) {

@@ -81,9 +81,19 @@ function section(title: string, messages: readonly string[]): string {
   return `${title} ${messages.length} error(s) occurred:\n\n${messages.map((m) => `* ${m}`).join('\n')}`;
 }
 
-function printReport(result: ValidationReport, out: Printer, syntaxOnly: boolean): number {
+function printReport(
+  result: ValidationReport,
+  out: Printer,
+  syntaxOnly: boolean,
+  diagnose: ReadTemplate['diagnose'],
+): number {
   for (const skip of result.template?.skipped ?? []) {
     out.say(`Skipping build '${skip.name}' (${skip.type}): ${skip.reason}`);
+  }
+  if (result.problems.length > 0 && diagnose !== undefined) {
+    out.error('Template validation failed. Errors are shown below.\n');
+    for (const line of diagnose(result.problems, 'error')) out.error(line);
+    return 1;
   }
   if (result.problems.length > 0) {
     const sections: string[] = [];
@@ -107,6 +117,10 @@ function printReport(result: ValidationReport, out: Printer, syntaxOnly: boolean
     out.say('Template validation succeeded, but there were some warnings.');
     out.say('These are ONLY WARNINGS, and ami-builder will attempt to build the');
     out.say('template despite them, but they should be paid attention to.\n');
+  }
+  if (warnings.length > 0 && diagnose !== undefined) {
+    for (const line of diagnose(warnings, 'warning')) out.say(line);
+  } else if (warnings.length > 0) {
     const groups = new Map<string, string[]>();
     for (const w of warnings) {
       const title =
@@ -171,7 +185,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     syntaxOnly,
     checkLocalFile: localFileChecker(io.cwd),
   });
-  return printReport(result, out, syntaxOnly);
+  return printReport(result, out, syntaxOnly, read.diagnose);
 }
 
 export const command: Command = { usage: USAGE, run };

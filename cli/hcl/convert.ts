@@ -76,6 +76,29 @@ export interface HclConversion {
   sources: Map<string, string>;
   /** Absolute folder of the template (the folder itself for a folder target). */
   templateDir: string;
+  /**
+   * Where a key path of the JSON input (`template.builders[0].region`, as validation reports it) was written in
+   * the HCL2 files: the attribute (its value), else the nested block, else the block the JSON element came from.
+   * `consumed` is how many segments of the path name that element (`template`, `builders`, `0`): the rest is
+   * the key path inside it. Undefined for parts of the input no block wrote (`only`, `except`).
+   */
+  locate: (path: readonly (string | number)[]) => HclLocation | undefined;
+}
+
+/** A place in an HCL2 file, for a key path of the JSON input. */
+export interface HclLocation {
+  file: string;
+  line: number;
+  column: number;
+  consumed: number;
+}
+
+/** Where one element of the JSON template (a builder, a provisioner, …) comes from in the HCL2 files. */
+interface Origin {
+  /** Its key path in the JSON template. */
+  prefix: readonly (string | number)[];
+  /** The place of a key path inside it. */
+  place: (rest: readonly (string | number)[]) => { file: string; line: number; column: number };
 }
 
 /** Marks an evaluation error already reported at its place (so that callers up the chain do not repeat it). */
@@ -279,6 +302,10 @@ class Converter {
   private readonly data = new Map<string, DataDef>();
   private readonly sensitiveNames = new Set<string>();
   private readonly pathValue: HclValue;
+  /** Where each element of the JSON template was written. */
+  readonly origins: Origin[] = [];
+  /** The data source whose filter became a build's source_ami_filter, by build name. */
+  private readonly dataUsed = new Map<string, string>();
 
   constructor(
     private readonly request: HclRequest,
@@ -306,6 +333,7 @@ class Converter {
     let body: readonly OutlineItem[] = at.block.body;
     let position = at.block.position;
     let span: [number, number] | undefined;
+    let within = near;
     for (let i = 0; i < path.length; i++) {
       const key = path[i];
       if (typeof key !== 'string') continue;
@@ -313,6 +341,8 @@ class Converter {
       if (attribute !== undefined) {
         position = attribute.position;
         span = [attribute.valueStart, attribute.valueEnd];
+        // A key inside a map value (`tags = { Name = … }`): its text in the value, when written there.
+        within ??= path.slice(i + 1).findLast((k): k is string => typeof k === 'string');
         break;
       }
       const next = path[i + 1];
@@ -324,7 +354,7 @@ class Converter {
     }
     const text = at.file.outline.text;
     if (span !== undefined) {
-      const found = near === undefined || near === '' ? -1 : text.slice(span[0], span[1]).indexOf(near);
+      const found = within === undefined || within === '' ? -1 : text.slice(span[0], span[1]).indexOf(within);
       const offset = found >= 0 ? span[0] + found : span[0];
       position = positionIn(text, offset);
     }
@@ -960,7 +990,22 @@ class Converter {
       uses.push(...buildUses);
       const buildValue = makeObject([['name', buildName]]);
 
-      for (const use of buildUses) builders.push(this.builder(use, buildValue, dataFilters));
+      for (const use of buildUses) {
+        this.origins.push({
+          prefix: ['builders', builders.length],
+          place: (rest) => this.builderPlace(use, rest),
+        });
+        builders.push(this.builder(use, buildValue, dataFilters));
+      }
+      const emit = (target: unknown[], prefix: (string | number)[], list: unknown[], at: Located) => {
+        for (const item of list) {
+          this.origins.push({
+            prefix: [...prefix, target.length],
+            place: (rest) => this.provisionerPlace(at, rest),
+          });
+          target.push(item);
+        }
+      };
 
       for (const { block: inner, json: innerJson } of nested) {
         const innerAt = this.located(file, inner);
@@ -968,13 +1013,31 @@ class Converter {
           case 'source':
             break;
           case 'provisioner':
-            provisioners.push(...this.provisioner(inner, innerJson, innerAt, buildUses, buildValue));
+            emit(
+              provisioners,
+              ['provisioners'],
+              this.provisioner(inner, innerJson, innerAt, buildUses, buildValue),
+              innerAt,
+            );
             break;
-          case 'error-cleanup-provisioner':
-            cleanups.push(...this.provisioner(inner, innerJson, innerAt, buildUses, buildValue));
+          case 'error-cleanup-provisioner': {
+            const list = this.provisioner(inner, innerJson, innerAt, buildUses, buildValue);
+            if (cleanups.length === 0 && list.length > 0) {
+              this.origins.push({
+                prefix: ['error-cleanup-provisioner'],
+                place: (rest) => this.provisionerPlace(innerAt, rest),
+              });
+            }
+            cleanups.push(...list);
             break;
+          }
           case 'post-processor':
-            postProcessors.push(...this.provisioner(inner, innerJson, innerAt, buildUses, buildValue));
+            emit(
+              postProcessors,
+              ['post-processors'],
+              this.provisioner(inner, innerJson, innerAt, buildUses, buildValue),
+              innerAt,
+            );
             break;
           case 'post-processors': {
             const chain = Converter.blocksWithJson(inner.body, innerJson).filter(
@@ -984,18 +1047,35 @@ class Converter {
               this.provisioner(c.block, c.json, this.located(file, c.block), buildUses, buildValue),
             );
             // A chain is emitted once per group of builds for which every step is the same.
-            const groups = new Map<string, string[]>();
+            const groups = new Map<string, { names: string[]; steps: number[] }>();
             for (const use of buildUses) {
-              const sequence = steps
-                .map((list) => list.find((p) => (p.only as string[]).includes(use.fullName)))
-                .filter((p) => p !== undefined)
-                .map(({ only: _, ...rest }) => rest);
+              const found = steps
+                .map((list, step) => ({
+                  step,
+                  p: list.find((p) => (p.only as string[]).includes(use.fullName)),
+                }))
+                .filter((s) => s.p !== undefined);
+              const sequence = found.map(({ p }) => {
+                const { only: _, ...rest } = p ?? {};
+                return rest;
+              });
               if (sequence.length === 0) continue;
               const key = JSON.stringify(sequence);
-              groups.set(key, [...(groups.get(key) ?? []), use.fullName]);
+              const group = groups.get(key) ?? { names: [], steps: found.map((s) => s.step) };
+              group.names.push(use.fullName);
+              groups.set(key, group);
             }
-            for (const [key, names] of groups) {
+            for (const [key, { names, steps: used }] of groups) {
               const sequence = JSON.parse(key) as Record<string, unknown>[];
+              used.forEach((step, m) => {
+                const stepBlock = chain[step]?.block;
+                if (stepBlock === undefined) return;
+                const stepAt = this.located(file, stepBlock);
+                this.origins.push({
+                  prefix: ['post-processors', postProcessors.length, m],
+                  place: (rest) => this.provisionerPlace(stepAt, rest),
+                });
+              });
               postProcessors.push(sequence.map((p) => ({ ...p, only: names })));
             }
             break;
@@ -1036,6 +1116,7 @@ class Converter {
         vars[name] = typeof value === 'string' ? value : JSON.stringify(value);
       }
     }
+    this.variableOrigins();
     template.builders = builders;
     if (provisioners.length > 0) template.provisioners = provisioners;
     if (cleanups[0] !== undefined) template['error-cleanup-provisioner'] = cleanups[0];
@@ -1056,6 +1137,70 @@ class Converter {
     if (only !== undefined) input.only = only.length > 0 ? only : [...(this.request.only ?? [])];
     if (except !== undefined && except.length > 0) input.except = except;
     return input;
+  }
+
+  /** A key path inside a builder: the per-build source block, the data source of its filter, or the source. */
+  private builderPlace(use: SourceUse, rest: readonly (string | number)[]) {
+    const key = rest[0];
+    if (typeof key === 'string' && use.override !== undefined && Object.hasOwn(use.override.json, key))
+      return this.place(use.override.at, rest);
+    const source = this.sources.get(`${use.type}.${use.name}`);
+    const data = this.data.get((this.dataUsed.get(use.fullName) ?? '').replace(/^data\./, ''));
+    if (key === 'source_ami_filter' && data !== undefined && !Object.hasOwn(source?.json ?? {}, key))
+      return this.place(data.at, rest.slice(1));
+    return this.place(source?.at ?? use.at, rest);
+  }
+
+  /** A key path inside a provisioner or post-processor: its type label, its argument, or its override. */
+  private provisionerPlace(at: Located, rest: readonly (string | number)[]) {
+    const key = rest[0];
+    const label = at.block.labelPositions[0];
+    if (key === 'type' && label !== undefined)
+      return { file: at.file.name, line: label.line, column: label.column };
+    const written = typeof key === 'string' && attributeOf(at.block.body, key) !== undefined;
+    const nested = typeof key === 'string' && blocksOf(at.block.body, key).length > 0;
+    if (
+      typeof key === 'string' &&
+      !written &&
+      !nested &&
+      attributeOf(at.block.body, 'override') !== undefined
+    )
+      return this.place(at, ['override'], key);
+    return this.place(at, rest);
+  }
+
+  /** The variable blocks, for the `variables`, `sensitive-variables` and `vars` the JSON input carries. */
+  private variableOrigins(): void {
+    const variablePlace = (name: unknown) => {
+      const def = typeof name === 'string' ? this.variables.get(name) : undefined;
+      return def === undefined ? undefined : this.place(def.at, []);
+    };
+    const names = [...this.sensitiveNames].filter((n) => this.values.has(n)).sort();
+    for (const name of names) {
+      const place = variablePlace(name);
+      if (place === undefined) continue;
+      this.origins.push({ prefix: ['variables', name], place: () => place });
+      this.origins.push({ prefix: ['vars', name], place: () => place });
+    }
+    names.forEach((name, i) => {
+      const place = variablePlace(name);
+      if (place !== undefined) this.origins.push({ prefix: ['sensitive-variables', i], place: () => place });
+    });
+  }
+
+  /** See {@link HclConversion.locate}. */
+  locate(path: readonly (string | number)[]): HclLocation | undefined {
+    const wrapped = path[0] === 'template' ? 1 : 0;
+    const inner = path.slice(wrapped);
+    let best: Origin | undefined;
+    for (const origin of this.origins) {
+      const matches =
+        origin.prefix.length <= inner.length && origin.prefix.every((segment, i) => inner[i] === segment);
+      if (matches && (best === undefined || origin.prefix.length > best.prefix.length)) best = origin;
+    }
+    if (best === undefined) return undefined;
+    const consumed = wrapped + best.prefix.length;
+    return { ...best.place(path.slice(consumed)), consumed };
   }
 
   private tryValue(raw: unknown, scope: Scope, at: Located, path: (string | number)[]): HclValue {
@@ -1092,6 +1237,7 @@ class Converter {
     const sourceAmi = merged.source_ami;
     if (sourceAmi instanceof BuildTimeValue && sourceAmi.attribute === 'id') {
       dataSource = sourceAmi.source;
+      this.dataUsed.set(use.fullName, dataSource);
       const filter = dataFilters.get(sourceAmi.source);
       delete merged.source_ami;
       if (merged.source_ami_filter !== undefined) {
@@ -1391,6 +1537,7 @@ export async function convertHcl(request: HclRequest): Promise<HclConversion> {
       notes: converter.notes,
       sources,
       templateDir,
+      locate: (path) => converter.locate(path),
     };
   }
   diagnostics.error('Template too complex', 'Evaluating the template needed too many rounds of parsing.');
