@@ -190,4 +190,46 @@ build {
       ].join('\n'),
     );
   });
+
+  it('and warnings too: clean_ami_name at its attribute', async () => {
+    // Arrange
+    writeFileSync(
+      join(dir, 'legacy.pkr.hcl'),
+      `source "amazon-instance" "web" {
+  region         = "us-east-1"
+  source_ami     = "ami-0123456789abcdef0"
+  instance_type  = "m3.medium"
+  s3_bucket      = "my-bundles"
+  account_id     = "123456789012"
+  x509_cert_path = "x509.cert"
+  x509_key_path  = "x509.key"
+  ami_name       = "web {{ clean_ami_name \`a b\` }}"
+}
+build {
+  sources = ["source.amazon-instance.web"]
+}
+`,
+    );
+    const out: string[] = [];
+    const io: CliIo = {
+      out: (line) => out.push(line),
+      err: () => undefined,
+      cwd: dir,
+      env: {},
+      readStdin: async () => '',
+    };
+
+    // Act
+    const code = await main(['validate', 'legacy.pkr.hcl'], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out.join('\n')).toContain(
+      [
+        'Warning: ami_name: clean_ami_name was removed in Packer 1.5: use clean_resource_name, which does the same (`packer fix` rewrites it)',
+        '',
+        '  on legacy.pkr.hcl line 9, column 20:',
+      ].join('\n'),
+    );
+  });
 });
