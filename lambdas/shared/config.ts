@@ -124,7 +124,17 @@ export interface ShellProvisioner {
   pauseBeforeSeconds: number;
 }
 
-export interface FileProvisioner {
+/** The core's `max_retries`, `timeout` and `pause_before`, which every provisioner type has. */
+export interface ProvisionerTiming {
+  /** `max_retries`, default 0. */
+  maxRetries: number;
+  /** `timeout` in seconds; default: the build's `commandTimeoutSeconds`. */
+  timeoutSeconds: number;
+  /** `pause_before` in seconds, default 0. */
+  pauseBeforeSeconds: number;
+}
+
+export interface FileProvisioner extends ProvisionerTiming {
   type: 'file';
   index: number;
   name: string;
@@ -135,9 +145,6 @@ export interface FileProvisioner {
   /** `destination` on the instance. */
   destination: string;
   /** `generated` is not supported; `direction` must be `upload`. */
-  maxRetries: number;
-  timeoutSeconds: number;
-  pauseBeforeSeconds: number;
 }
 
 export type Provisioner =

@@ -28,6 +28,13 @@ export type ValueType =
   /** Any JSON object: credential blocks (dropped) and values with their own parser (policy documents). */
   | { kind: 'anyObject' };
 
+/** The value types provisioner key tables use most, shared so that each module does not declare its own. */
+export const FIELD_TYPE = {
+  list: { kind: 'stringList' },
+  str: { kind: 'string' },
+  bool: { kind: 'boolean' },
+} as const satisfies Record<string, ValueType>;
+
 export interface FieldSpec {
   key: string;
   type: ValueType;

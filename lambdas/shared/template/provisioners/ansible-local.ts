@@ -3,9 +3,9 @@
  * Packer's validation messages. Ansible runs on the instance (`-c local`) and is not installed for the user, as
  * in Packer. Local files and directories are uploaded by the CLI and are `s3://` references in the workflow.
  */
-import type { FileRef } from '../../config.js';
+import type { FileRef, ProvisionerTiming } from '../../config.js';
 import type { Decoded } from '../decode.js';
-import type { FieldSpec } from '../keys.js';
+import { FIELD_TYPE, type FieldSpec } from '../keys.js';
 import {
   extraArguments,
   type GuestContext,
@@ -20,7 +20,7 @@ export const ANSIBLE_LOCAL_STAGING_ROOT = '/tmp/packer-provisioner-ansible-local
 /** Packer's default `command`. */
 export const ANSIBLE_LOCAL_COMMAND = 'ANSIBLE_FORCE_COLOR=1 PYTHONUNBUFFERED=1 ansible-playbook';
 
-export interface AnsibleLocalProvisioner {
+export interface AnsibleLocalProvisioner extends ProvisionerTiming {
   type: 'ansible-local';
   index: number;
   /** Display name: `ansible-local` or the provisioner's `name`. */
@@ -65,14 +65,9 @@ export interface AnsibleLocalProvisioner {
   cleanStagingDirectory: boolean;
   /** Environment variables set for ansible-playbook (from a remote `ansible` provisioner's `ansible_env_vars`). */
   environmentVars: { name: string; value: string }[];
-  maxRetries: number;
-  timeoutSeconds: number;
-  pauseBeforeSeconds: number;
 }
 
-const list = { kind: 'stringList' } as const;
-const str = { kind: 'string' } as const;
-const bool = { kind: 'boolean' } as const;
+const { list, str, bool } = FIELD_TYPE;
 
 /** `ansible-local` keys, without the common ones. */
 export const ANSIBLE_LOCAL_OWN_KEYS: readonly FieldSpec[] = [

@@ -6,13 +6,11 @@
  */
 import type { FileRef } from '../../config.js';
 import type { Decoded } from '../decode.js';
-import type { FieldSpec } from '../keys.js';
+import { FIELD_TYPE, type FieldSpec } from '../keys.js';
 import { ANSIBLE_LOCAL_COMMAND, type AnsibleLocalProvisioner } from './ansible-local.js';
 import { extraArguments, type GuestContext, optionalRef, remoteDirectory } from './guest-paths.js';
 
-const list = { kind: 'stringList' } as const;
-const str = { kind: 'string' } as const;
-const bool = { kind: 'boolean' } as const;
+const { list, str, bool } = FIELD_TYPE;
 
 /** Options that need Packer's host or its SSH proxy: a template that sets them cannot run on the instance. */
 const BLOCKING: Record<string, string> = {

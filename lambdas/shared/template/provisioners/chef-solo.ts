@@ -4,7 +4,7 @@
  * cookbooks, roles, data bags and environments are placed under `staging_directory`, `solo.rb` and
  * `node.json` are written there, and `execute_command` runs chef-solo.
  */
-import type { FileRef } from '../../config.js';
+import type { FileRef, ProvisionerTiming } from '../../config.js';
 import type { Decoded, Path } from '../decode.js';
 import { describeValue } from '../decode.js';
 import { type FieldSpec, PROVISIONER_COMMON_KEYS } from '../keys.js';
@@ -151,7 +151,7 @@ export const CHEF_SOLO_KEYS: readonly FieldSpec[] = [
   },
 ];
 
-export interface ChefSoloProvisioner {
+export interface ChefSoloProvisioner extends ProvisionerTiming {
   type: 'chef-solo';
   index: number;
   /** Display name: `chef-solo` or the provisioner's `name`. */
@@ -181,9 +181,6 @@ export interface ChefSoloProvisioner {
   executeCommand: string;
   /** `!prevent_sudo`: the staging directories are made with sudo. */
   sudo: boolean;
-  maxRetries: number;
-  timeoutSeconds: number;
-  pauseBeforeSeconds: number;
 }
 
 /** How Packer words each bad path. */

@@ -5,7 +5,7 @@
  * The table is built on first use: the chef-solo and salt-masterless modules import the provisioner decoder,
  * which imports this module, so their exports may not be initialised yet when this module is evaluated.
  */
-import type { Provisioner } from '../../config.js';
+import type { Provisioner, ProvisionerTiming } from '../../config.js';
 import type { Decoded } from '../decode.js';
 import { type FieldSpec, PROVISIONER_COMMON_KEYS } from '../keys.js';
 import type { ProvisionerContext } from '../provisioners.js';
@@ -41,11 +41,9 @@ interface GuestType {
   decode: (d: Decoded, index: number, ctx: ProvisionerContext) => GuestProvisioner | undefined;
 }
 
-type Timing = Pick<GuestProvisioner, 'maxRetries' | 'timeoutSeconds' | 'pauseBeforeSeconds'>;
-
 /** Adds the index and the core's `pause_before` / `max_retries` / `timeout` to a decoder that leaves them out. */
 function withCore<P extends GuestProvisioner>(
-  decode: (d: Decoded, ctx: ProvisionerContext) => Omit<P, 'index' | keyof Timing> | undefined,
+  decode: (d: Decoded, ctx: ProvisionerContext) => Omit<P, 'index' | keyof ProvisionerTiming> | undefined,
 ): GuestType['decode'] {
   return (d, index, ctx) => {
     const times = timing(d, ctx, `provisioner ${index + 1}`);

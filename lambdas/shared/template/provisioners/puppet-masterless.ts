@@ -3,10 +3,10 @@
  * keys, defaults and Packer's validation messages. Puppet runs on the instance (`puppet apply`) and is not
  * installed for the user, as in Packer.
  */
-import type { FileRef } from '../../config.js';
+import type { FileRef, ProvisionerTiming } from '../../config.js';
 import { type Decoded, describeValue, hasLineBreakOrNul } from '../decode.js';
 import { referencedFields, referencedUserVariables } from '../engine.js';
-import type { FieldSpec } from '../keys.js';
+import { FIELD_TYPE, type FieldSpec } from '../keys.js';
 import { parseAt } from '../render.js';
 import { checkGuestOsType } from './guest.js';
 import { extraArguments, type GuestContext, optionalRef, refList, remoteDirectory } from './guest-paths.js';
@@ -43,7 +43,7 @@ export const PUPPET_COMMAND_FIELDS: readonly string[] = [
   'WorkingDir',
 ];
 
-export interface PuppetMasterlessProvisioner {
+export interface PuppetMasterlessProvisioner extends ProvisionerTiming {
   type: 'puppet-masterless';
   index: number;
   /** Display name: `puppet-masterless` or the provisioner's `name`. */
@@ -76,14 +76,9 @@ export interface PuppetMasterlessProvisioner {
   cleanStagingDirectory: boolean;
   /** The user variables `execute_command` reads (`{{user "x"}}`), resolved at validation. */
   commandVariables?: Record<string, string>;
-  maxRetries: number;
-  timeoutSeconds: number;
-  pauseBeforeSeconds: number;
 }
 
-const list = { kind: 'stringList' } as const;
-const str = { kind: 'string' } as const;
-const bool = { kind: 'boolean' } as const;
+const { list, str, bool } = FIELD_TYPE;
 
 /** `puppet-masterless` keys, without the common ones. */
 export const PUPPET_MASTERLESS_OWN_KEYS: readonly FieldSpec[] = [

@@ -4,6 +4,7 @@
  * config, grains, state tree and pillar roots are uploaded to `temp_config_dir` and moved into place, and
  * `salt-call --local` applies the highstate or `custom_state`.
  */
+import type { ProvisionerTiming } from '../../config.js';
 import { shellQuote } from '../../shell.js';
 import type { Decoded, Path } from '../decode.js';
 import { type FieldSpec, PROVISIONER_COMMON_KEYS } from '../keys.js';
@@ -109,7 +110,7 @@ export interface SaltFormula {
   subdirectory: string;
 }
 
-export interface SaltMasterlessProvisioner {
+export interface SaltMasterlessProvisioner extends ProvisionerTiming {
   type: 'salt-masterless';
   index: number;
   name: string;
@@ -131,9 +132,6 @@ export interface SaltMasterlessProvisioner {
   /** `!disable_sudo`: moves and salt-call go through sudo. */
   sudo: boolean;
   noExitOnFailure: boolean;
-  maxRetries: number;
-  timeoutSeconds: number;
-  pauseBeforeSeconds: number;
 }
 
 const FORMULA_URL = /^(.*).git\/\/[a-zA-Z0-9-_]+(\?.*)?$/;
