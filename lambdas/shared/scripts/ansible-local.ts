@@ -18,13 +18,7 @@ import {
   say,
   scriptText,
 } from './common.js';
-import {
-  doubleQuoted,
-  GuestFiles,
-  type GuestSource,
-  type GuestStagedFile,
-  sourceQueue,
-} from './guest-files.js';
+import { doubleQuoted, GuestFiles, type GuestSource, type GuestStagedFile, sourceQueue } from './guest.js';
 
 /** What Packer's core gives `packer_http_addr` for a builder without an HTTP server (the SDK's constant). */
 export const HTTP_ADDR_NOT_IMPLEMENTED = 'ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER';

@@ -8,7 +8,7 @@ import type { TemplateFunction } from '../template/engine.js';
 import type { AnsibleLocalProvisioner } from '../template/provisioners/ansible-local.js';
 import type { PuppetMasterlessProvisioner } from '../template/provisioners/puppet-masterless.js';
 import { ansibleLocalRefs, ansibleLocalScript } from './ansible-local.js';
-import type { GuestSource, GuestStagedFile } from './guest-files.js';
+import type { GuestSource, GuestStagedFile } from './guest.js';
 import { puppetRefs, puppetScript } from './puppet-masterless.js';
 
 type ScriptedProvisioner = AnsibleLocalProvisioner | PuppetMasterlessProvisioner;

@@ -19,7 +19,7 @@ import {
   runAsSetup,
   scriptText,
 } from './common.js';
-import { GuestFiles, type GuestSource, type GuestStagedFile, sourceQueue } from './guest-files.js';
+import { GuestFiles, type GuestSource, type GuestStagedFile, sourceQueue } from './guest.js';
 
 /** The references a `puppet-masterless` provisioner uploads, in the order its plan takes them. */
 export function puppetRefs(p: PuppetMasterlessProvisioner): FileRef[] {

@@ -5,6 +5,7 @@
  * `salt-call --local` applies the highstate or `custom_state`.
  */
 import type { ProvisionerTiming } from '../../config.js';
+import { joinRemote } from '../../scripts/common.js';
 import { shellQuote } from '../../shell.js';
 import type { Decoded, Path } from '../decode.js';
 import { type FieldSpec, PROVISIONER_COMMON_KEYS } from '../keys.js';
@@ -182,10 +183,6 @@ function parseFormula(url: string): SaltFormula {
   return { url, repository, subdirectory, ...(ref === undefined || ref === '' ? {} : { ref }) };
 }
 
-function join(dir: string, name: string): string {
-  return `${dir.replace(/\/+$/, '')}/${name}`;
-}
-
 /** Decodes a `salt-masterless` provisioner (its keys already decoded by {@link SALT_MASTERLESS_KEYS}). */
 export function saltMasterless(
   d: Decoded,
@@ -236,10 +233,10 @@ export function saltMasterless(
   ] as const) {
     checkRemoteDirectory(value, key, d.at(key), report);
   }
-  place('minion_config', join(temp, 'minion'), d.at('minion_config'));
-  place('grains_file', join(temp, 'grains'), d.at('grains_file'));
-  place('local_state_tree', join(temp, 'states'), d.at('local_state_tree'));
-  place('local_pillar_roots', join(temp, 'pillar'), d.at('local_pillar_roots'));
+  place('minion_config', joinRemote(temp, 'minion'), d.at('minion_config'));
+  place('grains_file', joinRemote(temp, 'grains'), d.at('grains_file'));
+  place('local_state_tree', joinRemote(temp, 'states'), d.at('local_state_tree'));
+  place('local_pillar_roots', joinRemote(temp, 'pillar'), d.at('local_pillar_roots'));
 
   const sudo = !(d.boolean('disable_sudo') ?? false);
   const noExitOnFailure = d.boolean('no_exit_on_failure') ?? false;
@@ -256,7 +253,7 @@ export function saltMasterless(
     args.push(extra);
   }
   const binDir = d.nonEmpty('salt_bin_dir');
-  const saltCallPath = binDir === undefined ? 'salt-call' : join(binDir, 'salt-call');
+  const saltCallPath = binDir === undefined ? 'salt-call' : joinRemote(binDir, 'salt-call');
   const bootstrapArgs = d.string('bootstrap_args') ?? '';
   if (/[\n\r\0]/.test(bootstrapArgs))
     report.error(d.at('bootstrap_args'), `${label}: bootstrap_args must be one line`);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ansibleLocalScript } from '../../../../lambdas/shared/scripts/ansible-local.js';
-import type { GuestSource } from '../../../../lambdas/shared/scripts/guest-files.js';
+import type { GuestSource } from '../../../../lambdas/shared/scripts/guest.js';
 import type { AnsibleLocalProvisioner } from '../../../../lambdas/shared/template/provisioners/ansible-local.js';
 
 let root: string;
