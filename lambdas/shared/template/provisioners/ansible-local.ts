@@ -13,7 +13,7 @@ import {
   refBasename,
   refList,
   remoteDirectory,
-} from './guest-paths.js';
+} from './guest.js';
 
 /** Packer's `DefaultStagingDir`; the default `staging_directory` is `<this>/<uuid>`. */
 export const ANSIBLE_LOCAL_STAGING_ROOT = '/tmp/packer-provisioner-ansible-local';

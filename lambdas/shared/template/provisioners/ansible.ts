@@ -8,7 +8,7 @@ import type { FileRef } from '../../config.js';
 import type { Decoded } from '../decode.js';
 import { FIELD_TYPE, type FieldSpec } from '../keys.js';
 import { ANSIBLE_LOCAL_COMMAND, type AnsibleLocalProvisioner } from './ansible-local.js';
-import { extraArguments, type GuestContext, optionalRef, remoteDirectory } from './guest-paths.js';
+import { extraArguments, type GuestContext, optionalRef, remoteDirectory } from './guest.js';
 
 const { list, str, bool } = FIELD_TYPE;
 

@@ -266,9 +266,7 @@ export function chefSolo(
     chefLicense = 'accept-silent';
 
   const ref = (value: string | undefined, key: keyof typeof RULES, at: Path) =>
-    value === undefined
-      ? undefined
-      : guestPathRef(value, key, at, report, ctx.mode, RULES[key], ctx.checkLocalFile);
+    value === undefined ? undefined : guestPathRef(value, key, at, ctx, RULES[key]);
   const configTemplate = ref(d.nonEmpty('config_template'), 'config_template', d.at('config_template'));
   const uploads: GuestUpload[] = [];
   const cookbookTargets: string[] = [];

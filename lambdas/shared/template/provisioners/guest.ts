@@ -1,7 +1,9 @@
 /**
- * What the guest-side configuration-management provisioners (`chef-solo`, `salt-masterless`) share: their
- * command templates, rendered at validation into one command line whose substituted values are quoted for
- * where they stand; the local files and directories they name; and the JSON they pass on.
+ * What the guest-side provisioners (`ansible-local`, `chef-solo`, `puppet-masterless`, `salt-masterless`)
+ * share: the local files and directories they name (one reference check for all: {@link guestRef}), the
+ * directories they name on the instance, the `extra_arguments` Packer pastes into a remote command line, their
+ * command templates (chef-solo's and salt-masterless's rendered at validation into one command line whose
+ * substituted values are quoted for where they stand), and the JSON they pass on.
  *
  * Packer runs these tools over SSH from its own host; here the same commands run on the instance from the
  * staged command folder (see ../../scripts/chef-solo.ts and ../../scripts/salt-masterless.ts).
@@ -10,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { FileRef } from '../../config.js';
 import { type CommandPart, composeShellCommand } from '../../shell.js';
 import { parseFileRef } from '../builder.js';
-import type { Path, Report } from '../decode.js';
+import { type Decoded, describeValue, type Path, type Report, truncate } from '../decode.js';
 import { referencedFields, renderTemplateParts } from '../engine.js';
 import {
   checkFunctionUse,
@@ -117,38 +119,26 @@ export interface LocalPathRule {
 }
 
 /**
- * A path key of a guest provisioner: `s3://…` in the workflow (a prefix, for a directory), a local path in the
- * CLI, checked as Packer checks it (`os.Stat`, then file or directory).
+ * A path key of chef-solo or salt-masterless: {@link guestRef} with Packer's wording of that key ({@link
+ * LocalPathRule}); an `s3://` prefix only where a directory is required.
  */
 export function guestPathRef(
   value: string,
   key: string,
   path: Path,
-  report: Report,
-  mode: 'workflow' | 'cli',
+  ctx: GuestContext,
   rule: LocalPathRule,
-  checkLocalFile: ((path: string) => string | undefined) | undefined,
 ): FileRef | undefined {
-  return parseFileRef(value, path, report, {
-    mode,
+  const notDirectory = (v: string) => rule.notDirectory?.(v) ?? rule.bad(v, NOT_DIRECTORY(v));
+  return guestRef(
+    value,
     key,
-    allowFolder: rule.directory,
-    checkLocalFile:
-      checkLocalFile === undefined
-        ? undefined
-        : (local) => {
-            const missing = checkLocalFile(local);
-            if (missing !== undefined || !rule.directory) return missing;
-            // `<dir>/.` stats only when `<dir>` is a directory.
-            return checkLocalFile(`${local.replace(/\/+$/, '')}/.`) === undefined
-              ? undefined
-              : NOT_DIRECTORY(local);
-          },
-    badLocal: (reason) =>
-      reason === NOT_DIRECTORY(value) && rule.notDirectory !== undefined
-        ? rule.notDirectory(value)
-        : rule.bad(value, reason),
-  });
+    path,
+    ctx,
+    (reason) => rule.bad(value, reason),
+    rule.directory ? { kind: 'directory', wrong: notDirectory } : undefined,
+    rule.directory,
+  );
 }
 
 /**
@@ -196,4 +186,194 @@ export function checkRemoteDirectory(value: string, key: string, path: Path, rep
     return false;
   }
   return true;
+}
+
+export interface GuestContext {
+  mode: 'workflow' | 'cli';
+  report: Report;
+  /** The CLI's check of a local path; it may also tell a directory from a file ({@link LocalKindChecker}). */
+  checkLocalFile?: (path: string) => string | undefined;
+}
+
+/** A local path checker that can also tell whether an existing path is a directory (the CLI's). */
+export type LocalKindChecker = ((path: string) => string | undefined) & {
+  isDirectory?: (path: string) => boolean | undefined;
+};
+
+/** What a key must name, and Packer's message when it names the other kind. */
+export interface Kind {
+  kind: 'file' | 'directory';
+  wrong: (value: string) => string;
+}
+
+/**
+ * A local file or directory a guest provisioner uploads: `s3://bucket/key` for a file, `s3://bucket/prefix/` for
+ * a directory (the CLI uploads a local one with its layout), or a local path (CLI only, before staging).
+ *
+ * @param bad Packer's message for a path it cannot read (`playbook_file: x is invalid: stat x: …`).
+ */
+export function guestRef(
+  value: string,
+  key: string,
+  path: Path,
+  ctx: GuestContext,
+  bad: (error: string) => string,
+  kind?: Kind,
+  allowFolder = true,
+): FileRef | undefined {
+  const ref = parseFileRef(value, path, ctx.report, {
+    mode: ctx.mode,
+    key,
+    allowFolder,
+    checkLocalFile: ctx.checkLocalFile,
+    badLocal: bad,
+  });
+  if (ref?.kind !== 'local' || kind === undefined) return ref;
+  const checker = ctx.checkLocalFile as LocalKindChecker | undefined;
+  // Without the CLI's isDirectory, `<dir>/.` stats only when `<dir>` is a directory.
+  const isDirectory =
+    checker?.isDirectory?.(ref.path) ??
+    (kind.kind === 'directory' && checker !== undefined
+      ? checker(`${ref.path.replace(/\/+$/, '')}/.`) === undefined
+      : undefined);
+  if (isDirectory !== undefined && isDirectory !== (kind.kind === 'directory')) {
+    ctx.report.error(path, kind.wrong(value));
+    return undefined;
+  }
+  return ref;
+}
+
+/** {@link guestRef} for an optional single-valued key. */
+export function optionalRef(
+  d: Decoded,
+  key: string,
+  ctx: GuestContext,
+  bad: (value: string, error: string) => string,
+  kind?: Kind,
+): { ref?: FileRef; ok: boolean } {
+  const value = d.nonEmpty(key)?.trim();
+  if (value === undefined || value === '') return { ok: !d.failed.has(key) };
+  const ref = guestRef(value, key, d.at(key), ctx, (e) => bad(value, e), kind);
+  return ref === undefined ? { ok: false } : { ref, ok: true };
+}
+
+/** {@link guestRef} for each entry of a list key. */
+export function refList(
+  d: Decoded,
+  key: string,
+  ctx: GuestContext,
+  bad: (value: string, index: number, error: string) => string,
+  kind?: { kind: 'file' | 'directory'; wrong: (value: string, index: number) => string },
+): { refs: FileRef[]; ok: boolean } {
+  const refs: FileRef[] = [];
+  let ok = !d.failed.has(key);
+  (d.list(key) ?? []).forEach((raw, i) => {
+    const value = raw.trim();
+    if (value === '') return;
+    const ref = guestRef(
+      value,
+      key,
+      [...d.at(key), i],
+      ctx,
+      (e) => bad(value, i, e),
+      kind === undefined ? undefined : { kind: kind.kind, wrong: (v) => kind.wrong(v, i) },
+    );
+    if (ref === undefined) ok = false;
+    else refs.push(ref);
+  });
+  return { refs, ok };
+}
+
+/** An optional directory on the instance: {@link checkRemoteDirectory}'s rule. */
+export function remoteDirectory(d: Decoded, key: string, report: Report): string | undefined {
+  const value = d.nonEmpty(key);
+  if (value === undefined) return undefined;
+  return checkRemoteDirectory(value, key, d.at(key), report) ? value : undefined;
+}
+
+/**
+ * Splits one `extra_arguments` entry into words as the remote shell does when Packer pastes it into the
+ * command line (`--extra-vars "a=1 b=2"` gives `--extra-vars` and `a=1 b=2`), without any expansion: each word
+ * is then quoted, so the entry can add arguments but never commands. What would expand or start another
+ * command (`$`, a backquote, `;`, `&`, `|`, `<`, `>`, `(`, `)` outside single quotes) is refused with the
+ * reason, as its meaning would depend on the instance's shell.
+ *
+ * @returns the words, or `undefined` when the entry was refused (reported at `path`).
+ */
+export function splitArguments(
+  entry: string,
+  path: Path,
+  report: Report,
+  key = 'extra_arguments',
+): string[] | undefined {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: "'" | '"' | undefined;
+  const refuse = (char: string, where: string) => {
+    report.error(
+      path,
+      `${key}: ${describeValue(truncate(entry, 100))} has ${JSON.stringify(char)} ${where}, which the shell would expand or treat as a command; each value is passed as plain arguments here: write it without it, or inside single quotes`,
+    );
+    return undefined;
+  };
+  for (let i = 0; i < entry.length; i++) {
+    const char = entry.charAt(i);
+    if (char === '\u0000') return refuse(char, 'in it');
+    if (quote === "'") {
+      if (char === "'") quote = undefined;
+      else word += char;
+      continue;
+    }
+    if (quote === '"') {
+      if (char === '"') quote = undefined;
+      else if (char === '\\' && '"\\$`'.includes(entry.charAt(i + 1))) {
+        word += entry.charAt(i + 1);
+        i++;
+      } else if (char === '$' || char === '`') return refuse(char, 'inside double quotes');
+      else word += char;
+      continue;
+    }
+    if (char === ' ' || char === '\t' || char === '\n') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+      continue;
+    }
+    if (char === "'" || char === '"') {
+      quote = char;
+      word ??= '';
+      continue;
+    }
+    if (char === '\\') {
+      word = (word ?? '') + entry.charAt(i + 1);
+      i++;
+      continue;
+    }
+    if ('$`;&|<>()'.includes(char)) return refuse(char, 'outside quotes');
+    word = (word ?? '') + char;
+  }
+  if (quote !== undefined) {
+    report.error(path, `${key}: ${describeValue(truncate(entry, 100))} has an unterminated ${quote} quote`);
+    return undefined;
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/** {@link splitArguments} over a list key. */
+export function extraArguments(d: Decoded, key: string, report: Report): string[] | undefined {
+  const words: string[] = [];
+  let ok = !d.failed.has(key);
+  (d.list(key) ?? []).forEach((entry, i) => {
+    const split = splitArguments(entry, [...d.at(key), i], report, key);
+    if (split === undefined) ok = false;
+    else words.push(...split);
+  });
+  return ok ? words : undefined;
+}
+
+/** The last segment of a path or `s3://` URI, without a trailing slash. */
+export function refBasename(ref: FileRef): string {
+  const text = ref.kind === 's3' ? ref.key : ref.kind === 'local' ? ref.path : ref.name;
+  const parts = text.split(/[/\\]/).filter((p) => p !== '');
+  return parts[parts.length - 1] ?? '';
 }

@@ -8,8 +8,14 @@ import { type Decoded, describeValue, hasLineBreakOrNul } from '../decode.js';
 import { referencedFields, referencedUserVariables } from '../engine.js';
 import { FIELD_TYPE, type FieldSpec } from '../keys.js';
 import { parseAt } from '../render.js';
-import { checkGuestOsType } from './guest.js';
-import { extraArguments, type GuestContext, optionalRef, refList, remoteDirectory } from './guest-paths.js';
+import {
+  checkGuestOsType,
+  extraArguments,
+  type GuestContext,
+  optionalRef,
+  refList,
+  remoteDirectory,
+} from './guest.js';
 
 /** Packer's Unix `stagingDir`. */
 export const PUPPET_STAGING_DIRECTORY = '/tmp/packer-puppet-masterless';

@@ -201,7 +201,7 @@ export function saltMasterless(
     if (value === undefined) return false;
     const rule = SALT_MASTERLESS_PATH_KEYS.find((k) => k.key === key);
     if (rule === undefined) throw new Error(`internal: no rule for ${key}`);
-    const ref = guestPathRef(value, key, at, report, ctx.mode, rule, ctx.checkLocalFile);
+    const ref = guestPathRef(value, key, at, ctx, rule);
     if (ref !== undefined) uploads.push({ key, ref, kind: rule.directory ? 'directory' : 'file', target });
     return true;
   };

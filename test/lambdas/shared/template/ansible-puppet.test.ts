@@ -6,7 +6,7 @@ import {
 import { facterVars, renderPuppetCommand } from '../../../../lambdas/shared/scripts/puppet-masterless.js';
 import { Report } from '../../../../lambdas/shared/template/decode.js';
 import type { AnsibleLocalProvisioner } from '../../../../lambdas/shared/template/provisioners/ansible-local.js';
-import { splitArguments } from '../../../../lambdas/shared/template/provisioners/guest-paths.js';
+import { splitArguments } from '../../../../lambdas/shared/template/provisioners/guest.js';
 import {
   PUPPET_EXECUTE_COMMAND,
   type PuppetMasterlessProvisioner,
