@@ -80,9 +80,10 @@ export interface HclConversion {
    * Where a key path of the JSON input (`template.builders[0].region`, as validation reports it) was written in
    * the HCL2 files: the attribute (its value), else the nested block, else the block the JSON element came from.
    * `consumed` is how many segments of the path name that element (`template`, `builders`, `0`): the rest is
-   * the key path inside it. Undefined for parts of the input no block wrote (`only`, `except`).
+   * the key path inside it. Undefined for parts of the input no block wrote (`only`, `except`). With `name`,
+   * an attribute's name rather than its value (where HCL puts an "Unsupported argument").
    */
-  locate: (path: readonly (string | number)[]) => HclLocation | undefined;
+  locate: (path: readonly (string | number)[], options?: { name?: boolean }) => HclLocation | undefined;
 }
 
 /** A place in an HCL2 file, for a key path of the JSON input. */
@@ -304,6 +305,8 @@ class Converter {
   private readonly pathValue: HclValue;
   /** Where each element of the JSON template was written. */
   readonly origins: Origin[] = [];
+  /** While set, {@link place} gives an attribute's name rather than its value (HCL's range for an argument). */
+  private atNames = false;
   /** The data source whose filter became a build's source_ami_filter, by build name. */
   private readonly dataUsed = new Map<string, string>();
 
@@ -353,7 +356,7 @@ class Converter {
       position = block.position;
     }
     const text = at.file.outline.text;
-    if (span !== undefined) {
+    if (span !== undefined && !this.atNames) {
       const found = within === undefined || within === '' ? -1 : text.slice(span[0], span[1]).indexOf(within);
       const offset = found >= 0 ? span[0] + found : span[0];
       position = positionIn(text, offset);
@@ -1189,7 +1192,7 @@ class Converter {
   }
 
   /** See {@link HclConversion.locate}. */
-  locate(path: readonly (string | number)[]): HclLocation | undefined {
+  locate(path: readonly (string | number)[], options: { name?: boolean } = {}): HclLocation | undefined {
     const wrapped = path[0] === 'template' ? 1 : 0;
     const inner = path.slice(wrapped);
     let best: Origin | undefined;
@@ -1200,7 +1203,12 @@ class Converter {
     }
     if (best === undefined) return undefined;
     const consumed = wrapped + best.prefix.length;
-    return { ...best.place(path.slice(consumed)), consumed };
+    this.atNames = options.name === true;
+    try {
+      return { ...best.place(path.slice(consumed)), consumed };
+    } finally {
+      this.atNames = false;
+    }
   }
 
   private tryValue(raw: unknown, scope: Scope, at: Located, path: (string | number)[]): HclValue {
@@ -1537,7 +1545,7 @@ export async function convertHcl(request: HclRequest): Promise<HclConversion> {
       notes: converter.notes,
       sources,
       templateDir,
-      locate: (path) => converter.locate(path),
+      locate: (path, options) => converter.locate(path, options),
     };
   }
   diagnostics.error('Template too complex', 'Evaluating the template needed too many rounds of parsing.');

@@ -22,9 +22,9 @@ export function problemDiagnostics(
 ): Diagnostic[] {
   const byText = new Map<string, Diagnostic & { builds: string[]; jsonPath: string; lead: string }>();
   for (const entry of entries) {
-    const place = locate(entry.path);
-    // HCL's own words for a key the block does not take.
+    // HCL's own words for a key the block does not take, at the key's name.
     const unknown = /^unknown configuration key: '"(.*)"'$/.exec(entry.message)?.[1];
+    const place = locate(entry.path, { name: unknown !== undefined });
     const summary = unknown === undefined ? formatEntry(entry, place?.consumed ?? 0) : 'Unsupported argument';
     const lead = unknown === undefined ? '' : `An argument named "${unknown}" is not expected here.`;
     const jsonPath = formatPath(entry.path);

@@ -50,6 +50,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
+import { writeX509Pair } from '../workflow/harness.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -130,28 +131,6 @@ async function sourceAmi(ec2: EC2Client): Promise<string> {
     throw new Error(`no ${SOURCE_AMI_NAME} instance-store AMI in ${REGION}: set AMI_BUILDER_ACC_SOURCE_AMI`);
   }
   return newest.ImageId;
-}
-
-/** A throwaway self-signed X.509 pair for ec2-bundle-vol, as AWS's documentation makes one. */
-async function x509Pair(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=ami-builder acceptance test',
-  ]);
-  return { cert, key };
 }
 
 async function images(ec2: EC2Client, namePrefix: string): Promise<Image[]> {
@@ -297,7 +276,7 @@ describe.skipIf(!ENABLED)('acceptance on AWS (AMI_BUILDER_ACC=1)', () => {
         stagingBucket = outputs.Stacks?.[0]?.Outputs?.find(
           (o) => o.OutputKey === 'StagingBucketName',
         )?.OutputValue;
-        const pair = await x509Pair(dir);
+        const pair = await writeX509Pair(dir, 'ami-builder acceptance test');
         const template = {
           ...JSON.parse(readFileSync(join(ROOT, 'examples', 'basic.json'), 'utf8')),
           region: REGION,

@@ -9,7 +9,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_STEP_RUN } from '../../lambdas/shared/command-document.js';
-import { basicExample, useWorkflowHarness, type WorkflowHarness } from './harness.js';
+import { basicExample, provisionerOutputs, useWorkflowHarness, type WorkflowHarness } from './harness.js';
 
 function installed(tool: string): boolean {
   try {
@@ -42,22 +42,6 @@ async function upload(h: WorkflowHarness): Promise<string> {
     await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${PREFIX}${name}`, Body: body }));
   }
   return `s3://${bucket}/${PREFIX}`;
-}
-
-async function provisionerOutputs(h: WorkflowHarness): Promise<string[]> {
-  const outputs: string[] = [];
-  for (const command of await h.emulator.commands()) {
-    if (!command.parameters.workingDirectory?.[0]?.includes('provision')) continue;
-    const invocation = await h.ssm(command.region).send(
-      new GetCommandInvocationCommand({
-        CommandId: command.commandId,
-        InstanceId: command.instanceIds[0],
-        PluginName: COMMAND_STEP_RUN,
-      }),
-    );
-    outputs.push(`${invocation.StandardOutputContent ?? ''}${invocation.StandardErrorContent ?? ''}`);
-  }
-  return outputs;
 }
 
 const harness = useWorkflowHarness();
@@ -105,7 +89,7 @@ describe.skipIf(!hasAnsible || !hasPuppet)('guest-side provisioners with the rea
       error: undefined,
       cause: undefined,
     });
-    const [ansibleLocal, remote, puppet] = await provisionerOutputs(h);
+    const [ansibleLocal, remote, puppet] = await provisionerOutputs(h, { withStderr: true });
     expect(ansibleLocal).toMatch(
       /Executing Ansible: cd \/tmp\/packer-provisioner-ansible-local\/[0-9a-f-]{36} && {2}ANSIBLE_FORCE_COLOR=1 PYTHONUNBUFFERED=1 ansible-playbook \/tmp\/packer-provisioner-ansible-local\/[0-9a-f-]{36}\/site.yml --extra-vars "packer_build_name=amazon-instance packer_builder_type=amazon-instance packer_http_addr=ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER -o IdentitiesOnly=yes" --extra-vars 'extra=a b' -v -c local -i \/tmp\/packer-provisioner-ansible-local\/[0-9a-f-]{36}\/packer-provisioner-ansible-local\d+/,
     );

@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { IAMClient, ListInstanceProfilesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, beforeEach, expect, inject, vi } from 'vitest';
 import {
   applyLambdaEnvironment,
@@ -34,6 +34,7 @@ import { type SynthesizedStack, synthesizeForLocalRun } from '../../cli/local/sy
 import { deployTaskRoles, type TaskCredentials } from '../../cli/local/task-roles.js';
 import { type Emulator, startEmulator, useEmulatorEnvironment } from '../../emulator/index.js';
 import type { TaskId } from '../../infra/tasks.js';
+import { COMMAND_STEP_RUN } from '../../lambdas/shared/command-document.js';
 import { INSTANCE_ROLE_ROOT } from '../../lambdas/shared/instance-role.js';
 import { setTelemetrySink } from '../../lambdas/shared/observability.js';
 import { TagKeys } from '../../lambdas/shared/runtime.js';
@@ -124,31 +125,65 @@ export interface HarnessOptions {
   leastPrivilege?: boolean;
 }
 
+/**
+ * Writes a throwaway self-signed X.509 certificate and key (`cert.pem`, `key.pem`) into `dir` with openssl, as
+ * AWS's documentation makes one for ec2-bundle-vol; valid one day. Also used by the AWS acceptance test.
+ */
+export async function writeX509Pair(dir: string, subject: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${subject}`,
+  ]);
+  return { cert, key };
+}
+
 /** A throwaway self-signed certificate and key, made with openssl in a temporary directory. */
 async function makeX509Pair(): Promise<{ certPem: string; keyPem: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ami-builder-wf-x509-'));
   try {
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=ami-builder workflow test',
-    ]);
+    const { cert, key } = await writeX509Pair(dir, 'ami-builder workflow test');
     return { certPem: await readFile(cert, 'utf8'), keyPem: await readFile(key, 'utf8') };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The output of the run step of every provisioner command, in the order they were sent: standard output, and
+ * standard error after it when `withStderr`. For the sandbox builds, whose provisioners really run.
+ */
+export async function provisionerOutputs(
+  h: WorkflowHarness,
+  { withStderr = false }: { withStderr?: boolean } = {},
+): Promise<string[]> {
+  const outputs: string[] = [];
+  for (const command of await h.emulator.commands()) {
+    if (!command.parameters.workingDirectory?.[0]?.includes('provision')) continue;
+    const invocation = await h.ssm(command.region).send(
+      new GetCommandInvocationCommand({
+        CommandId: command.commandId,
+        InstanceId: command.instanceIds[0],
+        PluginName: COMMAND_STEP_RUN,
+      }),
+    );
+    outputs.push(
+      `${invocation.StandardOutputContent ?? ''}${withStderr ? (invocation.StandardErrorContent ?? '') : ''}`,
+    );
+  }
+  return outputs;
 }
 
 /** Starts the emulator, synthesizes the app and deploys it; the caller stops it. */

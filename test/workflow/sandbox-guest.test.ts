@@ -13,7 +13,7 @@ import { GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stageTemplateFiles } from '../../cli/stage.js';
 import { COMMAND_STEP_RUN } from '../../lambdas/shared/command-document.js';
-import { basicExample, useWorkflowHarness, type WorkflowHarness } from './harness.js';
+import { basicExample, provisionerOutputs, useWorkflowHarness, type WorkflowHarness } from './harness.js';
 
 const harness = useWorkflowHarness();
 const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [], instanceRoles: [] };
@@ -32,22 +32,6 @@ async function tree(files: Record<string, string>): Promise<string> {
     await writeFile(join(root, path), content);
   }
   return root;
-}
-
-async function outputs(h: WorkflowHarness): Promise<string[]> {
-  const out: string[] = [];
-  for (const command of await h.emulator.commands()) {
-    if (!command.parameters.workingDirectory?.[0]?.includes('provision')) continue;
-    const invocation = await h.ssm(command.region).send(
-      new GetCommandInvocationCommand({
-        CommandId: command.commandId,
-        InstanceId: command.instanceIds[0],
-        PluginName: COMMAND_STEP_RUN,
-      }),
-    );
-    out.push(invocation.StandardOutputContent ?? '');
-  }
-  return out;
 }
 
 /** Stages the template's local files as `ami-builder build` does, under the execution's own folder. */
@@ -178,7 +162,7 @@ describe('chef-solo and salt-masterless builds in the sandbox', () => {
       error: undefined,
       cause: undefined,
     });
-    const [chef, salt, shell] = await outputs(h);
+    const [chef, salt, shell] = await provisionerOutputs(h);
     expect(chef).toContain('Provisioning with chef-solo');
     expect(chef).toContain(
       'Executing Chef: sudo chef-solo --no-color -c /tmp/packer-chef-solo/solo.rb -j /tmp/packer-chef-solo/node.json',

@@ -13,6 +13,7 @@ import {
   BASIC_BUCKET,
   BUILD_REGION,
   basicExample,
+  provisionerOutputs,
   useWorkflowHarness,
   type WorkflowHarness,
   type X509Pair,
@@ -32,23 +33,6 @@ function withProvisioners(
   builder: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return { builders: [{ ...basicExample(x509), ...builder }], provisioners };
-}
-
-/** stdout of the run step of every provisioner command, in the order they were sent. */
-async function provisionerOutputs(h: WorkflowHarness): Promise<string[]> {
-  const outputs: string[] = [];
-  for (const command of await h.emulator.commands()) {
-    if (!command.parameters.workingDirectory?.[0]?.includes('provision')) continue;
-    const invocation = await h.ssm(command.region).send(
-      new GetCommandInvocationCommand({
-        CommandId: command.commandId,
-        InstanceId: command.instanceIds[0],
-        PluginName: COMMAND_STEP_RUN,
-      }),
-    );
-    outputs.push(invocation.StandardOutputContent ?? '');
-  }
-  return outputs;
 }
 
 async function s3Text(h: WorkflowHarness, bucket: string, key: string): Promise<Uint8Array> {

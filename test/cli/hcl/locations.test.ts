@@ -40,6 +40,17 @@ source "amazon-instance" "a" {
 }
 `;
 
+/** A source block of 8 lines, without ami_name and its closing brace. */
+const WEB_SOURCE = `source "amazon-instance" "web" {
+  region         = "us-east-1"
+  source_ami     = "ami-0123456789abcdef0"
+  instance_type  = "m3.medium"
+  s3_bucket      = "my-bundles"
+  account_id     = "123456789012"
+  x509_cert_path = "x509.cert"
+  x509_key_path  = "x509.key"
+`;
+
 const BUILD = `build {
   source "amazon-instance.a" {
     name   = "b"
@@ -96,6 +107,20 @@ async function diagnostics(target: string) {
   return problemDiagnostics(report.problems, 'error', conversion.locate, [...conversion.sources.keys()]);
 }
 
+/** A CLI that records what it prints, run in the test's directory. */
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    cwd: dir,
+    env: {},
+    readStdin: async () => '',
+  };
+  return { io, out, err };
+}
+
 function at(list: Awaited<ReturnType<typeof diagnostics>>, summary: RegExp) {
   const found = list.filter((d) => summary.test(d.summary));
   expect(found, `one diagnostic matching ${summary}`).toHaveLength(1);
@@ -116,7 +141,7 @@ describe('validation problems of an HCL2 template', () => {
       'folder/main.pkr.hcl:21:19',
     );
     // A key the builder does not take, in HCL's words.
-    expect(at(list, /^Unsupported argument$/)).toBe('folder/main.pkr.hcl:18:29');
+    expect(at(list, /^Unsupported argument$/)).toBe('folder/main.pkr.hcl:18:3');
     // The data source whose filter became the source_ami_filter.
     expect(at(list, /^source_ami_filter\.most_recent: cannot parse "maybe"/)).toBe(
       'folder/main.pkr.hcl:6:17',
@@ -140,15 +165,7 @@ describe('validation problems of an HCL2 template', () => {
     // Arrange
     writeFileSync(
       join(dir, 'missing.pkr.hcl'),
-      `source "amazon-instance" "web" {
-  region         = "us-east-1"
-  source_ami     = "ami-0123456789abcdef0"
-  instance_type  = "m3.medium"
-  s3_bucket      = "my-bundles"
-  account_id     = "123456789012"
-  x509_cert_path = "x509.cert"
-  x509_key_path  = "x509.key"
-}
+      `${WEB_SOURCE}}
 
 build {
   sources = ["source.amazon-instance.web"]
@@ -165,14 +182,7 @@ build {
 
   it("are printed by validate in Packer's diagnostic form", async () => {
     // Arrange
-    const err: string[] = [];
-    const io: CliIo = {
-      out: () => undefined,
-      err: (line) => err.push(line),
-      cwd: dir,
-      env: {},
-      readStdin: async () => '',
-    };
+    const { io, err } = capture();
 
     // Act
     const code = await main(['validate', 'folder'], io);
@@ -195,29 +205,14 @@ build {
     // Arrange
     writeFileSync(
       join(dir, 'legacy.pkr.hcl'),
-      `source "amazon-instance" "web" {
-  region         = "us-east-1"
-  source_ami     = "ami-0123456789abcdef0"
-  instance_type  = "m3.medium"
-  s3_bucket      = "my-bundles"
-  account_id     = "123456789012"
-  x509_cert_path = "x509.cert"
-  x509_key_path  = "x509.key"
-  ami_name       = "web {{ clean_ami_name \`a b\` }}"
+      `${WEB_SOURCE}  ami_name       = "web {{ clean_ami_name \`a b\` }}"
 }
 build {
   sources = ["source.amazon-instance.web"]
 }
 `,
     );
-    const out: string[] = [];
-    const io: CliIo = {
-      out: (line) => out.push(line),
-      err: () => undefined,
-      cwd: dir,
-      env: {},
-      readStdin: async () => '',
-    };
+    const { io, out } = capture();
 
     // Act
     const code = await main(['validate', 'legacy.pkr.hcl'], io);
