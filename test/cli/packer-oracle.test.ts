@@ -66,6 +66,7 @@ const CASES: OracleCase[] = [
   { file: 'examples/full.pkr.hcl', args: ['-var', 'app_version=not-a-version'] },
   { file: 'seed-basic-example.pkr.hcl' },
   { file: 'unknown-function.pkr.hcl' },
+  { file: 'wrong-type.pkr.hcl' },
   {
     file: 'seed-basic-example.json',
     difference: { reason: 'bareBuilder', packer: false, ours: true },
@@ -156,6 +157,36 @@ describe.skipIf(version === undefined)(
       // Assess
       expect([packer, ours]).toEqual([true, true]);
     });
+
+    it.each(['unknown-function.pkr.hcl', 'wrong-type.pkr.hcl'])(
+      'puts the HCL2 errors of %s on the lines Packer names',
+      async (file) => {
+        // Act: Packer 1.6.6 prints `on <file> line N:` (no column); ours `on <file> line N, column C:`.
+        const packer = await promisify(execFile)('packer', ['validate', file], {
+          cwd: dir,
+          timeout: 120_000,
+        }).then(
+          () => '',
+          (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+        );
+        const err: string[] = [];
+        const io: CliIo = {
+          out: () => {},
+          err: (l) => err.push(l),
+          cwd: dir,
+          env: {},
+          readStdin: async () => '',
+        };
+        const code = await main(['validate', file], io);
+        const lines = (text: string) =>
+          [...text.matchAll(/^ {2}on (\S+) line (\d+)[,:]/gm)].map((m) => `${m[1]}:${m[2]}`);
+
+        // Assess
+        expect(code).toBe(1);
+        expect(lines(packer).length).toBeGreaterThan(0);
+        expect(lines(err.join('\n'))).toEqual(lines(packer));
+      },
+    );
 
     it('names the reason of every known difference it expects', () => {
       const used = new Set(CASES.flatMap((c) => (c.difference === undefined ? [] : [c.difference.reason])));
