@@ -5,8 +5,9 @@
  */
 import type { FileRef } from '../config.js';
 import { TemplateValidationError } from '../errors.js';
-import { type CommandPart, composeShellCommand, shellQuote } from '../shell.js';
-import { parseTemplate, positionOf, renderTemplateParts, type TemplateFunction } from '../template/engine.js';
+import { shellQuote } from '../shell.js';
+import { composeCommandTemplate } from '../template/command-template.js';
+import { parseTemplate, positionOf, type TemplateFunction } from '../template/engine.js';
 import type { PuppetMasterlessProvisioner } from '../template/provisioners/puppet-masterless.js';
 import {
   assign,
@@ -64,39 +65,30 @@ export function renderPuppetCommand(
   functions: Record<string, TemplateFunction>,
   keyPath: string,
 ): string {
-  const extra = data.extraArguments.map(shellQuote).join(' ');
-  const markers = { FacterVars: `\u0001facter\u0001`, ExtraArguments: `\u0001extra\u0001` };
-  const fragments = new Map<string, string>([
-    [markers.FacterVars, data.FacterVars],
-    [markers.ExtraArguments, extra],
-  ]);
-  const parsed = parseTemplate(template);
-  const parts = renderTemplateParts(
-    parsed,
+  const composed = composeCommandTemplate(
+    parseTemplate(template),
     {
-      Debug: false,
-      ExtraArguments: extra === '' ? '' : markers.ExtraArguments,
-      FacterVars: data.FacterVars === '' ? '' : markers.FacterVars,
+      ExtraArguments: data.extraArguments.map(shellQuote).join(' '),
+      FacterVars: data.FacterVars,
       HieraConfigPath: data.HieraConfigPath,
       ModulePath: data.ModulePath,
-      ModulePathJoiner: ':',
       ManifestFile: data.ManifestFile,
       ManifestDir: data.ManifestDir,
       PuppetBinDir: data.PuppetBinDir,
       Sudo: data.Sudo,
       WorkingDir: data.WorkingDir,
     },
-    functions,
-  ).map((part): CommandPart => {
-    if (part.kind === 'text') return part;
-    const start = Math.max(template.lastIndexOf('{{', part.pos), 0);
-    const { line, column } = positionOf(template, start);
-    const label = `${keyPath}.execute_command: line ${line}, column ${column}`;
-    const fragment = fragments.get(part.text);
-    if (fragment !== undefined) return { kind: 'words', text: fragment, label };
-    return { kind: 'value', text: part.text, label };
-  });
-  const composed = composeShellCommand(parts);
+    {
+      functions,
+      words: new Set(['FacterVars', 'ExtraArguments']),
+      plain: { Debug: false, ModulePathJoiner: ':' },
+      functionOutput: 'value',
+      label: (pos) => {
+        const { line, column } = positionOf(template, Math.max(template.lastIndexOf('{{', pos), 0));
+        return `${keyPath}.execute_command: line ${line}, column ${column}`;
+      },
+    },
+  );
   if ('problem' in composed) throw new TemplateValidationError([composed.problem]);
   return composed.command;
 }

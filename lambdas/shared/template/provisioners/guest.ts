@@ -8,12 +8,11 @@
  * Packer runs these tools over SSH from its own host; here the same commands run on the instance from the
  * staged command folder (see ../../scripts/chef-solo.ts and ../../scripts/salt-masterless.ts).
  */
-import { randomUUID } from 'node:crypto';
 import type { FileRef } from '../../config.js';
-import { type CommandPart, composeShellCommand } from '../../shell.js';
 import { parseFileRef } from '../builder.js';
+import { composeCommandTemplate } from '../command-template.js';
 import { type Decoded, describeValue, type Path, type Report, truncate } from '../decode.js';
-import { referencedFields, renderTemplateParts } from '../engine.js';
+import { referencedFields } from '../engine.js';
 import {
   checkFunctionUse,
   checkUserVariables,
@@ -65,40 +64,17 @@ export function renderGuestCommand(
   if (!checkFunctionUse(parsed, path, report, env) || usesUnresolved(parsed, env)) return undefined;
   const names = checkUserVariables(parsed, path, report, env);
   const userVariables = { ...Object.fromEntries(names.map((n) => [n, ''])), ...env.userVariables };
-  const nonce = randomUUID();
-  const markers = new Map<string, string>();
-  const marked: Record<string, string | boolean> = {};
-  for (const [field, value] of Object.entries(data)) {
-    // An empty value stays empty, so `{{if .Version}}` is false for it as in Packer.
-    if (typeof value === 'boolean' || value === '') {
-      marked[field] = value;
-      continue;
-    }
-    const marker = `\u0001${nonce}:${field}\u0001`;
-    markers.set(marker, value);
-    marked[field] = marker;
-  }
-  let parts: CommandPart[];
+  let composed: ReturnType<typeof composeCommandTemplate>;
   try {
-    parts = renderTemplateParts(parsed, marked, functionsFor({ ...env, userVariables })).map((part) => {
-      if (part.kind === 'text') return part;
-      let value = part.text;
-      let fromData = false;
-      for (const [marker, real] of markers) {
-        if (value.includes(marker)) {
-          value = value.split(marker).join(real);
-          fromData = true;
-        }
-      }
-      return fromData
-        ? { kind: 'value', text: value, label: `${key}: a {{.Field}} value` }
-        : { kind: 'text', text: value };
+    composed = composeCommandTemplate(parsed, data, {
+      functions: functionsFor({ ...env, userVariables }),
+      functionOutput: 'text',
+      label: () => `${key}: a {{.Field}} value`,
     });
   } catch (error) {
     report.error(path, error instanceof Error ? error.message : String(error));
     return undefined;
   }
-  const composed = composeShellCommand(parts);
   if ('problem' in composed) {
     report.error(path, composed.problem);
     return undefined;
