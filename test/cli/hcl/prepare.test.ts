@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -125,6 +125,36 @@ describe('prepareExecution with an HCL2 template (build and local)', () => {
     expect((error as TemplateInputError).lines[0]).toMatch(
       /^Error: Unset variable "version"\n\n {2}on web\.pkr\.hcl line 1, column 1:/,
     );
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('fails before anything is staged with a diagnostic at the attribute whose value the checks refuse', async () => {
+    // Arrange: a value that converts but that the shared JSON checks refuse, on line 13.
+    const text = readFileSync(join(dir, 'web.pkr.hcl'), 'utf8').replace(
+      '  region         = "us-east-1"\n',
+      '  region         = "us-east-1"\n  ami_virtualization_type = "nope"\n',
+    );
+    writeFileSync(join(dir, 'bad-value.pkr.hcl'), text);
+
+    // Act
+    const error = await prepareExecution(
+      { file: 'bad-value.pkr.hcl', vars: new Map([['version', '1.0']]), varFiles: [] },
+      context([]),
+    ).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(TemplateInputError);
+    expect((error as TemplateInputError).lines).toEqual([
+      [
+        'Error: ami_virtualization_type: "nope" is not allowed; allowed: "hvm", "paravirtual"',
+        '',
+        '  on bad-value.pkr.hcl line 13, column 29:',
+        '   13:   ami_virtualization_type = "nope"',
+        '',
+        "In build 'amazon-instance.web'. JSON input key: template.builders[0].ami_virtualization_type.",
+        '',
+      ].join('\n'),
+    ]);
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 });
