@@ -551,7 +551,9 @@ export async function prepareExecution(
   for (const skip of validated.skipped) {
     context.say(`Skipping build '${skip.name}' (${skip.type}): ${skip.reason}`);
   }
-  for (const warning of validated.warnings) io.err(`Warning: ${warning}`);
+  if (read.diagnose !== undefined)
+    for (const line of read.diagnose(validation.warnings, 'warning')) io.err(line);
+  else for (const warning of validated.warnings) io.err(`Warning: ${warning}`);
 
   // 3. What is sent: the template without credentials, unused variables or local paths.
   const report = new Report();

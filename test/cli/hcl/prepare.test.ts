@@ -157,4 +157,29 @@ describe('prepareExecution with an HCL2 template (build and local)', () => {
     ]);
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
+
+  it('prints the warnings of an HCL2 template as diagnostics at their attribute', async () => {
+    // Arrange: clean_ami_name (removed in Packer 1.5) in ami_name, on line 19.
+    const text = readFileSync(join(dir, 'web.pkr.hcl'), 'utf8').replace(
+      '{{timestamp}}',
+      '{{timestamp | clean_ami_name}}',
+    );
+    writeFileSync(join(dir, 'legacy.pkr.hcl'), text);
+    const lines: string[] = [];
+
+    // Act
+    await prepareExecution(
+      { file: 'legacy.pkr.hcl', vars: new Map([['version', '1.0']]), varFiles: [] },
+      context(lines),
+    );
+
+    // Assess
+    expect(lines.join('\n')).toContain(
+      [
+        'Warning: ami_name: clean_ami_name was removed in Packer 1.5: use clean_resource_name, which does the same (`packer fix` rewrites it)',
+        '',
+        '  on legacy.pkr.hcl line 19, column 20:',
+      ].join('\n'),
+    );
+  });
 });
