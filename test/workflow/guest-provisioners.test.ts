@@ -6,9 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_STEP_RUN } from '../../lambdas/shared/command-document.js';
 import { basicExample, provisionerOutputs, useWorkflowHarness, type WorkflowHarness } from './harness.js';
 
 function installed(tool: string): boolean {

@@ -9,10 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stageTemplateFiles } from '../../cli/stage.js';
-import { COMMAND_STEP_RUN } from '../../lambdas/shared/command-document.js';
 import { basicExample, provisionerOutputs, useWorkflowHarness, type WorkflowHarness } from './harness.js';
 
 const harness = useWorkflowHarness();

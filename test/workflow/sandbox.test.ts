@@ -6,9 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_STEP_RUN } from '../../lambdas/shared/command-document.js';
 import {
   BASIC_BUCKET,
   BUILD_REGION,
