@@ -23,7 +23,7 @@ export function sourceFiles() {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
+      else if (/\.m?ts$/.test(entry.name) && !/\.d\.m?ts$/.test(entry.name)) files.push(path);
     }
   };
   for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
@@ -44,8 +44,8 @@ export function isStale() {
 /** Compiles every source file to dist/<same path>.js. */
 export async function buildCli() {
   const esbuild = await import('esbuild');
-  await esbuild.build({
-    entryPoints: sourceFiles(),
+  const files = sourceFiles();
+  const perFile = {
     outdir: DIST,
     outbase: ROOT,
     format: 'esm',
@@ -53,6 +53,13 @@ export async function buildCli() {
     target: 'node20',
     sourcemap: 'inline',
     logLevel: 'warning',
+  };
+  await esbuild.build({ ...perFile, entryPoints: files.filter((f) => f.endsWith('.ts')) });
+  // `.mts` sources (imported as `.mjs`, lambdas/shared/tracing.mts) keep their extension.
+  await esbuild.build({
+    ...perFile,
+    entryPoints: files.filter((f) => f.endsWith('.mts')),
+    outExtension: { '.js': '.mjs' },
   });
   // Chunk names change with their content: start empty, so that old chunks do not pile up.
   rmSync(QUICK_DIST, { recursive: true, force: true });
