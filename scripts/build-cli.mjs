@@ -1,25 +1,27 @@
 #!/usr/bin/env node
 // Compiles the TypeScript the CLI runs (cli/, lambdas/, infra/, emulator/) to JavaScript under dist/, one file per
 // source file (esbuild, no type checking: `npm run build` checks types), so that no command compiles TypeScript
-// at run time. Run by `npm ci` / `npm install` (the `prepare` script) and by bin/ami-builder.mjs when a source
-// file is newer than the last build.
-import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// at run time. Run by `npm ci` / `npm install` (the `prepare` script) and by bin/ami-builder.mjs and bin/cdk-app.mjs
+// when a source changed since the last build (scripts/dist-stamp.mjs).
+import { readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isStale as distIsStale, writeStamp } from './dist-stamp.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST = join(ROOT, 'dist');
-export const STAMP = join(DIST, '.built');
 /** The bundle of the template-reading commands (see {@link QUICK_COMMANDS}); at the same depth as dist/cli/. */
 export const QUICK_DIST = join(DIST, 'quick');
 /** The commands (and version flags) that bin/ami-builder.mjs starts from the bundle. */
 export const QUICK_COMMANDS = ['validate', 'inspect', 'version', '--version', '-version', '-v'];
 const SOURCE_DIRS = ['cli', 'lambdas', 'infra', 'emulator'];
 
-/** Every TypeScript source file the CLI may load. */
-export function sourceFiles() {
+/** Every TypeScript source file the CLI may load, and the directories walked to find them. */
+export function sourceTree() {
   const files = [];
+  const dirs = [];
   const walk = (dir) => {
+    dirs.push(dir);
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
@@ -27,24 +29,24 @@ export function sourceFiles() {
     }
   };
   for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
-  return files;
+  return { files, dirs };
 }
 
-/** True when dist/ is missing or older than a source file (or than package.json). */
+/** Every TypeScript source file the CLI may load. */
+export function sourceFiles() {
+  return sourceTree().files;
+}
+
+/** True when dist/ is missing or older than its sources (scripts/dist-stamp.mjs). */
 export function isStale() {
-  let built;
-  try {
-    built = statSync(STAMP).mtimeMs;
-  } catch {
-    return true;
-  }
-  return [...sourceFiles(), join(ROOT, 'package.json')].some((f) => statSync(f).mtimeMs > built);
+  return distIsStale(ROOT);
 }
 
 /** Compiles every source file to dist/<same path>.js. */
 export async function buildCli() {
   const esbuild = await import('esbuild');
-  const files = sourceFiles();
+  const startedAt = Date.now();
+  const { files, dirs } = sourceTree();
   const perFile = {
     outdir: DIST,
     outbase: ROOT,
@@ -80,7 +82,11 @@ export async function buildCli() {
     sourcemap: 'linked',
     logLevel: 'warning',
   });
-  writeFileSync(STAMP, `${new Date().toISOString()}\n`);
+  writeStamp(
+    ROOT,
+    startedAt,
+    [...dirs, ...files, join(ROOT, 'package.json')].map((path) => relative(ROOT, path)),
+  );
   return relative(ROOT, DIST);
 }
 
