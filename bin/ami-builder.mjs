@@ -8,11 +8,9 @@ import { isStale } from '../scripts/dist-stamp.mjs';
 
 // Kept in step with QUICK_COMMANDS in scripts/build-cli.mjs: these start from one bundle (dist/quick/).
 const QUICK = new Set(['validate', 'inspect', 'version', '--version', '-version', '-v']);
-const dist = new URL(
-  QUICK.has(process.argv[2] ?? '') ? '../dist/quick/main.js' : '../dist/cli/main.js',
-  import.meta.url,
-);
-if (isStale(fileURLToPath(new URL('..', import.meta.url)))) {
+const quick = QUICK.has(process.argv[2] ?? '');
+const dist = new URL(quick ? '../dist/quick/main.js' : '../dist/cli/main.js', import.meta.url);
+if (isStale(fileURLToPath(new URL('..', import.meta.url)), quick ? 'quick' : 'paths')) {
   try {
     await (await import('../scripts/build-cli.mjs')).buildCli();
   } catch (error) {

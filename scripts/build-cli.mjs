@@ -68,8 +68,10 @@ export async function buildCli() {
   // The commands that only read templates start from one bundle (a few files instead of a few hundred), so that
   // `validate` starts about as fast as `packer validate`. Every other command runs the per-file build above,
   // whose layout mirrors the sources (they locate the emulator, the handlers and the examples from it).
-  await esbuild.build({
+  const quick = await esbuild.build({
     entryPoints: { main: join(ROOT, 'cli', 'main.ts') },
+    absWorkingDir: ROOT,
+    metafile: true,
     outdir: QUICK_DIST,
     bundle: true,
     splitting: true,
@@ -86,6 +88,8 @@ export async function buildCli() {
     ROOT,
     startedAt,
     [...dirs, ...files, join(ROOT, 'package.json')].map((path) => relative(ROOT, path)),
+    // esbuild names inputs relative to its working directory.
+    [...Object.keys(quick.metafile.inputs).map((input) => relative(ROOT, join(ROOT, input))), 'package.json'],
   );
   return relative(ROOT, DIST);
 }

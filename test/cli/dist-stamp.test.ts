@@ -21,8 +21,8 @@ import { buildCli, ROOT, sourceTree } from '../../scripts/build-cli.mjs';
 // @ts-expect-error: a JavaScript module without declarations
 import { isStale, STAMP_PATH, writeStamp } from '../../scripts/dist-stamp.mjs';
 
-const stale = isStale as (root: string) => boolean;
-const stamp = writeStamp as (root: string, startedAt: number, paths: string[]) => void;
+const stale = isStale as (root: string, part?: 'paths' | 'quick') => boolean;
+const stamp = writeStamp as (root: string, startedAt: number, paths: string[], quick?: string[]) => void;
 
 describe('the staleness of dist/', () => {
   let root: string;
@@ -77,6 +77,15 @@ describe('the staleness of dist/', () => {
     expect(stale(root)).toBe(true);
   });
 
+  it('checks only the quick bundle’s inputs for the quick commands', () => {
+    stamp(root, Date.now() - 30_000, ['cli', 'cli/sub', ...SOURCES], ['cli/main.ts', 'package.json']);
+    writeFileSync(join(root, 'cli/sub/a.ts'), '// not in the quick bundle\n');
+    expect(stale(root, 'quick')).toBe(false);
+    expect(stale(root)).toBe(true);
+    writeFileSync(join(root, 'cli/main.ts'), '// edited\n');
+    expect(stale(root, 'quick')).toBe(true);
+  });
+
   it('is stale without a stamp, or with one it cannot read (an older build’s)', () => {
     writeFileSync(join(root, STAMP_PATH), `${new Date().toISOString()}\n`);
     expect(stale(root)).toBe(true);
@@ -116,10 +125,18 @@ describe('the CLI build’s stamp', () => {
 
   it('lists every source file and directory it compiled, and package.json; dist/ is fresh after it', () => {
     const { files, dirs } = (sourceTree as () => { files: string[]; dirs: string[] })();
-    const written = JSON.parse(readFileSync(join(ROOT as string, STAMP_PATH), 'utf8')) as { paths: string[] };
+    const written = JSON.parse(readFileSync(join(ROOT as string, STAMP_PATH), 'utf8')) as {
+      paths: string[];
+      quick: string[];
+    };
     const expected = [...dirs, ...files].map((p) => relative(ROOT as string, p));
     expect(expected).toContain('lambdas/shared/tracing.mts');
     expect(written.paths).toEqual(expect.arrayContaining([...expected, 'package.json']));
+    // The quick bundle's inputs: the CLI's entry and template validation, relative to the root, all sources.
+    expect(written.quick).toEqual(expect.arrayContaining(['cli/main.ts', 'package.json']));
+    expect(written.quick.some((p) => p.startsWith('lambdas/shared/template/'))).toBe(true);
+    for (const p of written.quick) expect(written.paths).toContain(p);
     expect(stale(ROOT as string)).toBe(false);
+    expect(stale(ROOT as string, 'quick')).toBe(false);
   });
 });
