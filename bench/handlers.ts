@@ -8,6 +8,10 @@
  * - cold module initialization, handler and floor: the median of {@link INIT_RUNS} imports each, alternated so that
  *   machine load hits both alike;
  * - the code file's size (`index.mjs`; the source map is a separate `index.mjs.map`), handler and floor, and gzipped;
+ * - apart, what tracing adds in Lambda: the tracer's file beside the code file (`tracing.mjs`, Powertools' Tracer
+ *   with the X-Ray SDK), which a task loads at its first invocation only where tracing can be on
+ *   (`AWS_EXECUTION_ENV` set), and the import of code file and tracer together in that environment, against the
+ *   floor. Plain `node` loads no tracer: these are shown next to the targets, not judged by them;
  * - what the handler's module load does besides creating clients: timers, sockets or child processes still
  *   pending after the import (none expected: clients are created lazily, configuration is read synchronously).
  *
@@ -20,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
-import { BUNDLE_FILE, BUNDLE_OPTIONS, bundleTasks } from '../infra/bundle.js';
+import { BUNDLE_FILE, BUNDLE_OPTIONS, bundleTasks, TRACING_FILE } from '../infra/bundle.js';
 import type { TaskId } from '../infra/tasks.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -49,6 +53,10 @@ export interface HandlerMeasure {
   floorGzipBytes: number;
   initMs: number;
   floorInitMs: number;
+  /** The tracer's file beside the code file (loaded in Lambda only), bytes. */
+  tracingBytes: number;
+  /** Cold import of the code file and then the tracer's file, as in Lambda with tracing on, ms. */
+  tracedInitMs: number;
   /**
    * Handles (timers, sockets, requests, processes) the handler's import leaves active that its floor's does not,
    * by type: empty when the load does no work beyond creating clients.
@@ -105,10 +113,11 @@ async function floorSource(packages: readonly string[]): Promise<string> {
  * Milliseconds to import `file` in a fresh `node`, and the handles the import left active. The process exits as
  * soon as it has measured, so a pending timer does not hold it.
  */
-function importOnce(file: string, env: NodeJS.ProcessEnv): { ms: number; pending: string[] } {
+function importOnce(file: string, env: NodeJS.ProcessEnv, also?: string): { ms: number; pending: string[] } {
+  const then = also === undefined ? '' : `await import(${JSON.stringify(pathToFileURL(also).href)});`;
   const script = [
     `const before=new Set(process.getActiveResourcesInfo());`,
-    `const t=performance.now();await import(${JSON.stringify(pathToFileURL(file).href)});const ms=performance.now()-t;`,
+    `const t=performance.now();await import(${JSON.stringify(pathToFileURL(file).href)});${then}const ms=performance.now()-t;`,
     `await new Promise((r)=>setImmediate(r));`,
     `const pending=process.getActiveResourcesInfo().filter((r)=>!before.has(r));`,
     `process.stdout.write(JSON.stringify({ms,pending}));process.exit(0);`,
@@ -141,6 +150,8 @@ export async function measureHandlers(env: Record<string, string>, region: strin
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
+  // As in Lambda: Powertools traces there (outside a function's invocation it finds no segment, and says so).
+  const tracedEnv: NodeJS.ProcessEnv = { ...runEnv, AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' };
   try {
     const bundles = bundleTasks(ROOT, join(dir, 'tasks'));
     const handlers: HandlerMeasure[] = [];
@@ -168,7 +179,9 @@ export async function measureHandlers(env: Record<string, string>, region: strin
       });
       const floorCode = join(floorDir, BUNDLE_FILE);
       const handlerRuns: number[] = [];
+      const tracedRuns: number[] = [];
       const floorRuns: number[] = [];
+      const tracing = join(ROOT, path.replace(new RegExp(`${BUNDLE_FILE}$`), TRACING_FILE));
       const handlerPending = new Set<string>();
       const floorPending = new Set<string>();
       for (let i = 0; i < INIT_RUNS; i += 1) {
@@ -178,6 +191,7 @@ export async function measureHandlers(env: Record<string, string>, region: strin
         const f = importOnce(floorCode, runEnv);
         floorRuns.push(f.ms);
         for (const r of f.pending) floorPending.add(r);
+        tracedRuns.push(importOnce(code, tracedEnv, tracing).ms);
       }
       const codeBytes = readFileSync(code);
       const floorBytes = readFileSync(floorCode);
@@ -191,6 +205,8 @@ export async function measureHandlers(env: Record<string, string>, region: strin
         floorGzipBytes: gzipSync(floorBytes).byteLength,
         initMs: median(handlerRuns),
         floorInitMs: median(floorRuns),
+        tracingBytes: readFileSync(tracing).byteLength,
+        tracedInitMs: median(tracedRuns),
         pendingAtLoad: [...handlerPending].filter((r) => !floorPending.has(r)),
       });
     }
@@ -208,9 +224,24 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 export function handlerRows(report: HandlersReport): string[][] {
   const mark = (ok: boolean | undefined) => (ok === undefined ? '-' : ok ? 'ok' : 'MISS');
   return [
-    ['task', 'clients', 'code (gz)', 'floor (gz)', 'size', 'init', 'floor init', 'init', '≤150ms', 'load'],
+    [
+      'task',
+      'clients',
+      'code (gz)',
+      'floor (gz)',
+      'size',
+      'init',
+      'floor init',
+      'init',
+      '≤150ms',
+      'load',
+      '| tracer file',
+      'code+tracer',
+      'init+tracer',
+    ],
     ...report.handlers.map((h) => {
       const v = verdicts(h);
+      const floored = h.clients.length > 0;
       return [
         h.task,
         h.clients.map((c) => c.replace(/^client-/, '')).join('+'),
@@ -222,10 +253,44 @@ export function handlerRows(report: HandlersReport): string[][] {
         v.init === undefined ? '-' : `${ratio(h.initMs, h.floorInitMs)} ${mark(v.init)}`,
         mark(v.noEc2),
         v.load ? 'ok' : `MISS ${h.pendingAtLoad.join(',')}`,
+        `| ${kib(h.tracingBytes)}`,
+        floored ? ratio(h.bundleBytes + h.tracingBytes, h.floorBytes) : '-',
+        `${ms(h.tracedInitMs)}${floored ? ` ${ratio(h.tracedInitMs, h.floorInitMs)}` : ''}`,
       ];
     }),
   ];
 }
+
+/** Every target a handler misses, one line each (empty when all are met). */
+export function handlerMisses(report: HandlersReport): string[] {
+  return report.handlers.flatMap((h) => {
+    const v = verdicts(h);
+    const misses: string[] = [];
+    if (v.size === false) {
+      misses.push(
+        `${h.task}: code file ${ratio(h.bundleBytes, h.floorBytes)} the floor's (≤ ${HANDLER_TARGETS.sizeRatio}×)`,
+      );
+    }
+    if (v.init === false) {
+      misses.push(
+        `${h.task}: cold init ${ratio(h.initMs, h.floorInitMs)} the floor's (≤ ${HANDLER_TARGETS.initRatio}×)`,
+      );
+    }
+    if (v.noEc2 === false) {
+      misses.push(
+        `${h.task}: cold init ${ms(h.initMs)} without an EC2 client (≤ ${HANDLER_TARGETS.noEc2InitMs} ms)`,
+      );
+    }
+    if (!v.load) misses.push(`${h.task}: pending after load: ${h.pendingAtLoad.join(', ')}`);
+    return misses;
+  });
+}
+
+/** The note under the table: what the columns right of `|` are. */
+export const HANDLER_TABLE_NOTE =
+  'right of |: what tracing adds in Lambda, not judged (plain node loads no tracer): the tracer file (Powertools ' +
+  "Tracer + X-Ray SDK, loaded at the first invocation where AWS_EXECUTION_ENV is set), code+tracer against the floor's " +
+  'size, and the import of both in that environment against the floor init';
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { table } = await import('./table.js');
@@ -233,5 +298,14 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const stack = synthesizeForLocalRun({ region: 'us-east-1', account: '123456789012' });
   const report = await measureHandlers(stack.environment, stack.region);
   process.stdout.write(`one esbuild pass over every handler: ${ms(report.bundleMs)}\n`);
-  process.stdout.write(`${table(handlerRows(report))}\n`);
+  process.stdout.write(`${table(handlerRows(report))}\n${HANDLER_TABLE_NOTE}\n`);
+  const misses = handlerMisses(report);
+  if (misses.length > 0) {
+    process.stdout.write(
+      `MISSED ${misses.length} handler target(s):\n${misses.map((m) => `  MISS ${m}`).join('\n')}\n`,
+    );
+    process.exitCode = 1;
+  } else {
+    process.stdout.write('every handler meets its targets\n');
+  }
 }

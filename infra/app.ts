@@ -1,5 +1,6 @@
 /**
- * The CDK app (`cdk.json` runs `npx tsx infra/app.ts`). Configuration comes from CDK context (infra/config.ts);
+ * The CDK app (`cdk.json` runs `node bin/cdk-app.mjs`, which runs this module compiled in dist/; `npx tsx
+ * infra/app.ts` runs it from source). Configuration comes from CDK context (infra/config.ts);
  * `-c nag=true` runs the cdk-nag AwsSolutions checks during synth (the tests always run them).
  */
 import { resolve } from 'node:path';
@@ -25,8 +26,8 @@ export function createApp(app: App = new App()): { app: App; stack: AmiBuilderSt
   return { app, stack };
 }
 
-// Synthesize when run as the CDK app, not when imported by tests.
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** Synthesizes the app as the CDK CLI runs it (bin/cdk-app.mjs), refusing a plain deploy into the emulator. */
+export function runApp(): void {
   const problem = emulatorDeployProblem(process.env.AWS_ENDPOINT_URL, ancestorCommandLines());
   if (problem !== undefined) {
     console.error(problem);
@@ -34,3 +35,6 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   }
   createApp().app.synth();
 }
+
+// Synthesize when run as the CDK app, not when imported by tests.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) runApp();

@@ -10,15 +10,23 @@
  * - linked source maps without sources (`index.mjs.map`, named by the code's `sourceMappingURL` comment, which
  *   `NODE_OPTIONS=--enable-source-maps` follows), so the code file stays small;
  * - every dependency bundled, the AWS SDK v3 included, so the SDK version is the one in package-lock.json;
- * - no code splitting: each function loads only its own file.
+ * - no code splitting: each function loads only its own code file, and the tracer's (`tracing.mjs`: Powertools'
+ *   Tracer with the X-Ray SDK, built once in the same pass and copied beside every task's code file) only where
+ *   tracing can be on (in Lambda; lambdas/shared/observability.ts, `loadTracing`).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
 import { type TaskId, Tasks } from './tasks.js';
 
 /** The code file of each task's bundle (Lambda `handler`: `index.handler`). */
 export const BUNDLE_FILE = 'index.mjs';
+
+/** The tracer's file beside each task's code file (`lambdas/shared/tracing.mts`), loaded only in Lambda. */
+export const TRACING_FILE = 'tracing.mjs';
+const TRACING_ENTRY = 'lambdas/shared/tracing.mts';
+/** Where the pass writes the tracer's file before it is copied into each task's directory. */
+const TRACING_OUT = '_tracing';
 
 /** esbuild options shared by the handlers' bundle and the benchmark's floor bundles. */
 export const BUNDLE_OPTIONS: BuildOptions = {
@@ -55,14 +63,24 @@ export function bundleTasks(root: string, outdir: string): TaskBundles {
   const result = buildSync({
     ...BUNDLE_OPTIONS,
     absWorkingDir: root,
-    entryPoints: (Object.entries(Tasks) as [TaskId, string][]).map(([task, entry]) => ({
-      in: entry,
-      out: `${task}/index`,
-    })),
+    entryPoints: [
+      ...(Object.entries(Tasks) as [TaskId, string][]).map(([task, entry]) => ({
+        in: entry,
+        out: `${task}/index`,
+      })),
+      { in: TRACING_ENTRY, out: `${TRACING_OUT}/tracing` },
+    ],
     outExtension: { '.js': '.mjs' },
     outdir,
     metafile: true,
   });
+  // Each directory is a function's asset: the tracer's file (and its map, whose relative paths hold at the same
+  // depth) goes into every one.
+  for (const task of Object.keys(Tasks)) {
+    for (const file of [TRACING_FILE, `${TRACING_FILE}.map`]) {
+      copyFileSync(join(outdir, TRACING_OUT, file), join(outdir, task, file));
+    }
+  }
   return { outdir, metafile: result.metafile, buildMs: performance.now() - started };
 }
 

@@ -13,8 +13,11 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TemplateValidationError } from '../lambdas/shared/errors.js';
-import { LOG_LEVELS, type LogLevelName } from '../lambdas/shared/observability.js';
-import { DEFAULT_AMI_PARAMETER_PREFIX, DEFAULT_X509_PARAMETER_PREFIX } from '../lambdas/shared/runtime.js';
+import {
+  DEFAULT_AMI_PARAMETER_PREFIX,
+  DEFAULT_X509_PARAMETER_PREFIX,
+} from '../lambdas/shared/parameter-prefixes.js';
+import { LOG_LEVELS, type LogLevelName } from '../lambdas/shared/telemetry-names.js';
 import { validateTemplate } from '../lambdas/shared/template/validate.js';
 
 /** The repository root: schedule template files are read relative to it. */

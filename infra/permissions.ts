@@ -21,7 +21,7 @@
  */
 import { Aws, Stack } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { TagKeys } from '../lambdas/shared/runtime.js';
+import { TagKeys } from '../lambdas/shared/tags.js';
 import type { ExtraInstanceProfile } from './config.js';
 import { bucketArns, bucketObjectArns } from './constructs/build-instance-role.js';
 import { acknowledgeWildcardResources, flattenCfnReference } from './constructs/nag.js';

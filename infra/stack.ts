@@ -1,7 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { LOG_LEVEL_ENV } from '../lambdas/shared/observability.js';
+import { LOG_LEVEL_ENV } from '../lambdas/shared/telemetry-names.js';
 import type { BuilderConfig } from './config.js';
 import { AbortCleanupRule } from './constructs/abort-cleanup-rule.js';
 import { BuildDashboard } from './constructs/build-dashboard.js';

@@ -1,51 +1,53 @@
 #!/usr/bin/env node
 // Compiles the TypeScript the CLI runs (cli/, lambdas/, infra/, emulator/) to JavaScript under dist/, one file per
 // source file (esbuild, no type checking: `npm run build` checks types), so that no command compiles TypeScript
-// at run time. Run by `npm ci` / `npm install` (the `prepare` script) and by bin/ami-builder.mjs when a source
-// file is newer than the last build.
-import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// at run time. Run by `npm ci` / `npm install` (the `prepare` script) and by bin/ami-builder.mjs and bin/cdk-app.mjs
+// when a source changed since the last build (scripts/dist-stamp.mjs).
+import { readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isStale as distIsStale, writeStamp } from './dist-stamp.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST = join(ROOT, 'dist');
-export const STAMP = join(DIST, '.built');
 /** The bundle of the template-reading commands (see {@link QUICK_COMMANDS}); at the same depth as dist/cli/. */
 export const QUICK_DIST = join(DIST, 'quick');
 /** The commands (and version flags) that bin/ami-builder.mjs starts from the bundle. */
 export const QUICK_COMMANDS = ['validate', 'inspect', 'version', '--version', '-version', '-v'];
 const SOURCE_DIRS = ['cli', 'lambdas', 'infra', 'emulator'];
 
-/** Every TypeScript source file the CLI may load. */
-export function sourceFiles() {
+/** Every TypeScript source file the CLI may load, and the directories walked to find them. */
+export function sourceTree() {
   const files = [];
+  const dirs = [];
   const walk = (dir) => {
+    dirs.push(dir);
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
+      else if (/\.m?ts$/.test(entry.name) && !/\.d\.m?ts$/.test(entry.name)) files.push(path);
     }
   };
   for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
-  return files;
+  return { files, dirs };
 }
 
-/** True when dist/ is missing or older than a source file (or than package.json). */
+/** Every TypeScript source file the CLI may load. */
+export function sourceFiles() {
+  return sourceTree().files;
+}
+
+/** True when dist/ is missing or older than its sources (scripts/dist-stamp.mjs). */
 export function isStale() {
-  let built;
-  try {
-    built = statSync(STAMP).mtimeMs;
-  } catch {
-    return true;
-  }
-  return [...sourceFiles(), join(ROOT, 'package.json')].some((f) => statSync(f).mtimeMs > built);
+  return distIsStale(ROOT);
 }
 
 /** Compiles every source file to dist/<same path>.js. */
 export async function buildCli() {
   const esbuild = await import('esbuild');
-  await esbuild.build({
-    entryPoints: sourceFiles(),
+  const startedAt = Date.now();
+  const { files, dirs } = sourceTree();
+  const perFile = {
     outdir: DIST,
     outbase: ROOT,
     format: 'esm',
@@ -53,14 +55,23 @@ export async function buildCli() {
     target: 'node20',
     sourcemap: 'inline',
     logLevel: 'warning',
+  };
+  await esbuild.build({ ...perFile, entryPoints: files.filter((f) => f.endsWith('.ts')) });
+  // `.mts` sources (imported as `.mjs`, lambdas/shared/tracing.mts) keep their extension.
+  await esbuild.build({
+    ...perFile,
+    entryPoints: files.filter((f) => f.endsWith('.mts')),
+    outExtension: { '.js': '.mjs' },
   });
   // Chunk names change with their content: start empty, so that old chunks do not pile up.
   rmSync(QUICK_DIST, { recursive: true, force: true });
   // The commands that only read templates start from one bundle (a few files instead of a few hundred), so that
   // `validate` starts about as fast as `packer validate`. Every other command runs the per-file build above,
   // whose layout mirrors the sources (they locate the emulator, the handlers and the examples from it).
-  await esbuild.build({
+  const quick = await esbuild.build({
     entryPoints: { main: join(ROOT, 'cli', 'main.ts') },
+    absWorkingDir: ROOT,
+    metafile: true,
     outdir: QUICK_DIST,
     bundle: true,
     splitting: true,
@@ -73,7 +84,13 @@ export async function buildCli() {
     sourcemap: 'linked',
     logLevel: 'warning',
   });
-  writeFileSync(STAMP, `${new Date().toISOString()}\n`);
+  writeStamp(
+    ROOT,
+    startedAt,
+    [...dirs, ...files, join(ROOT, 'package.json')].map((path) => relative(ROOT, path)),
+    // esbuild names inputs relative to its working directory.
+    [...Object.keys(quick.metafile.inputs).map((input) => relative(ROOT, join(ROOT, input))), 'package.json'],
+  );
   return relative(ROOT, DIST);
 }
 

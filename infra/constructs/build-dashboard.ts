@@ -14,13 +14,13 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { CommandKind } from '../../lambdas/shared/state.js';
 import {
   METRICS_NAMESPACE,
   MetricDimensions,
   MetricNames,
   Phases,
-} from '../../lambdas/shared/observability.js';
-import type { CommandKind } from '../../lambdas/shared/state.js';
+} from '../../lambdas/shared/telemetry-names.js';
 
 export interface BuildDashboardProps {
   /** The stack's name: the metrics' `service` dimension, and the dashboard's name `<stackName>-builds`. */

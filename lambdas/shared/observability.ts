@@ -3,8 +3,9 @@
  *
  * - one {@link logger} writing JSON lines that carry the invocation's correlation keys (execution, build, state,
  *   instance, command and image ids), with one mask applied to every value ({@link setLogMask});
- * - one {@link Tracer} that captures every SDK client ({@link captureClient}) and opens a subsegment per
- *   invocation annotated with the build and the execution;
+ * - Powertools' Tracer, which captures every SDK client ({@link captureClient}) and opens a subsegment per
+ *   invocation annotated with the build and the execution: in a module of its own (`tracing.mts`, with the X-Ray
+ *   SDK), loaded at an invocation's start only where tracing can be on ({@link loadTracing});
  * - metrics in CloudWatch's embedded metric format ({@link emitMetrics}), one self-contained record per call.
  *
  * Log lines and EMF records go to one {@link setTelemetrySink | sink}: standard output in Lambda (CloudWatch Logs
@@ -15,60 +16,19 @@ import type { LogItem } from '@aws-lambda-powertools/logger';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
+import { METRICS_NAMESPACE } from './telemetry-names.js';
 
-/** CloudWatch namespace of every metric; the stack's dashboard reads the same one. */
-export const METRICS_NAMESPACE = 'AmiBuilder';
-
-/**
- * The metrics the tasks emit. Every one carries the dimension `service` (the stack's name), plus the dimension
- * named next to it.
- */
-export const MetricNames = {
-  /** Seconds from the execution's start to Report Build, per build (no further dimension). */
-  buildDuration: 'BuildDuration',
-  /** Seconds of one phase of a build; dimension `Phase` ({@link Phases}). */
-  phaseDuration: 'PhaseDuration',
-  /** 1 per build that succeeded (no further dimension). */
-  buildSucceeded: 'BuildSucceeded',
-  /** 1 per build that failed; emitted twice: without a further dimension, and with `ErrorName`. */
-  buildFailed: 'BuildFailed',
-  /** Seconds from sending an SSM command to its end; dimension `CommandKind`. */
-  commandDuration: 'CommandDuration',
-  /** Checks one Wait → Check → Choice loop made until it ended; dimension `Wait` (the `$.poll` key). */
-  pollChecks: 'PollChecks',
-  /** Resources a cleanup left in the account (kept or not removable); dimension `Report` (`build`, `abort-cleanup`). */
-  resourcesLeftBehind: 'ResourcesLeftBehind',
-} as const;
-
-/** Dimension names besides `service`. */
-export const MetricDimensions = {
-  phase: 'Phase',
-  errorName: 'ErrorName',
-  commandKind: 'CommandKind',
-  wait: 'Wait',
-  reporter: 'Report',
-} as const;
-
-/** The phases of a build, in order, as `PhaseDuration`'s `Phase` dimension. */
-export const Phases = [
-  'launch',
-  'agent',
-  'provision',
-  'bundle',
-  'upload',
-  'register',
-  'copy',
-  'cleanup',
-] as const;
-export type Phase = (typeof Phases)[number];
-
-/** The environment variable that sets the log level (the stack's `logLevel` context). */
-export const LOG_LEVEL_ENV = 'POWERTOOLS_LOG_LEVEL';
-/** Log levels the stack accepts. */
-export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-export type LogLevelName = (typeof LOG_LEVELS)[number];
+export {
+  LOG_LEVEL_ENV,
+  LOG_LEVELS,
+  type LogLevelName,
+  METRICS_NAMESPACE,
+  MetricDimensions,
+  MetricNames,
+  type Phase,
+  Phases,
+} from './telemetry-names.js';
 
 /** Keys that tie a log line to its build; absent keys are left out of the line. */
 export interface Correlation {
@@ -168,17 +128,40 @@ export const logInfo = (message: string): void => logger().info(message);
 
 // ─── Tracer ──────────────────────────────────────────────────────────────────────────────────────────────────
 
-let tracerInstance: Tracer | undefined;
+type TracingModule = typeof import('./tracing.mjs');
 
-/** The tasks' tracer, created on first use. Tracing is active only in Lambda (Powertools' own rule). */
-export function tracer(): Tracer {
-  tracerInstance ??= new Tracer({ serviceName: serviceName() });
-  return tracerInstance;
+/**
+ * The tracing module, beside this one in the sources and beside each task's code file in the bundle
+ * (infra/bundle.ts). Named by a variable, so that esbuild leaves the import to run time instead of inlining the
+ * module (and the X-Ray SDK) into every task's code file.
+ */
+const TRACING_MODULE: string = './tracing.mjs';
+
+let tracing: TracingModule | undefined;
+let tracingLoad: Promise<TracingModule | undefined> | undefined;
+
+/**
+ * Loads the tracer where tracing can be on: Powertools traces only in a Lambda execution environment
+ * (`AWS_EXECUTION_ENV` set), and decides the rest itself (`POWERTOOLS_TRACE_ENABLED`, SAM, Amplify). Elsewhere
+ * (the local runner, plain `node`) neither Powertools' Tracer nor the X-Ray SDK is loaded. Once per process.
+ */
+export function loadTracing(): Promise<TracingModule | undefined> {
+  tracingLoad ??= process.env.AWS_EXECUTION_ENV
+    ? (import(TRACING_MODULE) as Promise<TracingModule>).then((module) => {
+        tracing = module;
+        return module;
+      })
+    : Promise.resolve(undefined);
+  return tracingLoad;
 }
 
-/** Captures an SDK v3 client, so that each of its calls is a subsegment of the invocation's trace. */
+/**
+ * Captures an SDK v3 client, so that each of its calls is a subsegment of the invocation's trace. Clients are
+ * created during an invocation, after {@link observeInvocation} has loaded the tracer; where tracing cannot be on
+ * there is nothing to capture with.
+ */
 export function captureClient<C>(client: C): C {
-  return tracer().captureAWSv3Client(client);
+  return tracing === undefined ? client : tracing.captureClient(serviceName(), client);
 }
 
 // ─── Metrics ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -271,29 +254,17 @@ export async function observeInvocation<R>(
   const keys = correlationOf(event);
   // Lambda runs one invocation at a time per environment: the context (request id, function) may be shared.
   if (context !== undefined) logger().addContext(context);
-  return correlation.run(keys, async () => {
-    const t = tracer();
-    const parent = t.isTracingEnabled() ? t.getSegment() : undefined;
-    const subsegment = parent?.addNewSubsegment(`## ${keys.state_name ?? 'handler'}`);
-    if (subsegment !== undefined) {
-      t.setSegment(subsegment);
-      t.annotateColdStart();
-      t.addServiceNameAnnotation();
-      if (keys.build_name !== undefined) t.putAnnotation('build', keys.build_name);
-      if (keys.execution_name !== undefined) t.putAnnotation('execution', keys.execution_name);
-    }
+  const traced = await loadTracing();
+  const logged = async (): Promise<R> => {
     try {
       return await run();
     } catch (error) {
       const e = error as Error;
       logger().error(`${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`);
-      if (subsegment !== undefined) t.addErrorAsMetadata(e);
       throw error;
-    } finally {
-      if (subsegment !== undefined && parent !== undefined) {
-        subsegment.close();
-        t.setSegment(parent);
-      }
     }
-  });
+  };
+  return correlation.run(keys, () =>
+    traced === undefined ? logged() : traced.traceInvocation(serviceName(), keys, logged),
+  );
 }

@@ -17,6 +17,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import type { Context } from 'aws-lambda';
 import { AwsTransientError } from './errors.js';
 import { captureClient, observeInvocation, setLogMask } from './observability.js';
+import { DEFAULT_AMI_PARAMETER_PREFIX } from './parameter-prefixes.js';
 import { currentMasker, runMasked } from './sensitive.js';
 
 /** The Lambda environment every task may read. Set by infra; the local runner sets the same names. */
@@ -51,10 +52,7 @@ export interface TaskEnvironment {
   adoptForeignImages: boolean;
 }
 
-/** Default of the stack's `amiParameterPrefix`: apart from the X.509 parameters' path, so one cannot overwrite the other. */
-export const DEFAULT_AMI_PARAMETER_PREFIX = '/ami-builder/ami-ids/';
-/** Default of the stack's `x509ParameterPrefix`. */
-export const DEFAULT_X509_PARAMETER_PREFIX = '/ami-builder/x509/';
+export { DEFAULT_AMI_PARAMETER_PREFIX, DEFAULT_X509_PARAMETER_PREFIX } from './parameter-prefixes.js';
 
 const list = (value: string | undefined): string[] =>
   (value ?? '')

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_FILE, bundleTasks, type TaskBundles } from '../../infra/bundle.js';
+import { BUNDLE_FILE, bundleTasks, type TaskBundles, TRACING_FILE } from '../../infra/bundle.js';
 import { repoRoot } from '../../infra/config.js';
 import { type TaskId, Tasks } from '../../infra/tasks.js';
 import { ErrorNames } from '../../lambdas/shared/errors.js';
@@ -38,6 +38,26 @@ describe('the one esbuild pass over every task', () => {
     const code = readFileSync(join(outdir, 'CheckCommand', BUNDLE_FILE), 'utf8');
     // keepNames: esbuild names the minified class at definition (`static{__name(this,"TaskInputError")}`).
     expect(code).toMatch(new RegExp(`static\\{\\w+\\(this,"${ErrorNames.TaskInput}"\\)\\}`));
+  });
+
+  it('keeps the tracer and the X-Ray SDK out of every code file, in the tracer’s file beside it', () => {
+    const tracerInputs = (inputs: string[]) =>
+      inputs.filter(
+        (i) => i.includes('/aws-xray-sdk-core/') || i.includes('/@aws-lambda-powertools/tracer/'),
+      );
+    const outputs = Object.entries(bundles.metafile.outputs);
+    const tracing = outputs.find(([path]) => path.endsWith(`/${TRACING_FILE}`));
+    expect(tracerInputs(Object.keys(tracing?.[1].inputs ?? {})).length).toBeGreaterThan(0);
+    const tracingCode = readFileSync(join(outdir, '_tracing', TRACING_FILE));
+    for (const task of Object.keys(Tasks) as TaskId[]) {
+      const code = outputs.find(([path]) => path.endsWith(`/${task}/${BUNDLE_FILE}`));
+      expect(code, task).toBeDefined();
+      expect(tracerInputs(Object.keys(code?.[1].inputs ?? {})), task).toEqual([]);
+      // The code file names the tracer's file for run time; esbuild did not inline it.
+      expect(readFileSync(join(outdir, task, BUNDLE_FILE), 'utf8'), task).toContain(`"./${TRACING_FILE}"`);
+      expect(readFileSync(join(outdir, task, TRACING_FILE)).equals(tracingCode), task).toBe(true);
+      expect(readFileSync(join(outdir, task, `${TRACING_FILE}.map`), 'utf8'), task).toContain('tracing.mts');
+    }
   });
 
   it('bundles no task with zod’s classic API, only zod/mini', () => {

@@ -135,6 +135,30 @@ describe('the tasks’ logs', () => {
   });
 });
 
+describe('the tasks’ tracer', () => {
+  it('is loaded only where Powertools can trace (AWS_EXECUTION_ENV set), at the first invocation', async () => {
+    // Prepare: fresh modules, outside Lambda and then as in Lambda.
+    vi.resetModules();
+    const outside = await import('../../../lambdas/shared/observability.js');
+    vi.resetModules();
+    const inLambda = await import('../../../lambdas/shared/observability.js');
+    const client = { middlewareStack: { identify: () => [] as string[] } };
+
+    // Act
+    const before = inLambda.captureClient(client);
+    vi.stubEnv('AWS_EXECUTION_ENV', '');
+    const outsideTracing = await outside.loadTracing();
+    vi.stubEnv('AWS_EXECUTION_ENV', 'AWS_Lambda_nodejs22.x');
+    const lambdaTracing = await inLambda.loadTracing().finally(() => vi.unstubAllEnvs());
+
+    // Assess
+    expect(before).toBe(client);
+    expect(outsideTracing).toBeUndefined();
+    expect(outside.captureClient(client)).toBe(client);
+    expect(lambdaTracing?.traceInvocation).toBeTypeOf('function');
+  });
+});
+
 describe('correlationOf', () => {
   it('reads the keys of every payload shape the tasks receive', () => {
     expect(
