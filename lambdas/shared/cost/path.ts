@@ -214,7 +214,9 @@ export function countBuildPath(
         case 'Choice': {
           const open = (target: string | undefined) => target !== undefined && !leadsBack(m, target, here);
           const rule = (s.Choices ?? []).find((c) => open(c.Next) && matches(c, data));
-          next = rule?.Next ?? (open(s.Default) ? s.Default : undefined);
+          // A loop's Choice whose exit rule the final state does not match (a check never done): leave the loop.
+          next =
+            rule?.Next ?? (open(s.Default) ? s.Default : (s.Choices ?? []).find((c) => open(c.Next))?.Next);
           break;
         }
         case 'Map': {
