@@ -103,8 +103,9 @@ describe('countBuildPath on the synthesized definition', () => {
     const report = Object.entries(definition.States)
       .flatMap(([, s]) => Object.entries(s.ItemProcessor?.States ?? {}))
       .find(([name]) => name === StateNames.ReportBuild)?.[1];
-    const args = (report?.Parameters as { args: { path: string } }).args;
-    expect(JSON.parse(args.path) as PathMachine).toEqual(processor);
+    const args = (report?.Parameters as { args: { path: string } } | undefined)?.args;
+    expect(args).toBeDefined();
+    expect(JSON.parse(args?.path ?? 'null') as PathMachine).toEqual(processor);
   });
 
   const build = (provisioners: number, regions: string[]) => ({
