@@ -43,6 +43,7 @@ import { type Emulator, startEmulator, useEmulatorEnvironment } from '../emulato
 import { StateNames } from '../infra/state-names.js';
 import { type TaskId, Tasks } from '../infra/tasks.js';
 import type { ValidatedTemplate } from '../lambdas/shared/config.js';
+import { BYTES_PER_GB, costLines } from '../lambdas/shared/cost/estimate.js';
 import { HANDLER_TARGETS, handlerRows, measureHandlers } from './handlers.js';
 import { measureSynth, SYNTH_TARGET_MS } from './synth.js';
 import { table } from './table.js';
@@ -50,6 +51,8 @@ import {
   ASSUMED_BILLED_MS,
   PACKER_AMI_WAIT,
   PRICES,
+  PROJECTED_BUNDLE_BYTES,
+  projectedCost,
   realisticCost,
   realisticWaits,
   WAIT_TARGETS,
@@ -475,11 +478,16 @@ async function main(): Promise<void> {
     const handlers = await measureHandlers(bench.stack.environment, bench.stack.region);
     const config = validated.builds[0];
     if (config === undefined) throw new Error(`${TEMPLATE} has no build`);
-    const waits = realisticCost(realisticWaits(bench.stack.definition, config), {
-      transitions: warm.stateTransitions,
-      invocations: warm.lambdaInvocationsTotal,
-      waitEntries: warm.pollWaitEntries,
-    });
+    const waits = realisticCost(
+      realisticWaits(bench.stack.definition, config),
+      {
+        transitions: warm.stateTransitions,
+        invocations: warm.lambdaInvocationsTotal,
+        waitEntries: warm.pollWaitEntries,
+      },
+      bench.stack.region,
+    );
+    const projected = projectedCost(waits, config, bench.stack.region, 60);
     log('Running cdk synth --quiet...');
     const synth = measureSynth(ROOT);
 
@@ -493,6 +501,7 @@ async function main(): Promise<void> {
       handlers,
       synth,
       waits,
+      projected,
       throughput,
     };
 
@@ -595,6 +604,12 @@ async function main(): Promise<void> {
         `invocations ($${waits.lambdaUsd.toFixed(4)}): $${waits.totalUsd.toFixed(4)} ` +
         `(target ≤ $${WAIT_TARGETS.costPerBuildUsd}: ${mark(waits.totalUsd <= WAIT_TARGETS.costPerBuildUsd)})`,
     );
+    log();
+    log(
+      `Projected cost of a 60-minute build at today's polling (${config.instanceType} in ${config.region}, the ` +
+        `realistic build's transitions and invocations, a ${PROJECTED_BUNDLE_BYTES / BYTES_PER_GB} GiB bundle; prices of ${PRICES.date}):`,
+    );
+    for (const line of costLines(config.name, projected)) log(line);
     log();
     log('Throughput: concurrent builds in one process against one emulator');
     log(

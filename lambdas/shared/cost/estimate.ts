@@ -195,6 +195,11 @@ export function costLine(cost: CostEstimate): string {
   return `${formatUsd(cost.totalUsd)}${monthly}${incomplete}`;
 }
 
+/** A unit price in plain decimals (`0.0000002`, not `2e-7`). */
+export function unitPrice(usd: number): string {
+  return usd.toFixed(10).replace(/\.?0+$/, '');
+}
+
 /** A build's estimate for the summary: the total, then each item with its units and unit price. */
 export function costLines(name: string, cost: CostEstimate): string[] {
   const lines = [`--> ${name}: ${costLine(cost)} (prices of ${cost.prices.date})`];
@@ -202,7 +207,7 @@ export function costLines(name: string, cost: CostEstimate): string[] {
     const priced =
       i.usd === undefined
         ? 'no price'
-        : `${formatUsd(i.usd)}${i.recurring === 'monthly' ? '/month' : ''} (${i.units.toPrecision(4)} ${i.unit} × $${i.unitPriceUsd})`;
+        : `${formatUsd(i.usd)}${i.recurring === 'monthly' ? '/month' : ''} (${i.units.toPrecision(4)} ${i.unit} × $${unitPrice(i.unitPriceUsd as number)})`;
     lines.push(`    ${i.item} ${i.region}: ${priced}: ${i.description}`);
   }
   for (const m of cost.missing ?? []) lines.push(`    not included: ${m}`);
