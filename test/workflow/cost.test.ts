@@ -13,7 +13,8 @@ import { DetailTypes } from '../../lambdas/notify/notify.js';
 import type { CostEstimate } from '../../lambdas/shared/cost/estimate.js';
 import { BUILD_REGION, basicExample, useWorkflowHarness } from './harness.js';
 
-const harness = useWorkflowHarness();
+// Least privilege: Report Build reads the instance and lists the bundle as its own role allows.
+const harness = useWorkflowHarness({ leastPrivilege: true });
 const COPY_REGION = 'us-west-2';
 
 describe('cost estimate', () => {
