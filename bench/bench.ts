@@ -43,6 +43,7 @@ import { type Emulator, startEmulator, useEmulatorEnvironment } from '../emulato
 import { StateNames } from '../infra/state-names.js';
 import { type TaskId, Tasks } from '../infra/tasks.js';
 import type { ValidatedTemplate } from '../lambdas/shared/config.js';
+import { BYTES_PER_GB, costLines } from '../lambdas/shared/cost/estimate.js';
 import {
   HANDLER_TABLE_NOTE,
   HANDLER_TARGETS,
@@ -56,6 +57,8 @@ import {
   ASSUMED_BILLED_MS,
   PACKER_AMI_WAIT,
   PRICES,
+  PROJECTED_BUNDLE_BYTES,
+  projectedCost,
   realisticCost,
   realisticWaits,
   WAIT_TARGETS,
@@ -486,11 +489,16 @@ async function main(): Promise<void> {
     const handlers = await measureHandlers(bench.stack.environment, bench.stack.region);
     const config = validated.builds[0];
     if (config === undefined) throw new Error(`${TEMPLATE} has no build`);
-    const waits = realisticCost(realisticWaits(bench.stack.definition, config), {
-      transitions: warm.stateTransitions,
-      invocations: warm.lambdaInvocationsTotal,
-      waitEntries: warm.pollWaitEntries,
-    });
+    const waits = realisticCost(
+      realisticWaits(bench.stack.definition, config),
+      {
+        transitions: warm.stateTransitions,
+        invocations: warm.lambdaInvocationsTotal,
+        waitEntries: warm.pollWaitEntries,
+      },
+      bench.stack.region,
+    );
+    const projected = projectedCost(waits, config, bench.stack.region, 60);
     log('Running cdk synth --quiet...');
     const synth = measureSynth(ROOT);
 
@@ -504,6 +512,7 @@ async function main(): Promise<void> {
       handlers,
       synth,
       waits,
+      projected,
       throughput,
     };
 
@@ -610,6 +619,12 @@ async function main(): Promise<void> {
         `invocations ($${waits.lambdaUsd.toFixed(4)}): $${waits.totalUsd.toFixed(4)} ` +
         `(target ≤ $${WAIT_TARGETS.costPerBuildUsd}: ${mark(waits.totalUsd <= WAIT_TARGETS.costPerBuildUsd, 'cost per build')})`,
     );
+    log();
+    log(
+      `Projected cost of a 60-minute build at today's polling (${config.instanceType} in ${config.region}, the ` +
+        `realistic build's transitions and invocations, a ${PROJECTED_BUNDLE_BYTES / BYTES_PER_GB} GiB bundle; prices of ${PRICES.date}):`,
+    );
+    for (const line of costLines(config.name, projected)) log(line);
     log();
     log('Throughput: concurrent builds in one process against one emulator');
     log(

@@ -14,24 +14,18 @@
 import { StateNames } from '../infra/state-names.js';
 import { AGENT_POLL_KEY, AGENT_POLL_SECONDS } from '../lambdas/check-agent/check-agent.js';
 import { COMMAND_POLL_KEY, commandWaitSeconds } from '../lambdas/check-command/check-command.js';
+import { ASSUMED_BILLED_MS, TASK_MEMORY_MB } from '../lambdas/report-build/cost.js';
 import type { BuildConfig } from '../lambdas/shared/config.js';
+import { BYTES_PER_GB, type CostEstimate, estimateCost } from '../lambdas/shared/cost/estimate.js';
+import { PRICE_TABLE } from '../lambdas/shared/cost/prices.js';
 
-/**
- * List prices, us-east-1, entered on {@link PRICES.date}: Step Functions Standard $0.025 per 1,000 state
- * transitions, retries included (aws.amazon.com/step-functions/pricing); Lambda on Arm $0.0000133334 per GB-second
- * and $0.20 per million requests (aws.amazon.com/lambda/pricing). Check them there before relying on the totals.
- */
-export const PRICES = {
-  date: '2026-12-02',
-  stepFunctionsPerTransition: 0.025 / 1000,
-  lambdaPerRequest: 0.2 / 1_000_000,
-  lambdaArmPerGbSecond: 0.0000133334,
-};
+export { ASSUMED_BILLED_MS };
+
+/** The prices: the shipped table (lambdas/shared/cost/prices.json), the same one every build's estimate uses. */
+export const PRICES = PRICE_TABLE;
 
 /** Memory of every task function (infra/constructs/task-function.ts), GB. */
-const LAMBDA_GB = 256 / 1024;
-/** Billed duration assumed per invocation, ms: a check is one or two API calls; cold starts bill their init. */
-export const ASSUMED_BILLED_MS = 300;
+const LAMBDA_GB = TASK_MEMORY_MB / 1024;
 
 /** The issue's targets. */
 export const WAIT_TARGETS = { costPerBuildUsd: 0.01, delayRatio: 0.1 };
@@ -150,16 +144,23 @@ export interface WaitCost {
 export function realisticCost(
   steps: StepWait[],
   measured: { transitions: number; invocations: number; waitEntries: number },
+  region = 'us-east-1',
 ): WaitCost {
   const baseTransitions = measured.transitions - 3 * measured.waitEntries;
   const baseInvocations = measured.invocations - measured.waitEntries;
   const extraChecks = steps.reduce((a, s) => a + s.count * (s.checks - 1), 0);
   const transitions = baseTransitions + 3 * extraChecks;
   const invocations = baseInvocations + extraChecks;
-  const stepFunctionsUsd = transitions * PRICES.stepFunctionsPerTransition;
-  const lambdaUsd =
-    invocations *
-    (PRICES.lambdaPerRequest + LAMBDA_GB * (ASSUMED_BILLED_MS / 1000) * PRICES.lambdaArmPerGbSecond);
+  const cost = estimateCost({
+    stepFunctions: { region, transitions },
+    lambda: { region, requests: invocations, gbSeconds: lambdaGbSeconds(invocations) },
+    transfers: [],
+    unknown: [],
+  });
+  const usd = (...kinds: string[]) =>
+    cost.items.filter((i) => kinds.includes(i.item)).reduce((a, i) => a + (i.usd ?? Number.NaN), 0);
+  const stepFunctionsUsd = usd('step-functions');
+  const lambdaUsd = usd('lambda-duration', 'lambda-requests');
   return {
     steps,
     transitions,
@@ -168,4 +169,34 @@ export function realisticCost(
     lambdaUsd,
     totalUsd: stepFunctionsUsd + lambdaUsd,
   };
+}
+
+/** GB-seconds of `invocations` task invocations at the assumed billed duration. */
+export function lambdaGbSeconds(invocations: number): number {
+  return invocations * (ASSUMED_BILLED_MS / 1000) * LAMBDA_GB;
+}
+
+/** The bundle size the projection assumes: the 10 GiB an instance-store root volume holds at most. */
+export const PROJECTED_BUNDLE_BYTES = 10 * BYTES_PER_GB;
+
+/**
+ * The projected estimate of a build of `minutes` at today's polling: the instance for that long (the template's
+ * type and region), the realistic build's transitions and invocations, and a bundle of
+ * {@link PROJECTED_BUNDLE_BYTES} stored in the build region and each `ami_regions` region, copied there.
+ */
+export function projectedCost(
+  waits: WaitCost,
+  config: BuildConfig,
+  region: string,
+  minutes = 60,
+): CostEstimate {
+  const copies = config.amiRegions.filter((r) => r !== config.region);
+  return estimateCost({
+    instance: { type: config.instanceType, region: config.region, seconds: minutes * 60 },
+    stepFunctions: { region, transitions: waits.transitions },
+    lambda: { region, requests: waits.invocations, gbSeconds: lambdaGbSeconds(waits.invocations) },
+    bundle: { bytes: PROJECTED_BUNDLE_BYTES, regions: [config.region, ...copies] },
+    transfers: copies.map((to) => ({ from: config.region, to, bytes: PROJECTED_BUNDLE_BYTES })),
+    unknown: [],
+  });
 }

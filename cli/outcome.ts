@@ -2,8 +2,10 @@
  * What `ami-builder build` and `ami-builder local` share once a build has run: the `--manifest [path]` flag and
  * the Packer manifests written for the builds that succeeded.
  */
+
 import { resolve } from 'node:path';
 import type { BuildConfig } from '../lambdas/shared/config.js';
+import { costCustomData } from '../lambdas/shared/cost/estimate.js';
 import { type FlagSpec, type ParsedArgs, parseArgs } from './args.js';
 import { DEFAULT_MANIFEST_PATH, type ManifestBuild, writeManifest } from './manifest.js';
 import type { WorkflowOutput } from './progress/printer.js';
@@ -98,7 +100,8 @@ export async function writeBuildManifests(
       name: build.name,
       artifactId: build.artifactId,
       buildTime: finishedAt(build, request.now),
-      customData: post?.customData,
+      customData:
+        build.cost === undefined ? post?.customData : { ...post?.customData, ...costCustomData(build.cost) },
     };
     if (post !== undefined) add(resolve(request.cwd, post.output), record, post.stripTime, post.stripPath);
     if (request.manifest !== undefined) add(resolve(request.cwd, request.manifest), record, false, false);

@@ -565,7 +565,17 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       ...deleteInstanceRoles,
     ],
 
-    ReportBuild: [describe('DescribeImages', ['ec2:DescribeImages'])],
+    ReportBuild: [
+      describe('DescribeImages', ['ec2:DescribeImages']),
+      // The cost estimate: the instance's launch and termination times, the bundle's size.
+      describe('DescribeBuildInstance', ['ec2:DescribeInstances']),
+      {
+        sid: 'ListBundleForCost',
+        actions: ['s3:ListBucket'],
+        resources: bundleBuckets,
+        wildcardReason: `Report Build lists the bundle's keys to estimate its storage cost. ${bundleReason}`,
+      },
+    ],
 
     SummarizeBuilds: [],
 

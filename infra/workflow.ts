@@ -4,7 +4,7 @@
  *
  * JSONPath only: the local runner (aws-local-stepfunctions) does not execute JSONata.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Lazy } from 'aws-cdk-lib';
 import {
   type CatchProps,
   Chain,
@@ -26,6 +26,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { pruneDefinition } from '../lambdas/shared/cost/path.js';
 import { ErrorNames } from '../lambdas/shared/errors.js';
 import { PollLoop } from './constructs/poll-loop.js';
 import type { TaskFunction } from './constructs/task-function.js';
@@ -139,9 +140,21 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     return { loop, check };
   };
 
+  // The build's part of this definition, pruned to what decides its path: Report Build counts the build's
+  // transitions and invocations on it (lambdas/shared/cost/path.ts). Rendered once the graph is complete.
+  let buildIteration: MapState | undefined;
+  const buildPath = Lazy.string({
+    produce: () => {
+      const processor = (buildIteration?.toStateJson() as { ItemProcessor?: Record<string, unknown> })
+        ?.ItemProcessor;
+      if (processor === undefined) throw new Error('the build iteration is not defined yet');
+      return JSON.stringify(pruneDefinition(processor));
+    },
+  });
+
   // ─── Failure path: every build state from Prevalidate on catches into it ─────────────────────────────────
   const reportFailedBuild = invoke('ReportFailedBuild', 'ReportBuild', {
-    args: { status: 'failed' },
+    args: { status: 'failed', path: buildPath },
     resultPath: '$',
   });
   const cleanupFailed = catchInto(reportFailedBuild, CLEANUP_ERROR_PATH);
@@ -287,7 +300,8 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   guard(agentOnline.check);
 
   // Provisioners, one at a time. The iteration state is the build plus the provisioner and its index; each
-  // iteration ends with only its command's summary, so the Map's result stays small.
+  // iteration ends with only its command's last check (its counts are the cost estimate's), so the Map's result
+  // stays small.
   const sendProvisionerCommand = invoke('SendProvisionerCommand', 'SendCommand', {
     args: { kind: 'provision', provisionerIndex: JsonPath.numberAt('$.provisionerIndex') },
     resultPath: '$.command',
@@ -309,7 +323,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
         provisioner: JsonPath.objectAt('$$.Map.Item.Value'),
         provisionerIndex: JsonPath.numberAt('$$.Map.Item.Index'),
       },
-      resultPath: JsonPath.DISCARD,
+      resultPath: '$.provisioned',
     }),
   ).itemProcessor(
     Chain.start(
@@ -323,7 +337,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       .next(
         new Succeed(states, name('ProvisionerFinished'), {
           comment: comment('ProvisionerFinished'),
-          outputPath: '$.command',
+          outputPath: '$.poll.command',
         }),
       ),
   );
@@ -397,7 +411,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     .branch(copyToRegions);
 
   const reportBuild = guard(
-    invoke('ReportBuild', 'ReportBuild', { args: { status: 'succeeded' }, resultPath: '$' }),
+    invoke('ReportBuild', 'ReportBuild', { args: { status: 'succeeded', path: buildPath }, resultPath: '$' }),
   );
   // The AMI is built: a cleanup step that fails is reported with the build, and the others still run.
   const finishCleanup = catchInto(
@@ -532,6 +546,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     },
     resultPath: '$.results',
   }).itemProcessor(build);
+  buildIteration = buildEachBuilder;
 
   const summarizeBuilds = invoke('SummarizeBuilds', 'SummarizeBuilds', {
     payload: {

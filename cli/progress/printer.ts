@@ -4,6 +4,7 @@
  */
 import { artifactId, artifactString } from '../../lambdas/shared/artifact.js';
 import { describeLeak } from '../../lambdas/shared/cleanup-report.js';
+import { type CostEstimate, costLines } from '../../lambdas/shared/cost/estimate.js';
 import { formatDuration } from '../../lambdas/shared/duration.js';
 import type { BuildOutput, LeakedResource } from '../../lambdas/shared/state.js';
 import type { OutputLine } from './command-output.js';
@@ -232,6 +233,12 @@ export class ProgressPrinter {
         write(`--> ${build}: ${describeLeak(leak)}`);
         write(`    ${leak.hint}`);
       }
+    }
+    const costed = builds.filter((b) => b.cost !== undefined);
+    if (costed.length > 0) {
+      write('');
+      write('==> Estimated cost (list prices; README.md, "Cost estimate"):');
+      for (const b of costed) for (const line of costLines(b.name, b.cost as CostEstimate)) write(line);
     }
     const succeeded = builds.filter((b) => b.status === 'succeeded' && Object.keys(b.artifacts).length > 0);
     write('');

@@ -170,7 +170,11 @@ export async function finishImage(
   }
 
   await tag(build, image, args, deps, step);
-  return { region, imageId };
+  // A copy carries its checks out of the Copy To Regions iteration, for the cost estimate.
+  const copyChecks = build.poll.copy;
+  return copyChecks?.target === imageId && copyChecks.counts !== undefined
+    ? { region, imageId, counts: copyChecks.counts }
+    : { region, imageId };
 }
 
 async function tag(

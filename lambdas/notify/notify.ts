@@ -13,6 +13,7 @@ import '../shared/zod-english.js';
 import { artifactString } from '../shared/artifact.js';
 import { describeCleanup, describeLeak } from '../shared/cleanup-report.js';
 import { executionConsoleUrl, parseArn } from '../shared/console.js';
+import { type CostEstimate, costLines } from '../shared/cost/estimate.js';
 import { AwsTransientError, NotificationError, TaskInputError } from '../shared/errors.js';
 import type { Clients, Clock, TaskEnvironment } from '../shared/runtime.js';
 import type { BuildOutput, ExecutionInfo, LeakedResource } from '../shared/state.js';
@@ -103,6 +104,8 @@ export interface BuildNotice {
   error?: { Error: string; Cause: string };
   /** What this build's cleanup could not remove (id, type, region, why, the command that removes it). */
   leaked?: LeakedResource[];
+  /** What the build cost, estimated, item by item (README.md, "Cost estimate"). */
+  cost?: CostEstimate;
 }
 
 /** The event detail (`detail`). */
@@ -173,6 +176,7 @@ export function eventDetail(payload: NotifyPayload): BuildEventDetail {
     }
     const leaked = b.cleanup?.leaked ?? [];
     if (leaked.length > 0) entry.leaked = leaked;
+    if (b.cost !== undefined) entry.cost = b.cost;
     return entry;
   };
   const detail = (causeLimit?: number): BuildEventDetail => ({
@@ -266,6 +270,11 @@ export function notificationMessage(payload: NotifyPayload, region: string): str
     lines.push('', 'Warnings:', ...warnings.map((w) => `  * ${w}`));
   }
   for (const s of summary.skipped) lines.push(`Skipped ${s.name} (${s.type}): ${s.reason}`);
+  const costed = summary.builds.filter((b) => b.cost !== undefined);
+  if (costed.length > 0) {
+    lines.push('', '==> Estimated cost (list prices; README.md, "Cost estimate"):');
+    for (const b of costed) lines.push(...costLines(b.name, b.cost as CostEstimate));
+  }
   return cutBytes(`${lines.join('\n')}\n`, MAX_MESSAGE_BYTES);
 }
 

@@ -1,16 +1,27 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
 import { emitBuildResult } from '../shared/build-metrics.js';
+import type { PathMachine } from '../shared/cost/path.js';
 import { logInfo } from '../shared/observability.js';
 import { createClients, lambdaHandler, readEnvironment, systemClock } from '../shared/runtime.js';
 import { currentMasker } from '../shared/sensitive.js';
+import type { BuildState } from '../shared/state.js';
 import { parseTaskEvent } from '../shared/task-event.js';
+import { buildCost } from './cost.js';
 import { reportBuild, reportBuildArgsSchema } from './report-build.js';
 
+const clients = createClients({ ec2: EC2Client, s3: S3Client });
 const deps = {
-  clients: createClients({ ec2: EC2Client }),
+  clients,
   env: readEnvironment(),
   clock: systemClock,
   log: logInfo,
+  cost: (build: BuildState, path: PathMachine | undefined, failed: boolean) =>
+    buildCost(build, path, failed, {
+      clients,
+      workflowRegion: process.env.AWS_REGION ?? build.config.region,
+      now: systemClock.now(),
+    }),
 };
 
 /**

@@ -20,6 +20,8 @@ import {
   leakedSecurityGroup,
   mergeCleanupReports,
 } from '../shared/cleanup-report.js';
+import type { CostEstimate } from '../shared/cost/estimate.js';
+import type { PathMachine } from '../shared/cost/path.js';
 import { formatDuration, millisecondsBetween } from '../shared/duration.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type {
@@ -31,7 +33,11 @@ import type {
   TaskEvent,
 } from '../shared/state.js';
 
-export const reportBuildArgsSchema = z.object({ status: z.enum(['succeeded', 'failed']) });
+export const reportBuildArgsSchema = z.object({
+  status: z.enum(['succeeded', 'failed']),
+  /** The build's part of the definition, pruned (lambdas/shared/cost/path.ts), as JSON: for the cost estimate. */
+  path: z.optional(z.string()),
+});
 export type ReportBuildArgs = z.infer<typeof reportBuildArgsSchema>;
 
 export interface ReportBuildDeps {
@@ -40,6 +46,8 @@ export interface ReportBuildDeps {
   clock: Clock;
   /** Where Packer's `Build '…' finished after …` line goes (the function's log). */
   log: (message: string) => void;
+  /** Estimates what the build cost (./cost.ts); without it the output has no `cost`. */
+  cost?: (build: BuildState, path: PathMachine | undefined, failed: boolean) => Promise<CostEstimate>;
 }
 
 /**
@@ -219,6 +227,11 @@ export async function reportBuild(
   }
   const sourceAmi = build.source?.imageId ?? build.config.sourceAmi;
   if (sourceAmi !== undefined) output.sourceAmi = sourceAmi;
+
+  if (deps.cost !== undefined) {
+    const path = args.path === undefined ? undefined : (JSON.parse(args.path) as PathMachine);
+    output.cost = await deps.cost(build, path, !succeeded);
+  }
 
   if (succeeded) {
     deps.log(`Build '${output.name}' finished after ${total}.`);

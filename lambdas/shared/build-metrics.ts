@@ -33,6 +33,17 @@ function commandPhase(build: BuildState): { phase: Phase; since?: string } | und
   }
 }
 
+/**
+ * The Check states' run counts with one more run of `checkState`: carried under the poll key across targets, so
+ * that every check a build makes is counted once (the cost estimate's poll iterations).
+ */
+export function countCheck(
+  previous: Record<string, number> | undefined,
+  checkState: string,
+): Record<string, number> {
+  return { ...previous, [checkState]: (previous?.[checkState] ?? 0) + 1 };
+}
+
 /** What a Check task's loop measures. */
 export interface CheckMetrics {
   /** The phase the loop's end closes. */
@@ -53,6 +64,7 @@ export function timedCheck(
   result: PollResult,
   now: Date,
   measures: CheckMetrics = {},
+  checkState?: string,
 ): PollResult {
   const previous = build.poll[key];
   const checkedAt = now.toISOString();
@@ -61,6 +73,7 @@ export function timedCheck(
       ? previous.startedAt
       : checkedAt;
   const timed: PollResult = { ...result, startedAt, checkedAt };
+  if (checkState !== undefined) timed.counts = countCheck(previous?.counts, checkState);
   if (!result.done) return timed;
 
   const loopSeconds = secondsBetween(startedAt, now);

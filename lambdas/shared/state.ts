@@ -1,4 +1,5 @@
 import type { BuildConfig } from './config.js';
+import type { CostEstimate } from './cost/estimate.js';
 
 /**
  * The Step Functions state of one build (one iteration of the "Build Each Builder" Map). Every task receives
@@ -35,6 +36,8 @@ export interface BuildState {
   cleanupError?: { Error: string; Cause: string };
   /** `$.cleanup` (Clean Up / Clean Up After Failure) */
   cleanup?: CleanupReport;
+  /** `$.provisioned` (Run Provisioners): each provisioner's last `$.poll.command`, for the cost estimate. */
+  provisioned?: (PollResult | null)[];
 }
 
 export interface ExecutionInfo {
@@ -116,6 +119,8 @@ export interface CommandInfo {
 export interface ImageInfo {
   region: string;
   imageId: string;
+  /** Finish AMI Copy: how many times each Check state ran for this copy (its `$.poll.copy.counts`). */
+  counts?: Record<string, number>;
 }
 
 /** What each Check task returns into `$.poll.<waitKey>`. */
@@ -135,6 +140,11 @@ export interface PollResult {
   startedAt?: string;
   /** When this check was made (ISO 8601). */
   checkedAt?: string;
+  /**
+   * How many times each Check state has run so far under this key, by state name, across targets (the cost
+   * estimate's count of poll iterations; README.md, "Cost estimate").
+   */
+  counts?: Record<string, number>;
 }
 
 export interface CleanupReport {
@@ -180,6 +190,8 @@ export interface RolledBackParameter {
 export interface TaskEvent<A = Record<string, never>> {
   build: BuildState;
   args: A;
+  /** The state's name (the payload's `state`). */
+  state?: string;
 }
 
 /** One build's entry in the execution output. */
@@ -195,4 +207,6 @@ export interface BuildOutput {
   timings: Record<string, string>;
   error?: { Error: string; Cause: string };
   cleanup?: CleanupReport;
+  /** What the build cost, estimated (README.md, "Cost estimate"). */
+  cost?: CostEstimate;
 }

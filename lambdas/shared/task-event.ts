@@ -15,6 +15,7 @@ const envelope = z.object({
     poll: z.optional(z.record(z.string(), z.unknown())),
   }),
   args: z.optional(z.record(z.string(), z.unknown())),
+  state: z.optional(z.string()),
 });
 
 /**
@@ -29,10 +30,11 @@ export function parseTaskEvent<A>(event: unknown, args?: z.ZodMiniType<A>): Task
   const build = parsed.data.build as unknown as BuildState;
   if (build.poll === undefined) build.poll = {};
   const rawArgs = parsed.data.args ?? {};
-  if (args === undefined) return { build, args: rawArgs as A };
+  const state = parsed.data.state === undefined ? {} : { state: parsed.data.state };
+  if (args === undefined) return { build, args: rawArgs as A, ...state };
   const a = args.safeParse(rawArgs);
   if (!a.success) throw new TaskInputError(`task args are malformed: ${z.prettifyError(a.error)}`);
-  return { build, args: a.data };
+  return { build, args: a.data, ...state };
 }
 
 /** Returns `build[key]`, or throws a {@link TaskInputError} naming the missing state path. */

@@ -2,6 +2,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TASK_TIMEOUT_SECONDS } from '../../infra/constructs/task-function.js';
 import { StateDescriptions, StateNames } from '../../infra/state-names.js';
+import { pruneDefinition } from '../../lambdas/shared/cost/path.js';
 import { ErrorNames } from '../../lambdas/shared/errors.js';
 import { type AslMachine, type AslState, allStates, type Synthesized, successPath, synth } from './synth.js';
 
@@ -331,6 +332,10 @@ describe('the build state machine', () => {
   });
 
   it('passes each task the payloads and stores the results at the paths of docs/ARCHITECTURE.md', () => {
+    // Report Build's `path`: the build iteration pruned to what decides its path (lambdas/shared/cost/path.ts).
+    const buildPath = JSON.stringify(
+      pruneDefinition(stateNamed(S.BuildEachBuilder).ItemProcessor as unknown as Record<string, unknown>),
+    );
     const expected: Record<string, [Record<string, unknown>, string | null]> = {
       [S.Prevalidate]: [{ 'build.$': '$', args: {} }, '$.source'],
       [S.EnsureBundleBucket]: [{ 'build.$': '$', args: {} }, '$.bucket'],
@@ -376,7 +381,7 @@ describe('the build state machine', () => {
         '$.poll.instanceTerminated',
       ],
       [S.DeleteTemporaryResources]: [{ 'build.$': '$', args: { reason: 'success' } }, '$.cleanup'],
-      [S.ReportBuild]: [{ 'build.$': '$', args: { status: 'succeeded' } }, '$'],
+      [S.ReportBuild]: [{ 'build.$': '$', args: { status: 'succeeded', path: buildPath } }, '$'],
       [S.CleanUpAfterFailure]: [{ 'build.$': '$', args: { reason: 'failure' } }, '$.cleanup'],
       [S.DeleteTemporaryResourcesAfterFailure]: [
         { 'build.$': '$', args: { reason: 'failure' } },
@@ -388,7 +393,7 @@ describe('the build state machine', () => {
         '$.cleanup',
       ],
       [S.RollBackAmiIds]: [{ 'build.$': '$', args: { action: 'roll-back' } }, '$.cleanup'],
-      [S.ReportFailedBuild]: [{ 'build.$': '$', args: { status: 'failed' } }, '$'],
+      [S.ReportFailedBuild]: [{ 'build.$': '$', args: { status: 'failed', path: buildPath } }, '$'],
       [S.ValidateTemplate]: [
         {
           'input.$': '$',
@@ -431,7 +436,7 @@ describe('the build state machine', () => {
     expect(stateNamed(S.RunProvisioners)).toMatchObject({
       ItemsPath: '$.config.provisioners',
       MaxConcurrency: 1,
-      ResultPath: null,
+      ResultPath: '$.provisioned',
       ItemSelector: {
         'config.$': '$.config',
         'execution.$': '$.execution',
@@ -444,7 +449,11 @@ describe('the build state machine', () => {
     expect(stateNamed(S.PauseBeforeProvisioner)).toMatchObject({
       SecondsPath: '$.provisioner.pauseBeforeSeconds',
     });
-    expect(stateNamed(S.ProvisionerFinished)).toMatchObject({ Type: 'Succeed', OutputPath: '$.command' });
+    // Each iteration's result is its command's last check, whose counts the cost estimate reads.
+    expect(stateNamed(S.ProvisionerFinished)).toMatchObject({
+      Type: 'Succeed',
+      OutputPath: '$.poll.command',
+    });
     expect(stateNamed(S.CopyToRegions)).toMatchObject({
       ItemsPath: '$.config.amiRegions',
       ResultPath: '$.copies',
