@@ -60,6 +60,37 @@ export function parseValidatePayload(event: unknown): ValidateTemplatePayload {
 }
 
 /**
+ * The clock and `{{uuid}}` seed of the second rendering {@link addFingerprintNames} makes: fixed, so names
+ * rendered from the time or a uuid come out the same in every run. 2001-09-09T01:46:40Z is Unix time 1000000000,
+ * as many digits as today's `{{timestamp}}`, so that length limits judge both renderings alike.
+ */
+export const FINGERPRINT_CLOCK = new Date(1_000_000_000_000);
+export const FINGERPRINT_UUID_SEED = 'ami-builder:fingerprint';
+
+/**
+ * With `skip_if_unchanged`, the names that change every run (`ami_name`, `bundle_prefix` with `{{timestamp}}`,
+ * `{{isotime}}` or `{{uuid}}`) must stay out of the build's fingerprint, while what else they hold (user
+ * variables, literal text) must stay in. Validating the input once more with a fixed clock and uuid seed gives
+ * exactly that: the names as this run renders them, minus what only the time or a uuid put there. A build whose
+ * second rendering fails keeps no `fingerprintNames`, so its fingerprint uses this run's names (it never matches
+ * a build of another time: a build too many, never one too few).
+ */
+function addFingerprintNames(input: unknown, validated: ValidatedTemplate, deps: ValidateTemplateDeps): void {
+  let neutral: ValidatedTemplate;
+  try {
+    neutral = deps.validate(input, { mode: 'workflow', now: FINGERPRINT_CLOCK, uuidSeed: FINGERPRINT_UUID_SEED });
+  } catch {
+    return;
+  }
+  for (const build of validated.builds) {
+    if (build.skipIfUnchanged !== true) continue;
+    const twin = neutral.builds.find((b) => b.name === build.name);
+    if (twin === undefined) continue;
+    build.fingerprintNames = { amiName: twin.amiName, bundlePrefix: twin.bundle.prefix };
+  }
+}
+
+/**
  * Validates the execution input in workflow mode. The clock (`{{timestamp}}`, `{{isotime}}`) is the execution's
  * start time and `{{uuid}}` is seeded by the execution id, so a retry or a redrive renders the same AMI name.
  *
@@ -78,6 +109,7 @@ export async function validateTemplateTask(
   }
 
   const validated = deps.validate(input, { mode: 'workflow', now, uuidSeed: execution.id });
+  if (validated.builds.some((b) => b.skipIfUnchanged === true)) addFingerprintNames(input, validated, deps);
   const result: ValidateTemplateResult = {
     builds: validated.builds,
     warnings: validated.warnings,
