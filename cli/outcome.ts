@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { BuildConfig } from '../lambdas/shared/config.js';
+import { isSuccessfulStatus } from '../lambdas/shared/state.js';
 import { type FlagSpec, type ParsedArgs, parseArgs } from './args.js';
 import { DEFAULT_MANIFEST_PATH, type ManifestBuild, writeManifest } from './manifest.js';
 import type { WorkflowOutput } from './progress/printer.js';
@@ -91,14 +92,18 @@ export async function writeBuildManifests(
     if (!entry.builds.some((b) => b.name === build.name)) entry.builds.push(build);
     byPath.set(path, entry);
   };
-  for (const build of output.builds.filter((b) => b.status === 'succeeded')) {
+  for (const build of output.builds.filter((b) => isSuccessfulStatus(b.status))) {
     const config = configs.find((c) => c.name === build.name);
     const post = config?.postProcessors.manifest;
     const record: ManifestBuild = {
       name: build.name,
       artifactId: build.artifactId,
       buildTime: finishedAt(build, request.now),
-      customData: post?.customData,
+      // An unchanged build (skip_if_unchanged) reports an earlier build's AMI: custom_data says so.
+      customData:
+        build.status === 'unchanged'
+          ? { ...post?.customData, ami_builder_status: 'unchanged' }
+          : post?.customData,
     };
     if (post !== undefined) add(resolve(request.cwd, post.output), record, post.stripTime, post.stripPath);
     if (request.manifest !== undefined) add(resolve(request.cwd, request.manifest), record, false, false);

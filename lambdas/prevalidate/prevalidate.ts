@@ -57,7 +57,7 @@ async function validateRegions(deps: PrevalidateDeps, config: BuildConfig): Prom
 
 /** The images named `ami_name` in the build region and every `ami_regions` region, except this execution's. */
 async function sameNameImages(
-  deps: PrevalidateDeps,
+  deps: { clients: Pick<Clients, 'ec2'> },
   build: BuildState,
 ): Promise<{ region: string; image: Image }[]> {
   const { config } = build;
@@ -86,7 +86,10 @@ async function sameNameImages(
  *
  * @throws AmiNameInUseError naming the region and the image.
  */
-async function validateAmiName(deps: PrevalidateDeps, build: BuildState): Promise<void> {
+export async function validateAmiName(
+  deps: { clients: Pick<Clients, 'ec2'> },
+  build: BuildState,
+): Promise<void> {
   const [taken] = await sameNameImages(deps, build);
   if (taken !== undefined) {
     throw new AmiNameInUseError(
@@ -219,7 +222,7 @@ export function renderLateStrings(
  * Validates what can be validated before anything is created and resolves the source AMI.
  *
  * @throws InvalidRegionError unless `skip_region_validation`.
- * @throws AmiNameInUseError unless `force_deregister`.
+ * @throws AmiNameInUseError unless `force_deregister` (or `skip_if_unchanged`: Check Unchanged checks then).
  * @throws ForeignImageError with `force_deregister`, when a same-name AMI was not built by this stack and the
  *   stack does not adopt foreign images.
  * @throws SourceAmiNotFoundError when the source AMI does not resolve to exactly one usable image.
@@ -237,7 +240,9 @@ export async function prevalidate(event: TaskEvent, deps: PrevalidateDeps): Prom
   }
   if (!config.skipRegionValidation) await validateRegions(deps, config);
   if (config.forceDeregister) await validateForceDeregister(deps, build);
-  else await validateAmiName(deps, build);
+  // With skip_if_unchanged, Check Unchanged makes this check when it finds no unchanged AMI: an unchanged AMI
+  // with a name that has no {{timestamp}} is what the build reports, not a conflict.
+  else if (config.skipIfUnchanged !== true) await validateAmiName(deps, build);
 
   const image = await resolveSourceImage(deps.clients.ec2(config.region), config);
   validateEnhancedNetworking(config, image);

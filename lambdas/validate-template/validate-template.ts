@@ -10,6 +10,7 @@ import * as z from 'zod/mini';
 import '../shared/zod-english.js';
 import type { ValidatedTemplate } from '../shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../shared/errors.js';
+import { FINGERPRINT_CLOCK, FINGERPRINT_UUID_SEED } from '../shared/fingerprint.js';
 import type { ExecutionInfo } from '../shared/state.js';
 import type { ValidateOptions } from '../shared/template/validate.js';
 
@@ -58,14 +59,6 @@ export function parseValidatePayload(event: unknown): ValidateTemplatePayload {
   }
   return { input: parsed.data.input, execution: parsed.data.execution };
 }
-
-/**
- * The clock and `{{uuid}}` seed of the second rendering {@link addFingerprintNames} makes: fixed, so names
- * rendered from the time or a uuid come out the same in every run. 2001-09-09T01:46:40Z is Unix time 1000000000,
- * as many digits as today's `{{timestamp}}`, so that length limits judge both renderings alike.
- */
-export const FINGERPRINT_CLOCK = new Date(1_000_000_000_000);
-export const FINGERPRINT_UUID_SEED = 'ami-builder:fingerprint';
 
 /**
  * With `skip_if_unchanged`, the names that change every run (`ami_name`, `bundle_prefix` with `{{timestamp}}`,

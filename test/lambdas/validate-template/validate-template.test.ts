@@ -3,8 +3,8 @@ import type { ValidatedTemplate } from '../../../lambdas/shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../../../lambdas/shared/errors.js';
 import { validateTemplate } from '../../../lambdas/shared/template/validate.js';
 import { handler } from '../../../lambdas/validate-template/handler.js';
+import { FINGERPRINT_CLOCK } from '../../../lambdas/shared/fingerprint.js';
 import {
-  FINGERPRINT_CLOCK,
   MAX_RESULT_BYTES,
   parseValidatePayload,
   type ValidateTemplateDeps,
