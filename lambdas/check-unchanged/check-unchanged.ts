@@ -19,6 +19,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { validateAmiName } from '../prevalidate/prevalidate.js';
+import { planCommand, RUN_SCRIPT } from '../send-command/plan.js';
 import { awsErrorCode } from '../shared/cleanup-report.js';
 import {
   type ContentDigest,
@@ -32,7 +33,6 @@ import { isOwnedByStack, tagValue } from '../shared/ownership.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { BuildState, FingerprintInfo, ImageInfo, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
-import { planCommand, RUN_SCRIPT } from '../send-command/plan.js';
 
 export interface CheckUnchangedDeps {
   clients: Pick<Clients, 'ec2' | 's3'>;
@@ -195,7 +195,8 @@ async function matchingImages(
       if (!isOwnedByStack(image.Tags, deps.env.stackName)) continue;
       if (tagValue(image.Tags, TagKeys.fingerprint) !== value) continue;
       // A deprecated image is on its way out: build a new one instead.
-      const deprecation = image.DeprecationTime === undefined ? Number.NaN : Date.parse(image.DeprecationTime);
+      const deprecation =
+        image.DeprecationTime === undefined ? Number.NaN : Date.parse(image.DeprecationTime);
       if (!Number.isNaN(deprecation) && deprecation <= now) continue;
       found.push({ region, image });
     }

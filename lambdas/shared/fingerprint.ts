@@ -54,7 +54,9 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 function isS3Ref(value: unknown): value is S3Reference & { kind: 's3' } {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return v.kind === 's3' && typeof v.bucket === 'string' && typeof v.key === 'string' && typeof v.uri === 'string';
+  return (
+    v.kind === 's3' && typeof v.bucket === 'string' && typeof v.key === 'string' && typeof v.uri === 'string'
+  );
 }
 
 /** The configuration as the fingerprint takes it: X.509 files out, the fixed names in, itself out. */
@@ -132,6 +134,8 @@ export function fingerprintDocument(inputs: FingerprintInputs): Json {
 
 /** The fingerprint: `v1:` and the SHA-256 of the canonical document, in hex (67 characters, a valid tag value). */
 export function fingerprint(inputs: FingerprintInputs): string {
-  const hash = createHash('sha256').update(canonicalJson(fingerprintDocument(inputs))).digest('hex');
+  const hash = createHash('sha256')
+    .update(canonicalJson(fingerprintDocument(inputs)))
+    .digest('hex');
   return `v${FINGERPRINT_VERSION}:${hash}`;
 }
