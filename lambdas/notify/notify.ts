@@ -268,7 +268,8 @@ export function notificationMessage(payload: NotifyPayload, region: string): str
   } else {
     lines.push('==> Builds finished. The artifacts of successful builds are:');
     for (const b of withArtifacts) {
-      if (b.status === 'unchanged') lines.push(`--> ${b.name}: unchanged, nothing was built; it reports the AMIs of an earlier build.`);
+      if (b.status === 'unchanged')
+        lines.push(`--> ${b.name}: unchanged, nothing was built; it reports the AMIs of an earlier build.`);
       lines.push(`--> ${b.name}: ${artifactString(b.artifacts).trimEnd()}`);
     }
   }

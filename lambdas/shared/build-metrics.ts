@@ -8,7 +8,13 @@
  */
 import { millisecondsBetween } from './duration.js';
 import { emitMetrics, MetricDimensions, MetricNames, type Phase } from './observability.js';
-import { type BuildOutput, type BuildState, type CleanupReport, isSuccessfulStatus, type PollResult } from './state.js';
+import {
+  type BuildOutput,
+  type BuildState,
+  type CleanupReport,
+  isSuccessfulStatus,
+  type PollResult,
+} from './state.js';
 
 const secondsBetween = (from: string, to: Date): number => millisecondsBetween(from, to) / 1000;
 

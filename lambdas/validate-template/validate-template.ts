@@ -71,7 +71,11 @@ export function parseValidatePayload(event: unknown): ValidateTemplatePayload {
 function addFingerprintNames(input: unknown, validated: ValidatedTemplate, deps: ValidateTemplateDeps): void {
   let neutral: ValidatedTemplate;
   try {
-    neutral = deps.validate(input, { mode: 'workflow', now: FINGERPRINT_CLOCK, uuidSeed: FINGERPRINT_UUID_SEED });
+    neutral = deps.validate(input, {
+      mode: 'workflow',
+      now: FINGERPRINT_CLOCK,
+      uuidSeed: FINGERPRINT_UUID_SEED,
+    });
   } catch {
     return;
   }

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import type { ValidatedTemplate } from '../../../lambdas/shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../../../lambdas/shared/errors.js';
+import { FINGERPRINT_CLOCK } from '../../../lambdas/shared/fingerprint.js';
 import { validateTemplate } from '../../../lambdas/shared/template/validate.js';
 import { handler } from '../../../lambdas/validate-template/handler.js';
-import { FINGERPRINT_CLOCK } from '../../../lambdas/shared/fingerprint.js';
 import {
   MAX_RESULT_BYTES,
   parseValidatePayload,
