@@ -461,8 +461,8 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const checkUnchanged = guard(invoke('CheckUnchanged', 'CheckUnchanged', { resultPath: '$.fingerprint' }));
   checkUnchanged.next(
     new Choice(states, name('UnchangedChoice'), { comment: comment('UnchangedChoice') })
-      .when(Condition.isPresent('$.fingerprint.unchanged'), publishAmiIdsChoice)
-      .otherwise(ensureBundleBucket),
+      .when(Condition.isNotPresent('$.fingerprint.unchanged'), ensureBundleBucket)
+      .otherwise(publishAmiIdsChoice),
   );
   prevalidate.next(
     new Choice(states, name('SkipIfUnchangedChoice'), { comment: comment('SkipIfUnchangedChoice') })

@@ -18,8 +18,8 @@ import {
   type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { validateAmiName } from '../prevalidate/prevalidate.js';
 import { planCommand, RUN_SCRIPT } from '../send-command/plan.js';
+import { validateAmiName } from '../shared/ami-name.js';
 import { awsErrorCode } from '../shared/cleanup-report.js';
 import {
   type ContentDigest,

@@ -55,9 +55,14 @@ function template(extra: Record<string, unknown> = {}): Record<string, unknown> 
 
 const launchCalls = async () =>
   (await harness().emulator.calls()).filter((c) =>
-    ['RunInstances', 'CreateSecurityGroup', 'CreateRole', 'SendCommand', 'RegisterImage', 'CopyImage'].includes(
-      c.operation,
-    ),
+    [
+      'RunInstances',
+      'CreateSecurityGroup',
+      'CreateRole',
+      'SendCommand',
+      'RegisterImage',
+      'CopyImage',
+    ].includes(c.operation),
   );
 
 const ownImages = async (region: string) =>
