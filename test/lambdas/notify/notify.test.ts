@@ -289,6 +289,8 @@ describe('notification texts', () => {
   it('counts an unchanged build (skip_if_unchanged) as succeeded, says so and lists its AMIs', async () => {
     // Prepare
     const input = payload([succeededBuild({ status: 'unchanged' })]);
+    eventsMock.reset();
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'event-1' }] });
 
     // Act
     const message = notificationMessage(input, 'us-east-1');
