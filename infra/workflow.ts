@@ -461,7 +461,8 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const checkUnchanged = guard(invoke('CheckUnchanged', 'CheckUnchanged', { resultPath: '$.fingerprint' }));
   checkUnchanged.next(
     new Choice(states, name('UnchangedChoice'), { comment: comment('UnchangedChoice') })
-      .when(Condition.isNotPresent('$.fingerprint.unchanged'), ensureBundleBucket)
+      // Not(IsPresent), not IsPresent false: the local runner (aws-local-stepfunctions) mishandles the latter.
+      .when(Condition.not(Condition.isPresent('$.fingerprint.unchanged')), ensureBundleBucket)
       .otherwise(publishAmiIdsChoice),
   );
   prevalidate.next(
