@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { BuildConfig } from '../lambdas/shared/config.js';
 import { costCustomData } from '../lambdas/shared/cost/estimate.js';
+import { isSuccessfulStatus } from '../lambdas/shared/state.js';
 import { type FlagSpec, type ParsedArgs, parseArgs } from './args.js';
 import { DEFAULT_MANIFEST_PATH, type ManifestBuild, writeManifest } from './manifest.js';
 import type { WorkflowOutput } from './progress/printer.js';
@@ -93,15 +94,19 @@ export async function writeBuildManifests(
     if (!entry.builds.some((b) => b.name === build.name)) entry.builds.push(build);
     byPath.set(path, entry);
   };
-  for (const build of output.builds.filter((b) => b.status === 'succeeded')) {
+  for (const build of output.builds.filter((b) => isSuccessfulStatus(b.status))) {
     const config = configs.find((c) => c.name === build.name);
     const post = config?.postProcessors.manifest;
     const record: ManifestBuild = {
       name: build.name,
       artifactId: build.artifactId,
       buildTime: finishedAt(build, request.now),
-      customData:
-        build.cost === undefined ? post?.customData : { ...post?.customData, ...costCustomData(build.cost) },
+      customData: withCost(
+        build.status === 'unchanged'
+          ? { ...post?.customData, ami_builder_status: 'unchanged' }
+          : post?.customData,
+        build.cost,
+      ),
     };
     if (post !== undefined) add(resolve(request.cwd, post.output), record, post.stripTime, post.stripPath);
     if (request.manifest !== undefined) add(resolve(request.cwd, request.manifest), record, false, false);
@@ -115,4 +120,12 @@ export async function writeBuildManifests(
     });
   }
   return [...byPath.keys()];
+}
+
+/** A manifest's `custom_data` with the build's cost estimate added, when there is one. */
+function withCost(
+  customData: Record<string, string> | undefined,
+  cost: WorkflowOutput['builds'][number]['cost'],
+): Record<string, string> | undefined {
+  return cost === undefined ? customData : { ...customData, ...costCustomData(cost) };
 }

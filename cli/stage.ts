@@ -13,7 +13,8 @@
  *
  * Each value is rendered first (`{{user "x"}}`, `{{template_dir}}`, `{{pwd}}`), as Packer renders it before it
  * reads the file; a relative path is relative to the working directory, as in Packer. `s3://` and `ssm:` values
- * are left as they are. Uploads are encrypted (SSE-S3) and content-addressed:
+ * are left as they are. Uploads are encrypted (SSE-S3), carry their SHA-256 checksum (S3 verifies and keeps it;
+ * `skip_if_unchanged` reads it as the content's digest) and are content-addressed:
  * `staging/<prefix>/files/<first 12 hex of sha256>/<file name>`, so the same file is stored once per build.
  *
  * Shared by `ami-builder build` and `ami-builder local`.
@@ -661,6 +662,8 @@ async function put(s3: S3Client, bucket: string, key: string, body: Buffer): Pro
       Key: key,
       Body: body,
       ServerSideEncryption: 'AES256',
+      // S3 checks it and keeps it: the content digest skip_if_unchanged reads (HeadObject), without a download.
+      ChecksumSHA256: createHash('sha256').update(body).digest('base64'),
     }),
   );
 }

@@ -220,6 +220,17 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       describe('GetCallerIdentity', ['sts:GetCallerIdentity']),
     ],
 
+    CheckUnchanged: [
+      describe('FindUnchangedImages', ['ec2:DescribeImages']),
+      { ...readUserObjects, sid: 'DigestReferencedFiles' },
+      {
+        sid: 'ListReferencedFolders',
+        actions: ['s3:ListBucket'],
+        resources: [ctx.stagingBucketArn, ...bundleBuckets],
+        wildcardReason: `A provisioner's file or folder may be an S3 folder, listed to digest its objects. ${bundleReason}`,
+      },
+    ],
+
     EnsureBundleBucket: [
       {
         sid: 'EnsureAllowedBundleBucket',

@@ -9,6 +9,9 @@ export const StateNames = {
   BuildEachBuilder: 'Build Each Builder',
 
   Prevalidate: 'Prevalidate',
+  SkipIfUnchangedChoice: 'Skip If Unchanged?',
+  CheckUnchanged: 'Check Unchanged',
+  UnchangedChoice: 'Unchanged?',
   EnsureBundleBucket: 'Ensure Bundle Bucket',
   CreateSecurityGroup: 'Create Security Group',
   CreateInstanceRole: 'Create Instance Role',
@@ -104,7 +107,12 @@ export const StateDescriptions: Record<StateKey, string> = {
   BuildEachBuilder:
     'Runs every selected builder as its own build, all in parallel. A failed build ends in Report Failed Build, so the others finish and clean up.',
   Prevalidate:
-    'Checks the regions, that ami_name is unused (unless force_deregister), resolves the source AMI and checks that the instance type can launch it.',
+    'Checks the regions, that ami_name is unused (unless force_deregister or skip_if_unchanged), resolves the source AMI and checks that the instance type can launch it.',
+  SkipIfUnchangedChoice: 'Runs Check Unchanged only when the template sets skip_if_unchanged.',
+  CheckUnchanged:
+    'Fingerprints the build (normalized config, resolved source AMI, the content of every S3 script, file and folder, the rendered bundle commands; timestamps in names excepted) and looks for an available AMI of this stack with that fingerprint in every target region; with none, checks that ami_name is unused (unless force_deregister).',
+  UnchangedChoice:
+    'When nothing changed, launches nothing: publishes (ami_id_parameter) and reports the existing AMI with status unchanged; otherwise builds.',
   EnsureBundleBucket:
     'Creates the bundle bucket (s3_bucket) in the build region if it is missing; fails if it is in another region or not ours.',
   CreateSecurityGroup:

@@ -5,6 +5,7 @@
 export const Tasks = {
   ValidateTemplate: 'lambdas/validate-template/handler.ts',
   Prevalidate: 'lambdas/prevalidate/handler.ts',
+  CheckUnchanged: 'lambdas/check-unchanged/handler.ts',
   EnsureBundleBucket: 'lambdas/ensure-bucket/handler.ts',
   CreateSecurityGroup: 'lambdas/create-security-group/handler.ts',
   CreateInstanceRole: 'lambdas/create-instance-role/handler.ts',

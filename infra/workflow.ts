@@ -460,8 +460,39 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       .otherwise(deleteTemporaryResources),
   );
 
-  const build = Chain.start(prevalidate)
-    .next(ensureBundleBucket)
+  const publishAmiIdsChoice = new Choice(states, name('PublishAmiIdsChoice'), {
+    comment: comment('PublishAmiIdsChoice'),
+  })
+    .when(
+      Condition.isPresent('$.config.amiIdParameter'),
+      guard(invoke('PublishAmiIds', 'PublishAmiIds', { resultPath: '$.published' })).next(terminateInstance),
+    )
+    .otherwise(terminateInstance);
+
+  // skip_if_unchanged: fingerprint the build; when an AMI with the same fingerprint exists in every target
+  // region, launch nothing and go on to publishing and reporting it (Terminate Instance and Delete Temporary
+  // Resources then have nothing to remove).
+  const checkUnchanged = guard(invoke('CheckUnchanged', 'CheckUnchanged', { resultPath: '$.fingerprint' }));
+  checkUnchanged.next(
+    new Choice(states, name('UnchangedChoice'), { comment: comment('UnchangedChoice') })
+      // Not(IsPresent), not IsPresent false: the local runner (aws-local-stepfunctions) mishandles the latter.
+      .when(Condition.not(Condition.isPresent('$.fingerprint.unchanged')), ensureBundleBucket)
+      .otherwise(publishAmiIdsChoice),
+  );
+  prevalidate.next(
+    new Choice(states, name('SkipIfUnchangedChoice'), { comment: comment('SkipIfUnchangedChoice') })
+      .when(
+        Condition.and(
+          Condition.isPresent('$.config.skipIfUnchanged'),
+          Condition.booleanEquals('$.config.skipIfUnchanged', true),
+        ),
+        checkUnchanged,
+      )
+      .otherwise(ensureBundleBucket),
+  );
+  const build = Chain.start(prevalidate);
+
+  Chain.start(ensureBundleBucket)
     .next(createSecurityGroup)
     .next(createInstanceRole)
     .next(launchInstance)
@@ -502,16 +533,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     )
     .next(amiAvailable.loop)
     .next(copyAndFinish)
-    .next(
-      new Choice(states, name('PublishAmiIdsChoice'), { comment: comment('PublishAmiIdsChoice') })
-        .when(
-          Condition.isPresent('$.config.amiIdParameter'),
-          guard(invoke('PublishAmiIds', 'PublishAmiIds', { resultPath: '$.published' })).next(
-            terminateInstance,
-          ),
-        )
-        .otherwise(terminateInstance),
-    );
+    .next(publishAmiIdsChoice);
 
   // ─── The execution: validate, build every builder, summarize ─────────────────────────────────────────────
   const validateTemplate = invoke('ValidateTemplate', 'ValidateTemplate', {

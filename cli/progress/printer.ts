@@ -6,7 +6,7 @@ import { artifactId, artifactString } from '../../lambdas/shared/artifact.js';
 import { describeLeak } from '../../lambdas/shared/cleanup-report.js';
 import { type CostEstimate, costLines } from '../../lambdas/shared/cost/estimate.js';
 import { formatDuration } from '../../lambdas/shared/duration.js';
-import type { BuildOutput, LeakedResource } from '../../lambdas/shared/state.js';
+import { type BuildOutput, isSuccessfulStatus, type LeakedResource } from '../../lambdas/shared/state.js';
 import type { OutputLine } from './command-output.js';
 import type { ProgressEvent } from './events.js';
 import { type Line, linesForEvent } from './messages.js';
@@ -198,7 +198,8 @@ export class ProgressPrinter {
         write(`${ts},,error-count,${failed.length}`);
         for (const b of failed) write(`${ts},${b.name},error,${machineEscape(fullErrorText(b))}`);
       }
-      for (const b of builds.filter((x) => x.status === 'succeeded')) {
+      for (const b of builds.filter((x) => isSuccessfulStatus(x.status))) {
+        if (b.status === 'unchanged') write(`${ts},${b.name},ui,say,${machineEscape(unchangedLine(b))}`);
         write(`${ts},${b.name},artifact-count,1`);
         write(`${ts},${b.name},artifact,0,builder-id,mitchellh.amazon.instance`);
         write(`${ts},${b.name},artifact,0,id,${machineEscape(artifactId(b.artifacts))}`);
@@ -214,7 +215,8 @@ export class ProgressPrinter {
     }
     for (const b of builds) {
       const took = b.timings.total ?? elapsed;
-      if (b.status === 'succeeded') write(`Build '${b.name}' finished after ${took}.`);
+      if (b.status === 'unchanged') write(`Build '${b.name}' finished after ${took}: ${unchangedLine(b)}`);
+      else if (b.status === 'succeeded') write(`Build '${b.name}' finished after ${took}.`);
       else write(`Build '${b.name}' errored after ${took}: ${errorText(b)}`);
     }
     write('');
@@ -240,7 +242,9 @@ export class ProgressPrinter {
       write('==> Estimated cost (list prices; README.md, "Cost estimate"):');
       for (const b of costed) for (const line of costLines(b.name, b.cost as CostEstimate)) write(line);
     }
-    const succeeded = builds.filter((b) => b.status === 'succeeded' && Object.keys(b.artifacts).length > 0);
+    const succeeded = builds.filter(
+      (b) => isSuccessfulStatus(b.status) && Object.keys(b.artifacts).length > 0,
+    );
     write('');
     if (succeeded.length === 0) {
       write('==> Builds finished but no artifacts were created.');
@@ -296,4 +300,9 @@ export function runOutput(
       ? { blank: () => {}, error: (text) => printer.print({ level: 'error', text }) }
       : { blank: () => io.out(''), error: (text) => io.err(stamp(text)) },
   };
+}
+
+/** What an unchanged build (`skip_if_unchanged`) says instead of having built. */
+function unchangedLine(b: BuildOutput): string {
+  return `unchanged: nothing changed since ${b.artifactId} was built, so nothing was launched (status unchanged).`;
 }

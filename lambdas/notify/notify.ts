@@ -16,7 +16,14 @@ import { executionConsoleUrl, parseArn } from '../shared/console.js';
 import { type CostEstimate, costLines } from '../shared/cost/estimate.js';
 import { AwsTransientError, NotificationError, TaskInputError } from '../shared/errors.js';
 import type { Clients, Clock, TaskEnvironment } from '../shared/runtime.js';
-import type { BuildOutput, ExecutionInfo, LeakedResource } from '../shared/state.js';
+import {
+  BUILD_STATUSES,
+  type BuildOutput,
+  type BuildStatus,
+  type ExecutionInfo,
+  isSuccessfulStatus,
+  type LeakedResource,
+} from '../shared/state.js';
 
 /** The `source` of every event this system puts. */
 export const EVENT_SOURCE = 'ami-builder';
@@ -50,7 +57,7 @@ const NONEMPTY = z.string().check(z.minLength(1));
 
 const buildSchema = z.looseObject({
   name: z.string(),
-  status: z.enum(['succeeded', 'failed']),
+  status: z.enum(BUILD_STATUSES),
   artifacts: z.record(z.string(), z.string()),
   artifactId: z.string(),
   warnings: z._default(z.array(z.string()), []),
@@ -98,7 +105,8 @@ export interface NotifyPayload {
 /** One build in the event detail. */
 export interface BuildNotice {
   name: string;
-  status: 'succeeded' | 'failed';
+  /** `unchanged`: nothing changed (`skip_if_unchanged`); the artifacts are the AMIs an earlier build made. */
+  status: BuildStatus;
   artifacts: Record<string, string>;
   artifactId: string;
   error?: { Error: string; Cause: string };
@@ -155,7 +163,7 @@ export function templateNameOf(payload: NotifyPayload): string {
 
 /** Whether the execution succeeded: every build did, and there was at least one. */
 function succeeded(payload: NotifyPayload): boolean {
-  return payload.summary.failed === 0 && payload.summary.builds.every((b) => b.status === 'succeeded');
+  return payload.summary.failed === 0 && payload.summary.builds.every((b) => isSuccessfulStatus(b.status));
 }
 
 /** The event detail; error causes are shortened when the whole would not fit in an event. */
@@ -256,14 +264,18 @@ export function notificationMessage(payload: NotifyPayload, region: string): str
     for (const { build, l } of leaks) lines.push(`--> ${build}: ${describeLeak(l)}`, `    ${l.hint}`);
   }
   const withArtifacts = summary.builds.filter(
-    (b) => b.status === 'succeeded' && Object.keys(b.artifacts).length > 0,
+    (b) => isSuccessfulStatus(b.status) && Object.keys(b.artifacts).length > 0,
   );
   lines.push('');
   if (withArtifacts.length === 0) {
     lines.push('==> Builds finished but no artifacts were created.');
   } else {
     lines.push('==> Builds finished. The artifacts of successful builds are:');
-    for (const b of withArtifacts) lines.push(`--> ${b.name}: ${artifactString(b.artifacts).trimEnd()}`);
+    for (const b of withArtifacts) {
+      if (b.status === 'unchanged')
+        lines.push(`--> ${b.name}: unchanged, nothing was built; it reports the AMIs of an earlier build.`);
+      lines.push(`--> ${b.name}: ${artifactString(b.artifacts).trimEnd()}`);
+    }
   }
   const warnings = [...summary.warnings, ...summary.builds.flatMap((b) => b.warnings)];
   if (warnings.length > 0) {

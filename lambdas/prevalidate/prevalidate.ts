@@ -3,11 +3,11 @@
  * are cheaper now than after a launch: the instance type against an instance-store source, the account id, and
  * the late-rendered template strings (`tags`, `run_tags`, `ami_description`), which need the source AMI.
  */
-import { DescribeImagesCommand, DescribeRegionsCommand, type Image } from '@aws-sdk/client-ec2';
+import { DescribeRegionsCommand, type Image } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { sameNameImages, validateAmiName } from '../shared/ami-name.js';
 import type { BuildConfig } from '../shared/config.js';
 import {
-  AmiNameInUseError,
   AwsTransientError,
   ForeignImageError,
   InvalidRegionError,
@@ -51,48 +51,6 @@ async function validateRegions(deps: PrevalidateDeps, config: BuildConfig): Prom
     // Go prints slices as `[a b]`.
     throw new InvalidRegionError(
       `error validating regions: Invalid region(s): [${invalid.join(' ')}], available regions: [${available.join(' ')}]`,
-    );
-  }
-}
-
-/** The images named `ami_name` in the build region and every `ami_regions` region, except this execution's. */
-async function sameNameImages(
-  deps: PrevalidateDeps,
-  build: BuildState,
-): Promise<{ region: string; image: Image }[]> {
-  const { config } = build;
-  const found: { region: string; image: Image }[] = [];
-  for (const region of [...new Set([config.region, ...config.amiRegions])]) {
-    const out = await deps.clients.ec2(region).send(
-      new DescribeImagesCommand({
-        Owners: ['self'],
-        Filters: [{ Name: 'name', Values: [config.amiName] }],
-      }),
-    );
-    for (const image of out.Images ?? []) {
-      // Registered by this very execution (a retry or a redrive after Register AMI): not a conflict.
-      const ours = (image.Tags ?? []).some(
-        (t) => t.Key === TagKeys.execution && t.Value === build.execution.id,
-      );
-      if (!ours) found.push({ region, image });
-    }
-  }
-  return found;
-}
-
-/**
- * Checks that `ami_name` is unused in the build region and every `ami_regions` region, since the copies carry
- * the same name.
- *
- * @throws AmiNameInUseError naming the region and the image.
- */
-async function validateAmiName(deps: PrevalidateDeps, build: BuildState): Promise<void> {
-  const [taken] = await sameNameImages(deps, build);
-  if (taken !== undefined) {
-    throw new AmiNameInUseError(
-      `Error: AMI Name: '${taken.image.Name ?? build.config.amiName}' is used by an existing AMI: ${taken.image.ImageId} ` +
-        `(region ${taken.region}). Choose another ami_name (for example with {{timestamp}}), or set ` +
-        'force_deregister to replace it.',
     );
   }
 }
@@ -219,7 +177,7 @@ export function renderLateStrings(
  * Validates what can be validated before anything is created and resolves the source AMI.
  *
  * @throws InvalidRegionError unless `skip_region_validation`.
- * @throws AmiNameInUseError unless `force_deregister`.
+ * @throws AmiNameInUseError unless `force_deregister` (or `skip_if_unchanged`: Check Unchanged checks then).
  * @throws ForeignImageError with `force_deregister`, when a same-name AMI was not built by this stack and the
  *   stack does not adopt foreign images.
  * @throws SourceAmiNotFoundError when the source AMI does not resolve to exactly one usable image.
@@ -237,7 +195,9 @@ export async function prevalidate(event: TaskEvent, deps: PrevalidateDeps): Prom
   }
   if (!config.skipRegionValidation) await validateRegions(deps, config);
   if (config.forceDeregister) await validateForceDeregister(deps, build);
-  else await validateAmiName(deps, build);
+  // With skip_if_unchanged, Check Unchanged makes this check when it finds no unchanged AMI: an unchanged AMI
+  // with a name that has no {{timestamp}} is what the build reports, not a conflict.
+  else if (config.skipIfUnchanged !== true) await validateAmiName(deps, build);
 
   const image = await resolveSourceImage(deps.clients.ec2(config.region), config);
   validateEnhancedNetworking(config, image);

@@ -76,6 +76,8 @@ export function registerImageInput(
   // Ownership tags last: a template tag must not hide which execution registered the image.
   for (const tag of ownershipTags(env, execution.id, config.name, config.onError))
     tags.set(tag.Key, tag.Value);
+  // skip_if_unchanged: the fingerprint a later build finds this AMI by; CopyImage copies it to each copy.
+  if (build.fingerprint !== undefined) tags.set(TagKeys.fingerprint, build.fingerprint.value);
 
   const input: RegisterImageCommandInput = {
     ImageLocation: bucket.manifestLocation,

@@ -181,7 +181,8 @@ export function unaccountedResources(build: BuildState, report: CleanupReport): 
 /**
  * Builds the build's output entry.
  *
- * - `succeeded`: artifacts (build region + copies), Packer's artifact id, the manifest location, the cleanup.
+ * - `succeeded`: artifacts (build region + copies), Packer's artifact id, the manifest location, the cleanup;
+ *   `unchanged` instead when Check Unchanged found the AMI already built (its artifacts, no manifest location).
  * - `failed`: no artifacts; the readable error; the cleanup, plus any AMI left behind in `cleanup.kept`. The
  *   manifest location is given only when an AMI was registered from it (the bundle is in S3 then).
  * - Either way, `cleanup.leaked` lists what cleanup could not remove, including what a failed cleanup state
@@ -213,9 +214,10 @@ export async function reportBuild(
     warnings.push(...leftovers.warnings);
   }
 
+  const unchanged = succeeded ? build.fingerprint?.unchanged : undefined;
   const output: BuildOutput = {
     name: build.config.name,
-    status: args.status,
+    status: unchanged === undefined ? args.status : 'unchanged',
     artifacts,
     artifactId: artifactId(artifacts),
     warnings,
@@ -227,13 +229,18 @@ export async function reportBuild(
   }
   const sourceAmi = build.source?.imageId ?? build.config.sourceAmi;
   if (sourceAmi !== undefined) output.sourceAmi = sourceAmi;
+  if (build.fingerprint !== undefined) output.fingerprint = build.fingerprint.value;
 
   if (deps.cost !== undefined) {
     const path = args.path === undefined ? undefined : (JSON.parse(args.path) as PathMachine);
     output.cost = await deps.cost(build, path, !succeeded);
   }
 
-  if (succeeded) {
+  if (unchanged !== undefined) {
+    deps.log(
+      `Build '${output.name}' finished after ${total}: nothing changed since ${unchanged.image.imageId} was built, nothing was launched.`,
+    );
+  } else if (succeeded) {
     deps.log(`Build '${output.name}' finished after ${total}.`);
   } else {
     output.error = readableError(build.error ?? { Error: 'BuildFailed', Cause: 'the build failed' });

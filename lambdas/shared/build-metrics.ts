@@ -8,7 +8,13 @@
  */
 import { millisecondsBetween } from './duration.js';
 import { emitMetrics, MetricDimensions, MetricNames, type Phase } from './observability.js';
-import type { BuildOutput, BuildState, CleanupReport, PollResult } from './state.js';
+import {
+  type BuildOutput,
+  type BuildState,
+  type CleanupReport,
+  isSuccessfulStatus,
+  type PollResult,
+} from './state.js';
 
 const secondsBetween = (from: string, to: Date): number => millisecondsBetween(from, to) / 1000;
 
@@ -134,7 +140,8 @@ export function emitResourcesLeftBehind(
 
 /** A build's end: its duration, its result (also by error name when it failed) and what it left behind. */
 export function emitBuildResult(build: BuildState, output: BuildOutput, now: Date): void {
-  const succeeded = output.status === 'succeeded';
+  // An unchanged build (skip_if_unchanged) succeeded too.
+  const succeeded = isSuccessfulStatus(output.status);
   emitMetrics({}, (m) => {
     m.seconds(MetricNames.buildDuration, secondsBetween(build.execution.startTime, now));
     m.count(succeeded ? MetricNames.buildSucceeded : MetricNames.buildFailed, 1);

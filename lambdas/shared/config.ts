@@ -293,6 +293,17 @@ export interface BuildConfig {
   /** Extension `ami_id_parameter`: SSM parameter name to publish the AMI id to in every region. */
   amiIdParameter?: string;
   /**
+   * Extension `skip_if_unchanged` (present only when true): fingerprint the build and, when an available AMI of
+   * this stack with the same fingerprint exists in every target region, launch nothing and report that AMI.
+   */
+  skipIfUnchanged?: true;
+  /**
+   * With `skip_if_unchanged`: `ami_name` and `bundle_prefix` rendered with a fixed clock and a fixed `{{uuid}}`
+   * seed (set by Validate Template), so that the fingerprint leaves out what changes every run. Absent when that
+   * second rendering failed: the fingerprint then uses the names of this run.
+   */
+  fingerprintNames?: { amiName: string; bundlePrefix: string };
+  /**
    * Where the values of `sensitive-variables` and credentials sit in this configuration (set by validation,
    * absent when none does): the tasks mask those values in their logs, errors and results (../sensitive.ts).
    * Locations, not values: the values themselves are already here, nowhere else.

@@ -13,6 +13,8 @@ export interface BuildState {
   poll: Record<string, PollResult>;
   /** `$.source` (Prevalidate) */
   source?: SourceInfo;
+  /** `$.fingerprint` (Check Unchanged, only with `skip_if_unchanged`) */
+  fingerprint?: FingerprintInfo;
   /** `$.bucket` (Ensure Bundle Bucket) */
   bucket?: BucketInfo;
   /** `$.network` (Create Security Group) */
@@ -66,6 +68,22 @@ export interface SourceInfo {
     tags: Record<string, string>;
     runTags: Record<string, string>;
     amiDescription?: string;
+  };
+}
+
+/** The build's fingerprint and, when nothing changed, the AMI that this build reports instead of building. */
+export interface FingerprintInfo {
+  /** `v1:<sha256 hex>`: tagged `ami-builder:fingerprint` on the new AMI and its copies. */
+  value: string;
+  /** The available AMI of this stack with the same fingerprint in every target region, when there is one. */
+  unchanged?: {
+    /** The AMI in the build region. */
+    image: ImageInfo;
+    /** Its copies, one per `ami_regions` region. */
+    copies: ImageInfo[];
+    /** The execution that built it. */
+    executionId: string;
+    name?: string;
   };
 }
 
@@ -194,10 +212,20 @@ export interface TaskEvent<A = Record<string, never>> {
   state?: string;
 }
 
+/** How a build ended. `unchanged` succeeded too: its artifact is an AMI an earlier build made. */
+export type BuildStatus = 'succeeded' | 'unchanged' | 'failed';
+export const BUILD_STATUSES = ['succeeded', 'unchanged', 'failed'] as const;
+
+/** True for a build that has artifacts: it succeeded, or nothing changed since an earlier build. */
+export function isSuccessfulStatus(status: BuildStatus): boolean {
+  return status !== 'failed';
+}
+
 /** One build's entry in the execution output. */
 export interface BuildOutput {
   name: string;
-  status: 'succeeded' | 'failed';
+  /** `unchanged`: `skip_if_unchanged` found the AMI already built; it is the artifact, nothing was launched. */
+  status: BuildStatus;
   artifacts: Record<string, string>;
   /** Packer's artifact id: `region:ami,…`, sorted. */
   artifactId: string;
@@ -209,4 +237,6 @@ export interface BuildOutput {
   cleanup?: CleanupReport;
   /** What the build cost, estimated (README.md, "Cost estimate"). */
   cost?: CostEstimate;
+  /** With `skip_if_unchanged`: the build's fingerprint (tagged on the AMI). */
+  fingerprint?: string;
 }

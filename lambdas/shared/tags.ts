@@ -15,6 +15,11 @@ export const TagKeys = {
    * Sweep Orphans deregisters only images of failed executions that lack it.
    */
   finished: 'ami-builder:finished',
+  /**
+   * With `skip_if_unchanged`: on an AMI (and each copy), the build's fingerprint (lambdas/check-unchanged), by
+   * which a later build with nothing changed finds it instead of building.
+   */
+  fingerprint: 'ami-builder:fingerprint',
 } as const;
 
 /** The tags every resource a build creates carries. */

@@ -10,7 +10,7 @@ import '../shared/zod-english.js';
 import { artifactString } from '../shared/artifact.js';
 import { describeCleanup, describeLeak, LEFT_BEHIND_LINE } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
-import type { BuildOutput } from '../shared/state.js';
+import { BUILD_STATUSES, type BuildOutput, isSuccessfulStatus } from '../shared/state.js';
 
 /** The error of the execution when more than one build failed. */
 export const BUILDS_FAILED = 'BuildsFailed';
@@ -20,7 +20,7 @@ export const MAX_EXECUTION_CAUSE_CHARS = 32_768;
 
 const buildOutputSchema = z.looseObject({
   name: z.string(),
-  status: z.enum(['succeeded', 'failed']),
+  status: z.enum(BUILD_STATUSES),
   artifacts: z.record(z.string(), z.string()),
   artifactId: z.string(),
   warnings: z.array(z.string()),
@@ -123,8 +123,9 @@ export function summarizeBuilds(
   };
   for (const line of leakLines(payload.results)) log(line);
   if (failedBuilds.length === 0) {
+    const unchanged = payload.results.filter((b) => b.status === 'unchanged').length;
     log(
-      `${payload.results.length} build(s) succeeded: ${payload.results.map((b) => b.artifactId).join(' ')}`,
+      `${payload.results.length} build(s) succeeded${unchanged > 0 ? ` (${unchanged} unchanged)` : ''}: ${payload.results.map((b) => b.artifactId).join(' ')}`,
     );
     return summary;
   }
@@ -132,7 +133,7 @@ export function summarizeBuilds(
   const only = failedBuilds.length === 1 ? failedBuilds[0] : undefined;
   summary.error = only?.error?.Error || BUILDS_FAILED;
   const sections = [failedBuilds.map(failureText).join('\n')];
-  const succeeded = payload.results.filter((b) => b.status === 'succeeded');
+  const succeeded = payload.results.filter((b) => isSuccessfulStatus(b.status));
   if (succeeded.length > 0) {
     sections.push(
       `==> Builds finished. The artifacts of successful builds are:\n${succeeded

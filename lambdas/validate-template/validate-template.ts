@@ -10,6 +10,7 @@ import * as z from 'zod/mini';
 import '../shared/zod-english.js';
 import type { ValidatedTemplate } from '../shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../shared/errors.js';
+import { FINGERPRINT_CLOCK, FINGERPRINT_UUID_SEED } from '../shared/fingerprint.js';
 import type { ExecutionInfo } from '../shared/state.js';
 import type { ValidateOptions } from '../shared/template/validate.js';
 
@@ -60,6 +61,33 @@ export function parseValidatePayload(event: unknown): ValidateTemplatePayload {
 }
 
 /**
+ * With `skip_if_unchanged`, the names that change every run (`ami_name`, `bundle_prefix` with `{{timestamp}}`,
+ * `{{isotime}}` or `{{uuid}}`) must stay out of the build's fingerprint, while what else they hold (user
+ * variables, literal text) must stay in. Validating the input once more with a fixed clock and uuid seed gives
+ * exactly that: the names as this run renders them, minus what only the time or a uuid put there. A build whose
+ * second rendering fails keeps no `fingerprintNames`, so its fingerprint uses this run's names (it never matches
+ * a build of another time: a build too many, never one too few).
+ */
+function addFingerprintNames(input: unknown, validated: ValidatedTemplate, deps: ValidateTemplateDeps): void {
+  let neutral: ValidatedTemplate;
+  try {
+    neutral = deps.validate(input, {
+      mode: 'workflow',
+      now: FINGERPRINT_CLOCK,
+      uuidSeed: FINGERPRINT_UUID_SEED,
+    });
+  } catch {
+    return;
+  }
+  for (const build of validated.builds) {
+    if (build.skipIfUnchanged !== true) continue;
+    const twin = neutral.builds.find((b) => b.name === build.name);
+    if (twin === undefined) continue;
+    build.fingerprintNames = { amiName: twin.amiName, bundlePrefix: twin.bundle.prefix };
+  }
+}
+
+/**
  * Validates the execution input in workflow mode. The clock (`{{timestamp}}`, `{{isotime}}`) is the execution's
  * start time and `{{uuid}}` is seeded by the execution id, so a retry or a redrive renders the same AMI name.
  *
@@ -78,6 +106,7 @@ export async function validateTemplateTask(
   }
 
   const validated = deps.validate(input, { mode: 'workflow', now, uuidSeed: execution.id });
+  if (validated.builds.some((b) => b.skipIfUnchanged === true)) addFingerprintNames(input, validated, deps);
   const result: ValidateTemplateResult = {
     builds: validated.builds,
     warnings: validated.warnings,

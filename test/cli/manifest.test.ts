@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { goJson, ManifestError, readManifest, writeManifest } from '../../cli/manifest.js';
+import { writeBuildManifests } from '../../cli/outcome.js';
+import { makeConfig } from '../lambdas/fixtures.js';
 
 let dir: string;
 let path: string;
@@ -186,6 +188,48 @@ describe('writeManifest', () => {
 
     // Assess
     expect((error as Error).message).toMatch(/^Unable to parse content from .*packer-manifest\.json: /);
+  });
+});
+
+describe('writeBuildManifests', () => {
+  it('records an unchanged build (skip_if_unchanged) with its AMIs and custom_data saying unchanged', async () => {
+    // Prepare
+    const output = {
+      builds: [
+        {
+          name: 'amazon-instance',
+          status: 'unchanged' as const,
+          artifacts: { 'us-east-1': 'ami-0old' },
+          artifactId: 'us-east-1:ami-0old',
+          warnings: [],
+          timings: { finished: '2025-07-15T09:14:02.000Z' },
+        },
+      ],
+    };
+    const config = makeConfig({
+      postProcessors: {
+        manifest: {
+          type: 'manifest',
+          output: path,
+          stripPath: false,
+          stripTime: false,
+          customData: { team: 'web' },
+        },
+      },
+    });
+
+    // Act
+    await writeBuildManifests(output, [config], { cwd: dir, now: new Date(), runUuid: RUN_1 });
+
+    // Assess
+    const written = JSON.parse(await readFile(path, 'utf8'));
+    expect(written.builds).toEqual([
+      expect.objectContaining({
+        name: 'amazon-instance',
+        artifact_id: 'us-east-1:ami-0old',
+        custom_data: { ami_builder_status: 'unchanged', team: 'web' },
+      }),
+    ]);
   });
 });
 

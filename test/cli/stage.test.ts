@@ -103,7 +103,14 @@ describe('stageTemplateFiles', () => {
       [`staging/${PREFIX}/files/${hash12('MOTD')}/motd`]: 'MOTD',
     });
     for (const call of s3Mock.commandCalls(PutObjectCommand)) {
-      expect(call.args[0].input).toMatchObject({ Bucket: BUCKET, ServerSideEncryption: 'AES256' });
+      const input = call.args[0].input;
+      expect(input).toMatchObject({ Bucket: BUCKET, ServerSideEncryption: 'AES256' });
+      // The content's SHA-256, which S3 verifies and keeps (skip_if_unchanged digests objects by it).
+      expect(input.ChecksumSHA256).toBe(
+        createHash('sha256')
+          .update(input.Body as Buffer)
+          .digest('base64'),
+      );
     }
   });
 

@@ -549,8 +549,10 @@ function sdkCalls(taskId: TaskId): string[] {
     if (seen.has(file)) continue;
     seen.add(file);
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
-      const next = resolve(dirname(file), `${m[1]}.ts`);
+    // `import type` brings in no code, so no call (the type's module may call what this task never does).
+    for (const m of text.matchAll(/(?:import|export)\s+(type\s+)?[^;]*?from\s*'(\.{1,2}\/[^']+)\.js'/g)) {
+      if (m[1] !== undefined) continue;
+      const next = resolve(dirname(file), `${m[2]}.ts`);
       if (existsSync(next)) pending.push(next);
     }
     for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-([a-z0-9-]+)'/g)) {

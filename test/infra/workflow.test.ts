@@ -44,6 +44,9 @@ describe('the build state machine', () => {
       {
         [S.BuildEachBuilder]: [
           S.Prevalidate,
+          S.SkipIfUnchangedChoice,
+          S.CheckUnchanged,
+          S.UnchangedChoice,
           S.EnsureBundleBucket,
           S.CreateSecurityGroup,
           S.CreateInstanceRole,

@@ -1153,6 +1153,15 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
       "SSM parameter name (starting with `/`) that receives the new AMI id in every region of the build; must lie under the stack's allowed prefix.",
     target: 'amiIdParameter',
   },
+  {
+    key: 'skip_if_unchanged',
+    category: 'extension',
+    type: bool,
+    default: false,
+    description:
+      "Build only when something changed: the build's fingerprint (the normalized configuration, the resolved source AMI, the content of every S3 script, file and folder provisioning uses, the rendered bundle commands; names rendered from `{{timestamp}}`, `{{isotime}}` or `{{uuid}}` excepted) is tagged on the AMI and its copies (`ami-builder:fingerprint`). When an available AMI of this stack with the same fingerprint exists in the build region and every `ami_regions` region, nothing is launched and that AMI is the build's artifact, with status `unchanged`. An unchanged static `ami_name` is then no conflict.",
+    target: 'skipIfUnchanged',
+  },
 ];
 
 /** Keys every provisioner takes (Packer core: `only`, `except`, `override`, `pause_before`, `max_retries`, `timeout`). */

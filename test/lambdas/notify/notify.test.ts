@@ -286,6 +286,31 @@ describe('notification texts', () => {
     );
   });
 
+  it('counts an unchanged build (skip_if_unchanged) as succeeded, says so and lists its AMIs', async () => {
+    // Prepare
+    const input = payload([succeededBuild({ status: 'unchanged' })]);
+    eventsMock.reset();
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'event-1' }] });
+
+    // Act
+    const message = notificationMessage(input, 'us-east-1');
+    await notify(input, makeDeps());
+
+    // Assess
+    expect(notificationSubject(input)).toBe('AMI build succeeded: web-base');
+    expect(message).toContain(
+      '--> amazon-instance: unchanged, nothing was built; it reports the AMIs of an earlier build.\n--> amazon-instance: AMIs were created:',
+    );
+    expect(eventsMock.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0]?.DetailType).toBe(
+      DetailTypes.succeeded,
+    );
+    expect(sentDetail().builds[0]).toMatchObject({
+      status: 'unchanged',
+      artifactId: 'us-east-1:ami-0def,us-west-2:ami-0fed',
+    });
+    expect(parseNotifyPayload(JSON.parse(JSON.stringify(input))).summary.builds[0]?.status).toBe('unchanged');
+  });
+
   it('says no artifacts were created when every build failed', () => {
     expect(notificationMessage(payload([failedBuild()]), 'us-east-1')).toContain(
       '==> Builds finished but no artifacts were created.',

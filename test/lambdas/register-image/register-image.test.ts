@@ -223,6 +223,22 @@ describe('registerImage', () => {
     ]);
   });
 
+  it('tags the fingerprint only when Check Unchanged computed one (skip_if_unchanged)', () => {
+    // Act
+    const withFingerprint = registerImageInput(
+      state({ fingerprint: { value: 'v1:0123abcd' } }),
+      makeEnvironment(),
+    );
+    const without = registerImageInput(state(), makeEnvironment());
+
+    // Assess
+    expect(withFingerprint.TagSpecifications?.[0]?.Tags).toContainEqual({
+      Key: 'ami-builder:fingerprint',
+      Value: 'v1:0123abcd',
+    });
+    expect(without.TagSpecifications?.[0]?.Tags?.map((t) => t.Key)).not.toContain('ami-builder:fingerprint');
+  });
+
   it('looks for an image of the same name first, owned by this account', async () => {
     // Act
     await registerImage({ build: state() }, deps);

@@ -127,6 +127,37 @@ describe('reportBuild', () => {
     expect(lines).toEqual(["Build 'amazon-instance' finished after 14 minutes 2 seconds."]);
   });
 
+  it('reports an unchanged build (skip_if_unchanged) with the AMI it found, its fingerprint and no manifest', async () => {
+    // Prepare
+    const { deps, lines } = makeDeps();
+    const input = event('succeeded', {
+      config: { amiRegions: ['eu-west-1'] },
+      bucket: undefined,
+      instance: undefined,
+      fingerprint: {
+        value: 'v1:abc',
+        unchanged: {
+          image: { region: 'us-east-1', imageId: 'ami-0old' },
+          copies: [{ region: 'eu-west-1', imageId: 'ami-0oldcopy' }],
+          executionId: 'arn:aws:states:us-east-1:123456789012:execution:m:earlier',
+        },
+      },
+    });
+
+    // Act
+    const output = await reportBuild(input, deps);
+
+    // Assess
+    expect(output).toMatchObject({
+      status: 'unchanged',
+      artifacts: { 'us-east-1': 'ami-0old', 'eu-west-1': 'ami-0oldcopy' },
+      artifactId: 'eu-west-1:ami-0oldcopy,us-east-1:ami-0old',
+      fingerprint: 'v1:abc',
+    });
+    expect(output.manifestLocation).toBeUndefined();
+    expect(lines[0]).toContain('nothing changed since ami-0old was built');
+  });
+
   it('copies warnings a task recorded in the state', async () => {
     // Prepare
     const { deps } = makeDeps();

@@ -75,6 +75,7 @@ const build = makeBuildState({
 const events: Record<TaskId, unknown> = {
   ValidateTemplate: { input: {}, execution: makeExecution() },
   Prevalidate: { build, args: {} },
+  CheckUnchanged: { build, args: {} },
   EnsureBundleBucket: { build, args: {} },
   CreateSecurityGroup: { build, args: {} },
   CreateInstanceRole: { build, args: {} },

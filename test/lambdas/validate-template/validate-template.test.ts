@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import type { ValidatedTemplate } from '../../../lambdas/shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../../../lambdas/shared/errors.js';
+import { FINGERPRINT_CLOCK } from '../../../lambdas/shared/fingerprint.js';
 import { validateTemplate } from '../../../lambdas/shared/template/validate.js';
 import { handler } from '../../../lambdas/validate-template/handler.js';
 import {
@@ -44,6 +45,67 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.restoreAllMocks();
+});
+
+describe('the names a fingerprint uses (skip_if_unchanged)', () => {
+  const template = {
+    variables: { app: 'web' },
+    builders: [
+      builder({
+        skip_if_unchanged: true,
+        ami_name: '{{user `app`}}-{{timestamp}}-{{uuid}}',
+        bundle_prefix: 'b-{{isotime "20060102"}}',
+      }),
+    ],
+  };
+
+  it('renders ami_name and bundle_prefix with a fixed clock and uuid: two runs at other times agree', async () => {
+    // Act
+    const first = await validateTemplateTask(
+      { input: template, execution: { ...makeExecution(), startTime: '2026-01-01T00:00:00.000Z' } },
+      deps,
+    );
+    const second = await validateTemplateTask(
+      {
+        input: template,
+        execution: { ...makeExecution(), id: `${EXECUTION_ID}-2`, startTime: '2026-02-03T04:05:06.000Z' },
+      },
+      deps,
+    );
+
+    // Assess
+    const [a] = first.builds;
+    const [b] = second.builds;
+    expect(a?.amiName).not.toBe(b?.amiName);
+    expect(a?.bundle.prefix).not.toBe(b?.bundle.prefix);
+    expect(a?.fingerprintNames).toEqual(b?.fingerprintNames);
+    expect(a?.fingerprintNames?.amiName).toMatch(/^web-1000000000-[0-9a-f-]{36}$/);
+    expect(a?.fingerprintNames?.bundlePrefix).toBe(
+      `b-${FINGERPRINT_CLOCK.toISOString().slice(0, 10).replaceAll('-', '')}`,
+    );
+  });
+
+  it('keeps what the user variables put in the names', async () => {
+    // Act
+    const result = await validateTemplateTask(
+      { input: { ...template, variables: { app: 'api' } }, execution: makeExecution() },
+      deps,
+    );
+
+    // Assess
+    expect(result.builds[0]?.fingerprintNames?.amiName).toMatch(/^api-/);
+  });
+
+  it('adds nothing without skip_if_unchanged', async () => {
+    // Act
+    const result = await validateTemplateTask(
+      { input: { builders: [builder()] }, execution: makeExecution() },
+      deps,
+    );
+
+    // Assess
+    expect(result.builds[0]?.fingerprintNames).toBeUndefined();
+  });
 });
 
 describe('validateTemplateTask', () => {

@@ -193,7 +193,12 @@ export function decodeAmi(scope: BuilderScope, prev: Pick<AccessSection, 'region
   }
   const tags = mergeTags(d, 'tags', 'tag', report, {
     on: 'the AMI and its copies',
-    keys: [...STACK_TAG_KEYS, TagKeys.finished],
+    // The fingerprint tag only when skip_if_unchanged adds it.
+    keys: [
+      ...STACK_TAG_KEYS,
+      TagKeys.finished,
+      ...(d.boolean('skip_if_unchanged') === true ? [TagKeys.fingerprint] : []),
+    ],
   });
   const runTags = mergeTags(d, 'run_tags', 'run_tag', report, {
     on: 'the instance, its volumes and its security group',

@@ -1,6 +1,6 @@
 /**
  * Communicator (Packer SDK `communicator/config.go`) and this system's extensions: the wait for the SSM agent,
- * `on_error`, `command_timeout`, `ami_id_parameter`.
+ * `on_error`, `command_timeout`, `ami_id_parameter`, `skip_if_unchanged`.
  */
 import type { OnError } from '../../config.js';
 import { describeValue } from '../decode.js';
@@ -55,7 +55,8 @@ export function decodeCommunicator(scope: BuilderScope) {
       `ami_id_parameter must be an SSM parameter name starting with "/" (letters, digits, _ . - /; not under /aws or /ssm), got ${describeValue(amiIdParameter)}`,
     );
   }
-  return { runAsUser, timeout, onError, commandTimeout, amiIdParameter };
+  const skipIfUnchanged = d.boolean('skip_if_unchanged') ?? false;
+  return { runAsUser, timeout, onError, commandTimeout, amiIdParameter, skipIfUnchanged };
 }
 
 export type CommunicatorSection = ReturnType<typeof decodeCommunicator>;

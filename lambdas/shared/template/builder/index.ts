@@ -88,7 +88,8 @@ export function buildBuilderConfig(
     licenseConfigurationArns,
     metadataOptions,
   } = decodeRun(scope, { fileOptions, enaSupport, sriovSupport });
-  const { runAsUser, timeout, onError, commandTimeout, amiIdParameter } = decodeCommunicator(scope);
+  const { runAsUser, timeout, onError, commandTimeout, amiIdParameter, skipIfUnchanged } =
+    decodeCommunicator(scope);
 
   // Values substituted raw into the bundle commands must be shell-safe.
   if (region !== '' && REGION.test(region))
@@ -157,6 +158,8 @@ export function buildBuilderConfig(
     capacityReservation,
     runAsUser,
     amiIdParameter,
+    // Only when on: a config without the key stays as it was.
+    skipIfUnchanged: skipIfUnchanged ? true : undefined,
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) Object.assign(config, { [k]: v });

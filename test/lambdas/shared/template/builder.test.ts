@@ -1097,6 +1097,12 @@ describe('extension keys', () => {
     expect(result.onError).toBe('cleanup');
     expect(result.commandTimeoutSeconds).toBe(7200);
     expect(result.amiIdParameter).toBeUndefined();
+    expect(result.skipIfUnchanged).toBeUndefined();
+  });
+
+  it('reads skip_if_unchanged: true sets it, false leaves it out', () => {
+    expect(config(builder({ skip_if_unchanged: true })).skipIfUnchanged).toBe(true);
+    expect('skipIfUnchanged' in config(builder({ skip_if_unchanged: false }))).toBe(false);
   });
 
   it('reads them', () => {
@@ -1122,6 +1128,7 @@ describe('extension keys', () => {
       'ami_id_parameter must be an SSM parameter name starting with "/"',
     ],
     [{ ami_id_parameter: '/aws/service/x' }, 'ami_id_parameter must be an SSM parameter name'],
+    [{ skip_if_unchanged: 'often' }, 'skip_if_unchanged'],
   ])('fails when given %j', (change, message) => {
     expect(problems(builder(change)).join('\n')).toContain(message);
   });

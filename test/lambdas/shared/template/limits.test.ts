@@ -35,6 +35,24 @@ describe('the tag limit', () => {
     ]);
   });
 
+  it('counts ami-builder:fingerprint only with skip_if_unchanged: 44 tags then, 45 without', () => {
+    // Prepare
+    const at44 = builder({ skip_if_unchanged: true, tags: tagsOf(44) });
+    const at45 = builder({ skip_if_unchanged: true, tags: tagsOf(45) });
+
+    // Act
+    const over = problems({ builders: [at45] });
+
+    // Assess
+    expect(Object.keys(config({ builders: [at44] }).tags)).toHaveLength(44);
+    expect(over).toEqual([
+      'builders[0]: tags: 45 tags, plus the 6 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished, ami-builder:fingerprint), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 44',
+    ]);
+    expect(
+      Object.keys(config({ builders: [builder({ skip_if_unchanged: false, tags: tagsOf(45) })] }).tags),
+    ).toHaveLength(45);
+  });
+
   it('counts tag blocks merged into tags', () => {
     const tag = [{ key: 'extra', value: 'x' }];
     expect(problems({ builders: [builder({ tags: tagsOf(45), tag })] })[0]).toContain('46 tags');
