@@ -140,6 +140,25 @@ export interface FileProvisioner {
   pauseBeforeSeconds: number;
 }
 
+/**
+ * Extension `ami_test`: commands run on an instance launched from the new AMI after it is available, before it is
+ * copied, shared, published or reported as built.
+ */
+export interface AmiTestConfig {
+  /**
+   * The test commands in a shell provisioner's forms (`inline`, `script` / `scripts`, `environment_vars`,
+   * `timeout`), decoded and rendered like one; `index` is -1 and `name` `ami_test`.
+   */
+  commands: ShellProvisioner;
+  /** `ami_test.instance_type`; default: the build's `instance_type`. Always one that boots an instance-store root. */
+  instanceType: string;
+  /**
+   * `ami_test.on_failure`: `deregister` (default) removes the new AMI and its bundle; `keep` keeps the AMI,
+   * tagged `ami-builder:ami-test=failed`, for inspection (Sweep Orphans leaves it alone).
+   */
+  onFailure: 'deregister' | 'keep';
+}
+
 export type Provisioner =
   | ShellProvisioner
   | FileProvisioner
@@ -285,6 +304,8 @@ export interface BuildConfig {
   commandTimeoutSeconds: number;
   /** Extension `ami_id_parameter`: SSM parameter name to publish the AMI id to in every region. */
   amiIdParameter?: string;
+  /** Extension `ami_test`: test the new AMI on an instance of its own before anything else uses it. */
+  amiTest?: AmiTestConfig;
   /**
    * Where the values of `sensitive-variables` and credentials sit in this configuration (set by validation,
    * absent when none does): the tasks mask those values in their logs, errors and results (../sensitive.ts).

@@ -15,6 +15,13 @@ export const TagKeys = {
    * Sweep Orphans deregisters only images of failed executions that lack it.
    */
   finished: 'ami-builder:finished',
+  /**
+   * `failed` on an AMI whose `ami_test` failed with `on_failure: keep`: kept for inspection. Sweep Orphans
+   * leaves it (the user deregisters it).
+   */
+  amiTest: 'ami-builder:ami-test',
+  /** `test` on the instance launched from the new AMI to test it (`ami_test`); absent on the build instance. */
+  role: 'ami-builder:role',
 } as const;
 
 /** The tags every resource a build creates carries. */

@@ -7,9 +7,10 @@
  * (reference §5.3); the report says where it is and how to terminate it. A successful build always cleans up.
  */
 import { DescribeInstancesCommand, type EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import * as z from 'zod/mini';
 import {
   awsErrorCode,
-  type CleanupArgs,
+  cleanupArgsSchema,
   emptyCleanupReport,
   errorText,
   keptInstance,
@@ -20,6 +21,15 @@ import { keepsResourcesOnError } from '../shared/config.js';
 import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
 import { type Clients, isTransient, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { CleanupReport, TaskEvent } from '../shared/state.js';
+
+/**
+ * Terminate Instance's args: the cleanup args, and which instance (`test`: `$.testInstance`, the `ami_test`
+ * instance, terminated on every path).
+ */
+export const terminateInstanceArgsSchema = z.extend(cleanupArgsSchema, {
+  instance: z.optional(z.enum(['build', 'test'])),
+});
+export type TerminateInstanceArgs = z.infer<typeof terminateInstanceArgsSchema>;
 
 export interface TerminateInstanceDeps {
   clients: Pick<Clients, 'ec2'>;
@@ -42,16 +52,19 @@ export interface TerminateInstanceDeps {
  * The state machine must skip the termination wait when `terminatedInstances` is empty.
  */
 export async function terminateInstance(
-  event: TaskEvent<CleanupArgs>,
+  event: TaskEvent<TerminateInstanceArgs>,
   deps: TerminateInstanceDeps,
 ): Promise<CleanupReport> {
   const { build, args } = event;
   const report = emptyCleanupReport();
-  const instanceId = build.instance?.instanceId;
+  const test = args.instance === 'test';
+  const instanceId = (test ? build.testInstance : build.instance)?.instanceId;
   if (instanceId === undefined) return report;
 
   const region = build.config.region;
-  if (args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
+  // The ami_test instance is always terminated: on_error: abort keeps the build instance for debugging, and the
+  // image under test stays available (on_failure: keep) to launch again.
+  if (!test && args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
     report.kept.push(keptInstance(region, instanceId, onErrorReason(build.config.onError)));
     return report;
   }

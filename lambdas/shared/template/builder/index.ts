@@ -9,6 +9,7 @@
 import type { RawBuilder } from '../input.js';
 import { decodeAccess } from './access.js';
 import { decodeAmi } from './ami.js';
+import { decodeAmiTest } from './ami-test.js';
 import { decodeBundle } from './bundle.js';
 import {
   type BuilderContext,
@@ -89,6 +90,7 @@ export function buildBuilderConfig(
     metadataOptions,
   } = decodeRun(scope, { fileOptions, enaSupport, sriovSupport });
   const { runAsUser, timeout, onError, commandTimeout, amiIdParameter } = decodeCommunicator(scope);
+  const amiTest = decodeAmiTest(scope, instanceType, Math.ceil(commandTimeout));
 
   // Values substituted raw into the bundle commands must be shell-safe.
   if (region !== '' && REGION.test(region))
@@ -157,6 +159,7 @@ export function buildBuilderConfig(
     capacityReservation,
     runAsUser,
     amiIdParameter,
+    amiTest,
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) Object.assign(config, { [k]: v });
