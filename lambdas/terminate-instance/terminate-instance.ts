@@ -15,6 +15,7 @@ import {
   errorText,
   keptInstance,
   leakedInstance,
+  mergeCleanupReports,
   onErrorReason,
 } from '../shared/cleanup-report.js';
 import { keepsResourcesOnError } from '../shared/config.js';
@@ -49,6 +50,9 @@ export interface TerminateInstanceDeps {
  *   does not fail the task: the instance is reported in `leaked` with the error and the command that
  *   terminates it, and the rest of the cleanup goes on. Throttling and 5xx still throw, for the state's Retry.
  *
+ * - After a failure (`reason: 'failure'`), the `ami_test` instance (`$.testInstance`) is terminated too, always.
+ * - `instance: 'test'` (Terminate Test Instance): only the `ami_test` instance.
+ *
  * The state machine must skip the termination wait when `terminatedInstances` is empty.
  */
 export async function terminateInstance(
@@ -56,19 +60,33 @@ export async function terminateInstance(
   deps: TerminateInstanceDeps,
 ): Promise<CleanupReport> {
   const { build, args } = event;
-  const report = emptyCleanupReport();
-  const test = args.instance === 'test';
-  const instanceId = (test ? build.testInstance : build.instance)?.instanceId;
-  if (instanceId === undefined) return report;
-
   const region = build.config.region;
-  // The ami_test instance is always terminated: on_error: abort keeps the build instance for debugging, and the
-  // image under test stays available (on_failure: keep) to launch again.
-  if (!test && args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
-    report.kept.push(keptInstance(region, instanceId, onErrorReason(build.config.onError)));
-    return report;
-  }
+  if (args.instance === 'test') return terminate(build.testInstance?.instanceId, region, deps);
 
+  // After a failure, the ami_test instance goes too, whatever on_error says: every failure path ends here, so the
+  // test instance is terminated on every path (on_error: abort keeps only the build instance for debugging).
+  const test =
+    args.reason === 'failure' ? await terminate(build.testInstance?.instanceId, region, deps) : undefined;
+  const instanceId = build.instance?.instanceId;
+  let report = emptyCleanupReport();
+  if (instanceId !== undefined) {
+    if (args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
+      report.kept.push(keptInstance(region, instanceId, onErrorReason(build.config.onError)));
+    } else {
+      report = await terminate(instanceId, region, deps);
+    }
+  }
+  return test === undefined ? report : mergeCleanupReports(report, test);
+}
+
+/** Terminates one instance (nothing when `instanceId` is undefined) and reports it. */
+async function terminate(
+  instanceId: string | undefined,
+  region: string,
+  deps: TerminateInstanceDeps,
+): Promise<CleanupReport> {
+  const report = emptyCleanupReport();
+  if (instanceId === undefined) return report;
   const ec2 = deps.clients.ec2(region);
   try {
     if (await checkInstanceOwned(ec2, instanceId, region, deps.env.stackName)) {
