@@ -51,6 +51,23 @@ def build_root(config: dict) -> str:
     return root
 
 
+def unpack_image(root: str, config: dict) -> None:
+    """An instance launched from an AMI registered from a bundle boots the bundled volume: its files (the stand-in
+    ec2-bundle-vol's tar) go over the root, as they were on the instance that was bundled."""
+    image = config.get("image")
+    if not image:
+        return
+    import tarfile
+
+    with tarfile.open(image) as tar:
+        members = [m for m in tar.getmembers() if not m.name.startswith("/") and ".." not in m.name.split("/")]
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(root, members=members, filter="tar")
+        else:
+            tar.extractall(root, members=members)
+    os.remove(image)
+
+
 def install_guest(root: str, config: dict) -> None:
     bin_dir = os.path.join(root, "usr/local/bin")
     os.makedirs(bin_dir, exist_ok=True)
@@ -179,6 +196,7 @@ def main() -> None:
         config = json.load(f)
     try:
         root = build_root(config)
+        unpack_image(root, config)
         install_guest(root, config)
         listeners = setup_network(int(config["awsPort"]))
         host_dir = os.open(config["base"], os.O_RDONLY | os.O_DIRECTORY)
