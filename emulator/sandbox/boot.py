@@ -59,12 +59,30 @@ def unpack_image(root: str, config: dict) -> None:
         return
     import tarfile
 
+    skipped = 0
     with tarfile.open(image) as tar:
-        members = [m for m in tar.getmembers() if not m.name.startswith("/") and ".." not in m.name.split("/")]
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(root, members=members, filter="tar")
-        else:
-            tar.extractall(root, members=members)
+        for member in tar.getmembers():
+            if member.name.startswith("/") or ".." in member.name.split("/"):
+                skipped += 1
+                continue
+            if member.isdir() and os.path.isdir(os.path.join(root, member.name)):
+                continue  # an existing directory keeps its mode and owner (as a restored volume's does)
+            try:
+                if hasattr(tarfile, "data_filter"):
+                    tar.extract(member, root, set_attrs=False, filter="tar")
+                else:
+                    tar.extract(member, root, set_attrs=False)
+                if member.isfile():
+                    os.chmod(os.path.join(root, member.name), member.mode & 0o7777)
+                    try:
+                        os.chown(os.path.join(root, member.name), member.uid, member.gid)
+                    except OSError:
+                        pass  # an id the user namespace does not map
+            except (OSError, tarfile.TarError) as e:
+                skipped += 1
+                print(f"boot: not restored from the image: {member.name}: {e}", file=sys.stderr, flush=True)
+    if skipped:
+        print(f"boot: {skipped} entries of the image were not restored", file=sys.stderr, flush=True)
     os.remove(image)
 
 

@@ -207,8 +207,12 @@ export async function reportBuild(
     cleanup = mergeCleanupReports(cleanup, {
       ...emptyCleanupReport(),
       kept: leftovers.images
-        // An AMI kept after its failed ami_test is already reported, with why.
-        .filter((i) => !cleanup.kept.some((k) => k.resource.includes(i.imageId)))
+        // An AMI kept after its failed ami_test is already reported, with why; a deregistered one is gone.
+        .filter(
+          (i) =>
+            !cleanup.kept.some((k) => k.resource.includes(i.imageId)) &&
+            !cleanup.deregisteredImages.includes(i.imageId),
+        )
         .map((i) => keptImage(i.region, i.imageId, 'registered before the build failed')),
     });
     warnings.push(...leftovers.warnings);
