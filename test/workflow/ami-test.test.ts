@@ -150,7 +150,7 @@ describe('ami_test', () => {
     expect(h.emulator.mode).toBe('sandbox');
     const input = template(h, {
       inline: [
-        `cat ${MARKER}`,
+        `sudo -n cat ${MARKER}`,
         'echo "greeting=$GREETING"',
         'curl -s http://169.254.169.254/latest/meta-data/ami-id || true',
       ],
