@@ -174,7 +174,8 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Tests the new AMI (ami_test) before any copy, share, publish or success notification; goes straight on without ami_test.',
   LaunchTestInstance:
     'Launches one instance from the new AMI (only this build’s image) with ami_test.instance_type, the build’s subnet, security groups and instance profile, tagged like the build’s resources plus ami-builder:role=test.',
-  CheckTestInstanceRunning: 'Describes the test instance; fails if it stops or terminates instead of running.',
+  CheckTestInstanceRunning:
+    'Describes the test instance; fails if it stops or terminates instead of running.',
   TestInstanceRunning: 'Goes on when the test instance runs; otherwise waits and checks again.',
   WaitForTestInstanceRunning: 'Waits the polling delay before the next test instance check.',
   CheckTestSsmAgent:

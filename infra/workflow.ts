@@ -359,7 +359,9 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     catchInto(
       failurePath,
       CLEANUP_ERROR_PATH,
-    )(invoke(key, 'ForceDeregister', { args: { failedTest }, resultPath: '$.testCleanup' })).next(failurePath);
+    )(invoke(key, 'ForceDeregister', { args: { failedTest }, resultPath: '$.testCleanup' })).next(
+      failurePath,
+    );
   const amiTestFailed = new Choice(states, name('AmiTestFailedChoice'), {
     comment: comment('AmiTestFailedChoice'),
   })
