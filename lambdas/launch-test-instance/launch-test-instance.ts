@@ -8,6 +8,7 @@
  * Not passed on: `launch_block_device_mappings`, `user_data` and the build instance's capacity, credit, enclave
  * and license settings, which are the build instance's: the test instance boots the image as registered.
  */
+import { createHash } from 'node:crypto';
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -16,27 +17,43 @@ import {
   type Tag,
 } from '@aws-sdk/client-ec2';
 import {
-  instanceProfileName,
-  isProfileNotReady,
-  type LaunchInstanceDeps,
-  launchClientToken,
-  runInstancesInput,
-} from '../launch-instance/launch-instance.js';
-import {
   AwsTransientError,
   ImageNotAvailableError,
   InstanceLaunchError,
+  InstanceProfileNotAllowedError,
   InstanceProfileNotReadyError,
   TaskInputError,
 } from '../shared/errors.js';
 import { checkImageOwnedByBuild } from '../shared/ownership.js';
-import { type Clients, isTransient, ownershipTags, TagKeys } from '../shared/runtime.js';
+import {
+  type Clients,
+  isTransient,
+  ownershipTags,
+  TagKeys,
+  type TaskEnvironment,
+} from '../shared/runtime.js';
 import type { BuildState, InstanceInfo, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
 
 export interface LaunchTestInstanceDeps {
   clients: Pick<Clients, 'ec2'>;
-  env: LaunchInstanceDeps['env'];
+  env: Pick<TaskEnvironment, 'stackName' | 'allowedInstanceProfiles'>;
+}
+
+/** RunInstances' idempotency token of the test instance: one per execution and build (retries, redrives). */
+export function testLaunchClientToken(executionId: string, buildName: string): string {
+  return createHash('sha256').update(`${executionId}/${buildName}/ami_test`).digest('hex');
+}
+
+/** The build's instance profile (Launch Instance checked it), which the test instance gets too. */
+function testInstanceProfile(build: BuildState, env: LaunchTestInstanceDeps['env']): string {
+  const role = requireState(build, 'instanceRole');
+  if (role.temporary || env.allowedInstanceProfiles.includes(role.instanceProfileName)) {
+    return role.instanceProfileName;
+  }
+  throw new InstanceProfileNotAllowedError(
+    `iam_instance_profile "${role.instanceProfileName}" is not allowed by this stack (extraInstanceProfiles)`,
+  );
 }
 
 /** The value of `ami-builder:role` on the test instance. */
@@ -62,11 +79,9 @@ export function testRunInstancesInput(
   if (amiTest === undefined) throw new TaskInputError('the build has no ami_test');
   const image = requireState(build, 'image');
   const network = requireState(build, 'network');
-  // The build's network, placement and metadata settings, as the build instance got them.
-  const base = runInstancesInput(build, network, profile, undefined, env);
   const tags = testInstanceTags(build, env);
   const input: RunInstancesCommandInput = {
-    ClientToken: launchClientToken(build.execution.id, `${config.name}/ami_test`),
+    ClientToken: testLaunchClientToken(build.execution.id, config.name),
     ImageId: image.imageId,
     InstanceType: amiTest.instanceType as RunInstancesCommandInput['InstanceType'],
     MinCount: 1,
@@ -77,17 +92,37 @@ export function testRunInstancesInput(
       Tags: tags,
     })),
   };
-  if (base.Placement !== undefined) {
-    const { AvailabilityZone, Tenancy } = base.Placement;
-    const placement: NonNullable<RunInstancesCommandInput['Placement']> = {};
-    if (AvailabilityZone !== undefined) placement.AvailabilityZone = AvailabilityZone;
-    if (Tenancy !== undefined) placement.Tenancy = Tenancy;
-    if (Object.keys(placement).length > 0) input.Placement = placement;
+  // The build's network, placement and metadata settings, as Launch Instance gives them to the build instance.
+  const availabilityZone = network.availabilityZone ?? config.network.availabilityZone;
+  const placement: NonNullable<RunInstancesCommandInput['Placement']> = {};
+  if (availabilityZone !== undefined) placement.AvailabilityZone = availabilityZone;
+  if (config.placement?.tenancy !== undefined) placement.Tenancy = config.placement.tenancy;
+  if (Object.keys(placement).length > 0) input.Placement = placement;
+  const md = config.metadataOptions;
+  if (md !== undefined) {
+    const options: NonNullable<RunInstancesCommandInput['MetadataOptions']> = {};
+    if (md.httpEndpoint !== undefined) options.HttpEndpoint = md.httpEndpoint;
+    if (md.httpTokens !== undefined) options.HttpTokens = md.httpTokens;
+    if (md.httpPutResponseHopLimit !== undefined)
+      options.HttpPutResponseHopLimit = md.httpPutResponseHopLimit;
+    if (md.instanceMetadataTags !== undefined) options.InstanceMetadataTags = md.instanceMetadataTags;
+    if (Object.keys(options).length > 0) input.MetadataOptions = options;
   }
-  if (base.MetadataOptions !== undefined) input.MetadataOptions = base.MetadataOptions;
-  if (base.NetworkInterfaces !== undefined) input.NetworkInterfaces = base.NetworkInterfaces;
-  if (base.SubnetId !== undefined) input.SubnetId = base.SubnetId;
-  if (base.SecurityGroupIds !== undefined) input.SecurityGroupIds = base.SecurityGroupIds;
+  const associate = config.network.associatePublicIpAddress;
+  if (associate !== undefined && network.subnetId !== undefined) {
+    input.NetworkInterfaces = [
+      {
+        DeviceIndex: 0,
+        AssociatePublicIpAddress: associate,
+        SubnetId: network.subnetId,
+        Groups: network.securityGroupIds,
+        DeleteOnTermination: true,
+      },
+    ];
+  } else {
+    if (network.subnetId !== undefined) input.SubnetId = network.subnetId;
+    input.SecurityGroupIds = network.securityGroupIds;
+  }
   return input;
 }
 
@@ -107,7 +142,7 @@ export async function launchTestInstance(
   const { build } = event;
   const { config } = build;
   const image = requireState(build, 'image');
-  const profile = instanceProfileName(build, deps.env);
+  const profile = testInstanceProfile(build, deps.env);
   const input = testRunInstancesInput(build, profile, deps.env);
   const ec2 = deps.clients.ec2(config.region);
 
@@ -132,7 +167,7 @@ export async function launchTestInstance(
   } catch (error) {
     if (isTransient(error)) throw error;
     const e = error as Error;
-    if (isProfileNotReady(e)) {
+    if (e.name === 'InvalidParameterValue' && /iamInstanceProfile|IAM Instance Profile/i.test(e.message)) {
       throw new InstanceProfileNotReadyError(
         `RunInstances does not see the instance profile "${profile}" yet (retrying): ${e.message}`,
       );

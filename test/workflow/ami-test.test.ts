@@ -139,8 +139,26 @@ function crashesAt(list: [TaskId, (p: Payload) => boolean][]): RunOptions['invok
   };
 }
 
-function buildOutput(result: RunResult) {
-  return result.output?.builds?.[0];
+/** What Report Build (or Report Failed Build) returned: the build's entry of the execution output. */
+type BuildEntry = NonNullable<RunResult['output']>['builds'][number];
+
+/** Runs the build; the build's entry is taken from Report Build (a failed execution has no output). */
+async function runBuild(
+  h: WorkflowHarness,
+  input: unknown,
+  options: Partial<RunOptions> & { label: string },
+): Promise<{ result: RunResult; build: BuildEntry | undefined }> {
+  let build: BuildEntry | undefined;
+  const inner = options.invoke;
+  const result = await h.run(input, {
+    ...options,
+    invoke: async (task, handler, payload) => {
+      const out = inner === undefined ? await handler(payload) : await inner(task, handler, payload);
+      if (task === 'ReportBuild') build = out as BuildEntry;
+      return out;
+    },
+  });
+  return { result, build };
 }
 
 describe('ami_test', () => {
@@ -158,7 +176,7 @@ describe('ami_test', () => {
     });
 
     // Act
-    const result = await h.run(input, { label: 'ami-test-pass' });
+    const { result, build } = await runBuild(h, input, { label: 'ami-test-pass' });
 
     // Assess
     expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({
@@ -194,7 +212,7 @@ describe('ami_test', () => {
     expect(output).toContain("greeting=it's tested\n");
     expect(await testInstanceState(h)).toBe('terminated');
 
-    expect(buildOutput(result)?.cleanup?.terminatedInstances).toContain(launch?.instanceId);
+    expect(build?.cleanup?.terminatedInstances).toContain(launch?.instanceId);
     expect(await builtImages(h, COPY_REGION)).toHaveLength(1);
     expect(await parameterExists(h)).toBe(true);
     expect(await h.leftovers([BUILD_REGION, COPY_REGION])).toEqual(NO_LEFTOVERS);
@@ -206,11 +224,10 @@ describe('ami_test', () => {
     const input = template(h, { inline: ['echo "the image is broken"', 'exit 7'] });
 
     // Act
-    const result = await h.run(input, { label: 'ami-test-fail' });
+    const { result, build } = await runBuild(h, input, { label: 'ami-test-fail' });
 
     // Assess
     expect(result.status).toBe('FAILED');
-    const build = buildOutput(result);
     expect(build?.error?.Error).toBe(ErrorNames.AmiTestFailed);
     expect(build?.error?.Cause).toContain('exit code 7');
     expect(build?.error?.Cause).toContain('the image is broken');
@@ -234,16 +251,16 @@ describe('ami_test', () => {
     const input = template(h, { inline: ['exit 1'], on_failure: 'keep' });
 
     // Act
-    const result = await h.run(input, { label: 'ami-test-keep' });
+    const { result, build } = await runBuild(h, input, { label: 'ami-test-keep' });
 
     // Assess
     expect(result.status).toBe('FAILED');
-    expect(buildOutput(result)?.error?.Error).toBe(ErrorNames.AmiTestFailed);
+    expect(build?.error?.Error).toBe(ErrorNames.AmiTestFailed);
     expect(enteredStates(result)).toContain(S.KeepFailedAmi);
     const images = await builtImages(h, BUILD_REGION);
     expect(images).toHaveLength(1);
     expect(images[0]?.Tags).toContainEqual({ Key: TagKeys.amiTest, Value: 'failed' });
-    expect(buildOutput(result)?.cleanup?.kept).toContainEqual({
+    expect(build?.cleanup?.kept).toContainEqual({
       resource: `AMI ${images[0]?.ImageId} (${BUILD_REGION})`,
       reason: expect.stringContaining('on_failure is keep'),
     });
@@ -267,12 +284,12 @@ describe('ami_test', () => {
     };
 
     // Act
-    const result = await h.run(input, { label: 'ami-test-agent', invoke });
+    const { result, build } = await runBuild(h, input, { label: 'ami-test-agent', invoke });
 
     // Assess
     expect(result.status).toBe('FAILED');
-    expect(buildOutput(result)?.error?.Error).toBe(ErrorNames.AgentNotOnline);
-    expect(buildOutput(result)?.error?.Cause).toContain('the ami_test instance');
+    expect(build?.error?.Error).toBe(ErrorNames.AgentNotOnline);
+    expect(build?.error?.Cause).toContain('the ami_test instance');
     expect(enteredStates(result)).toContain(S.WaitForTestSsmAgent);
     expect(await testInstanceState(h)).toBe('terminated');
     expect(await builtImages(h, BUILD_REGION)).toEqual([]);
@@ -285,11 +302,10 @@ describe('ami_test', () => {
     const input = template(h, { inline: ['sleep 60'], timeout: '2s' }, { on_error: 'abort' });
 
     // Act
-    const result = await h.run(input, { label: 'ami-test-timeout' });
+    const { result, build } = await runBuild(h, input, { label: 'ami-test-timeout' });
 
     // Assess
     expect(result.status).toBe('FAILED');
-    const build = buildOutput(result);
     expect(build?.error?.Error).toBe(ErrorNames.AmiTestFailed);
     expect(build?.error?.Cause).toContain('raise ami_test.timeout');
     expect(await testInstanceState(h)).toBe('terminated');
@@ -307,7 +323,7 @@ describe('ami_test', () => {
     const stop = new AbortController();
 
     // Act
-    const result = await h.run(input, {
+    const { result, build } = await runBuild(h, input, {
       label: 'ami-test-abort',
       signal: stop.signal,
       onEvent: (event) => {
@@ -375,14 +391,17 @@ describe('ami_test', () => {
       const input = template(h, { inline: ['true'], on_failure: c.onFailure });
 
       // Act
-      const result = await h.run(input, { label: 'ami-test-crash', invoke: crashesAt(c.crashes) });
+      const { result, build } = await runBuild(h, input, {
+        label: 'ami-test-crash',
+        invoke: crashesAt(c.crashes),
+      });
 
       // Assess
       expect(result.status).toBe('FAILED');
       const entered = enteredStates(result);
       for (const state of c.entered) expect(entered).toContain(state);
       expect(entered).not.toContain(S.CopyAndFinish);
-      expect(buildOutput(result)?.error?.Error).toBe('Runtime.ExitError');
+      expect(build?.error?.Error).toBe('Runtime.ExitError');
       // Launched or not (a crash of Launch Test Instance launches nothing), it is not running.
       expect(['terminated', undefined]).toContain(await testInstanceState(h));
       expect(await builtImages(h, BUILD_REGION)).toHaveLength(c.images);
