@@ -323,7 +323,7 @@ describe('ami_test', () => {
     const stop = new AbortController();
 
     // Act
-    const { result, build } = await runBuild(h, input, {
+    const { result } = await runBuild(h, input, {
       label: 'ami-test-abort',
       signal: stop.signal,
       onEvent: (event) => {
