@@ -5,6 +5,7 @@
  *
  * Referenced files (the keys Packer reads from the local disk):
  * - `amazon-instance` builders: `x509_cert_path`, `x509_key_path`, `user_data_file`;
+ * - `ami_test` of a builder: `script`, `scripts`, as a shell provisioner's;
  * - provisioners (and `error-cleanup-provisioner`): `script`, `scripts`, file `source` / `sources`, the paths of
  *   chef-solo (`cookbook_paths`, `roles_path`, `data_bags_path`, `environments_path`,
  *   `encrypted_data_bag_secret_path`, `config_template`) and salt-masterless (`local_state_tree`,
@@ -338,6 +339,10 @@ function collectGuestKeys(p: JsonRecord, keys: readonly GuestKey[], where: strin
 }
 
 function builderReferences(builder: JsonRecord, where: string, out: Reference[]): void {
+  // ami_test's scripts, staged like a shell provisioner's (an object, or HCL-style JSON's one-element list).
+  const amiTest = Array.isArray(builder.ami_test) ? builder.ami_test[0] : builder.ami_test;
+  const test = asRecord(amiTest);
+  if (test !== undefined) collectProvisionerKeys(test, 'shell', `${where}.ami_test`, out);
   for (const { key, bad } of BUILDER_KEYS) {
     const value = builder[key];
     if (typeof value === 'string' && value.trim() !== '') {

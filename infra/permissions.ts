@@ -359,6 +359,50 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       { ...readUserObjects, sid: 'ReadUserDataFile' },
     ],
 
+    LaunchTestInstance: [
+      {
+        sid: 'RunTaggedTestInstance',
+        actions: ['ec2:RunInstances'],
+        resources: [ec2('instance')],
+        conditions: createdWithStackTag,
+        wildcardReason: ec2Reason(
+          'Only instances launched with the tag ami-builder:stack = this stack (condition).',
+        ),
+      },
+      {
+        sid: 'RunFromStackImages',
+        actions: ['ec2:RunInstances'],
+        resources: [images],
+        conditions: taggedByStack,
+        wildcardReason: ec2Reason(
+          'ami_test launches only from images tagged ami-builder:stack with this stack (condition): the AMI the build has just registered (the task also checks its execution and build tags).',
+        ),
+      },
+      {
+        sid: 'RunTestInstanceWithResources',
+        actions: ['ec2:RunInstances'],
+        resources: [ec2('subnet'), ec2('security-group'), ec2('network-interface'), ec2('volume')],
+        wildcardReason: ec2Reason(
+          "RunInstances also authorizes the build's subnet and security groups and the test instance's new network interface and volumes.",
+        ),
+      },
+      {
+        sid: 'TagTestInstanceOnLaunch',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2('instance'), ec2('volume'), ec2('network-interface')],
+        conditions: tagOnCreate('RunInstances'),
+        wildcardReason: ec2Reason('Tagging only as part of RunInstances (condition ec2:CreateAction).'),
+      },
+      describe('DescribeImagesAndInstances', ['ec2:DescribeImages', 'ec2:DescribeInstances']),
+      {
+        sid: 'PassBuildInstanceRoles',
+        actions: ['iam:PassRole'],
+        resources: [instanceRoles, ...ctx.extraInstanceProfiles.map((x) => x.roleArn)],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+        wildcardReason: `${rolePathReason} Besides them, only the roles of the configured extraInstanceProfiles.`,
+      },
+    ],
+
     CheckInstance: [describe('DescribeInstances', ['ec2:DescribeInstances'])],
 
     CheckAgent: [
@@ -452,6 +496,18 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
         conditions: taggedByStack,
         wildcardReason: ec2Reason(
           'force_delete_snapshot deletes the EBS snapshots of the deregistered AMIs; only snapshots tagged ami-builder:stack with this stack (condition).',
+        ),
+      },
+      {
+        sid: 'TagFailedTestImages',
+        actions: ['ec2:CreateTags'],
+        resources: [images],
+        conditions: {
+          ...taggedByStack,
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [TagKeys.amiTest] },
+        },
+        wildcardReason: ec2Reason(
+          'ami_test with on_failure: keep tags the AMI whose test failed: only images tagged ami-builder:stack with this stack, and only the tag ami-builder:ami-test (conditions).',
         ),
       },
       {

@@ -51,6 +51,23 @@ export const StateNames = {
   AmiAvailable: 'AMI Available?',
   WaitForAmi: 'Wait For AMI',
 
+  AmiTestChoice: 'Test AMI?',
+  LaunchTestInstance: 'Launch Test Instance',
+  CheckTestInstanceRunning: 'Check Test Instance Running',
+  TestInstanceRunning: 'Test Instance Running?',
+  WaitForTestInstanceRunning: 'Wait For Test Instance Running',
+  CheckTestSsmAgent: 'Check Test SSM Agent',
+  TestSsmAgentOnline: 'Test SSM Agent Online?',
+  WaitForTestSsmAgent: 'Wait For Test SSM Agent',
+  SendTestCommand: 'Send Test Command',
+  CheckTestCommand: 'Check Test Command',
+  TestCommandDone: 'Test Command Done?',
+  WaitForTestCommand: 'Wait For Test Command',
+  TerminateTestInstance: 'Terminate Test Instance',
+  AmiTestFailedChoice: 'Deregister Failed AMI?',
+  DeregisterFailedAmi: 'Deregister Failed AMI',
+  KeepFailedAmi: 'Keep Failed AMI',
+
   CopyAndFinish: 'Copy And Finish',
   FinishAmi: 'Finish AMI',
   CopyToRegions: 'Copy To Regions',
@@ -161,6 +178,32 @@ export const StateDescriptions: Record<StateKey, string> = {
   CheckAmiAvailable: 'Describes the new AMI; state failed ends the build with the image’s state reason.',
   AmiAvailable: 'Goes on when the AMI is available; otherwise waits.',
   WaitForAmi: 'Waits aws_polling.delay_seconds (15 s by default) before the next AMI check.',
+  AmiTestChoice:
+    'Tests the new AMI (ami_test) before any copy, share, publish or success notification; goes straight on without ami_test.',
+  LaunchTestInstance:
+    'Launches one instance from the new AMI (only this build’s image) with ami_test.instance_type, the build’s subnet, security groups and instance profile, tagged like the build’s resources plus ami-builder:role=test.',
+  CheckTestInstanceRunning:
+    'Describes the test instance; fails if it stops or terminates instead of running.',
+  TestInstanceRunning: 'Goes on when the test instance runs; otherwise waits and checks again.',
+  WaitForTestInstanceRunning: 'Waits the polling delay before the next test instance check.',
+  CheckTestSsmAgent:
+    'Asks SSM whether the test instance’s agent is Online; bounded by ssh_timeout (an image that does not boot or lost its agent fails here).',
+  TestSsmAgentOnline: 'Goes on when the test instance’s agent is Online; otherwise waits and checks again.',
+  WaitForTestSsmAgent: 'Waits 5 seconds before the next test agent check.',
+  SendTestCommand:
+    'Stages the ami_test commands like a shell provisioner’s and sends the stack’s command document to the test instance (output in the command log group).',
+  CheckTestCommand:
+    'Reads the test command’s status; a failure or timeout is AmiTestFailedError with the exit code and the output’s tail.',
+  TestCommandDone: 'Goes on when the test passed; otherwise waits.',
+  WaitForTestCommand: 'Waits before the next test command check.',
+  TerminateTestInstance:
+    'Terminates the test instance once the test passed, then the build goes on to Copy And Finish. (After any failure, Clean Up After Failure terminates it.)',
+  AmiTestFailedChoice:
+    'After a failed test (or any error while testing): Keep Failed AMI when ami_test.on_failure is keep, otherwise Deregister Failed AMI; then the failure path.',
+  DeregisterFailedAmi:
+    'Deregisters the new AMI and deletes its bundle (manifest and parts): nothing is copied, shared or published.',
+  KeepFailedAmi:
+    'Tags the new AMI ami-builder:ami-test=failed (Sweep Orphans leaves it) and reports it as kept; nothing is copied, shared or published.',
   CopyAndFinish: 'Finishes the AMI in the build region while copying it to the ami_regions regions.',
   FinishAmi:
     'Sets deprecation, deregistration protection, description, launch permissions, product codes, IMDS support and tags on the AMI.',

@@ -10,6 +10,7 @@ export const Tasks = {
   CreateSecurityGroup: 'lambdas/create-security-group/handler.ts',
   CreateInstanceRole: 'lambdas/create-instance-role/handler.ts',
   LaunchInstance: 'lambdas/launch-instance/handler.ts',
+  LaunchTestInstance: 'lambdas/launch-test-instance/handler.ts',
   CheckInstance: 'lambdas/check-instance/handler.ts',
   CheckAgent: 'lambdas/check-agent/handler.ts',
   SendCommand: 'lambdas/send-command/handler.ts',

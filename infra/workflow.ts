@@ -366,6 +366,67 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   );
   guard(amiAvailable.check);
 
+  // ─── ami_test: one instance from the new AMI runs the test before anything uses the AMI ──────────────────
+  // Any error while testing settles the AMI (deregistered, or kept and tagged), then takes the failure path,
+  // whose Clean Up After Failure terminates the test instance with the build instance.
+  const settleFailedAmi = (key: StateKey, failedTest: 'deregister' | 'keep') =>
+    catchInto(
+      failurePath,
+      CLEANUP_ERROR_PATH,
+    )(invoke(key, 'ForceDeregister', { args: { failedTest }, resultPath: '$.testCleanup' })).next(
+      failurePath,
+    );
+  const amiTestFailed = new Choice(states, name('AmiTestFailedChoice'), {
+    comment: comment('AmiTestFailedChoice'),
+  })
+    .when(
+      Condition.stringEquals('$.config.amiTest.onFailure', 'keep'),
+      settleFailedAmi('KeepFailedAmi', 'keep'),
+    )
+    .otherwise(settleFailedAmi('DeregisterFailedAmi', 'deregister'));
+  const testGuard = catchInto(amiTestFailed, ERROR_PATH);
+  const launchTestInstance = testGuard(
+    invoke('LaunchTestInstance', 'LaunchTestInstance', { resultPath: '$.testInstance' }),
+  );
+  launchTestInstance.addRetry(INSTANCE_PROFILE_NOT_READY_RETRY);
+  const testInstanceRunning = poll(
+    { check: 'CheckTestInstanceRunning', choice: 'TestInstanceRunning', wait: 'WaitForTestInstanceRunning' },
+    'CheckInstance',
+    'testInstanceRunning',
+    { want: 'running', instance: 'test' },
+  );
+  testGuard(testInstanceRunning.check);
+  const testAgentOnline = poll(
+    { check: 'CheckTestSsmAgent', choice: 'TestSsmAgentOnline', wait: 'WaitForTestSsmAgent' },
+    'CheckAgent',
+    'testAgent',
+    { instance: 'test' },
+  );
+  testGuard(testAgentOnline.check);
+  const sendTestCommand = testGuard(
+    invoke('SendTestCommand', 'SendCommand', { args: { kind: 'test' }, resultPath: '$.command' }),
+  );
+  const testCommand = poll(
+    { check: 'CheckTestCommand', choice: 'TestCommandDone', wait: 'WaitForTestCommand' },
+    'CheckCommand',
+    'command',
+    {},
+  );
+  testGuard(testCommand.check);
+  const testAmi = Chain.start(launchTestInstance)
+    .next(testInstanceRunning.loop)
+    .next(testAgentOnline.loop)
+    .next(sendTestCommand)
+    .next(testCommand.loop)
+    .next(
+      guard(
+        invoke('TerminateTestInstance', 'TerminateInstance', {
+          args: { reason: 'success', instance: 'test' },
+          resultPath: '$.testCleanup',
+        }),
+      ),
+    );
+
   // Copies: the iteration state is the build plus the region (the item); each ends with the finished copy's
   // ImageInfo, so the Map's result is the list of copies.
   const amiCopy = poll(
@@ -532,7 +593,12 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
         .afterwards(),
     )
     .next(amiAvailable.loop)
-    .next(copyAndFinish)
+    .next(
+      new Choice(states, name('AmiTestChoice'), { comment: comment('AmiTestChoice') })
+        .when(Condition.isPresent('$.config.amiTest'), testAmi.next(copyAndFinish))
+        .otherwise(copyAndFinish)
+        .afterwards(),
+    )
     .next(publishAmiIdsChoice);
 
   // ─── The execution: validate, build every builder, summarize ─────────────────────────────────────────────

@@ -17,6 +17,8 @@ const ACTIVITIES: Readonly<Record<string, string>> = {
   [StateNames.UploadBundle]: 'uploading the bundle',
   [StateNames.RegisterAmi]: 'registering the AMI',
   [StateNames.CheckAmiAvailable]: 'waiting for the AMI to become ready',
+  [StateNames.CheckTestSsmAgent]: "waiting for the test instance's SSM agent to come online",
+  [StateNames.SendTestCommand]: 'testing the AMI',
   [StateNames.CopyAndFinish]: 'copying the AMI to the other regions',
   [StateNames.TerminateInstance]: 'terminating the source instance',
   [StateNames.CleanUpAfterFailure]: 'cleaning up after the failure',

@@ -123,6 +123,27 @@ const onEnter: Record<string, EnterHandler> = {
   [StateNames.RegisterAmi]: (_i, b) => [say('Registering the AMI...', b)],
   [StateNames.CheckAmiAvailable]: (i, b) =>
     firstCheck(i, 'image', i.image?.imageId) ? [say('Waiting for AMI to become ready...', b)] : [],
+  [StateNames.LaunchTestInstance]: (i, b) => [
+    say(`Testing the AMI (ami_test): launching an instance from ${i.image?.imageId ?? 'the new AMI'}...`, b),
+  ],
+  [StateNames.CheckTestInstanceRunning]: (i, b) =>
+    firstCheck(i, 'testInstanceRunning', i.testInstance?.instanceId)
+      ? [say(`Waiting for the test instance (${i.testInstance?.instanceId ?? ''}) to become ready...`, b)]
+      : [],
+  [StateNames.CheckTestSsmAgent]: (i, b) =>
+    firstCheck(i, 'testAgent', i.testInstance?.instanceId)
+      ? [say("Waiting for the test instance's SSM agent to come online...", b)]
+      : [],
+  [StateNames.SendTestCommand]: (_i, b) => [say('Running the AMI test commands...', b)],
+  [StateNames.TerminateTestInstance]: (_i, b) => [
+    say('AMI test passed. Terminating the test instance...', b),
+  ],
+  [StateNames.DeregisterFailedAmi]: (i, b) => [
+    say(`AMI test failed: deregistering ${i.image?.imageId ?? 'the AMI'} and deleting its bundle...`, b),
+  ],
+  [StateNames.KeepFailedAmi]: (i, b) => [
+    say(`AMI test failed: keeping ${i.image?.imageId ?? 'the AMI'} (on_failure: keep)...`, b),
+  ],
   [StateNames.CopyAndFinish]: (i, b) =>
     (i.config?.amiRegions.length ?? 0) > 0
       ? [
@@ -193,6 +214,14 @@ const onExit: Record<string, ExitHandler> = {
   [StateNames.UploadX509Certificate]: (o, b) => commandLine(o.command, b),
   [StateNames.BundleVolume]: (o, b) => commandLine(o.command, b),
   [StateNames.UploadBundle]: (o, b) => commandLine(o.command, b),
+  [StateNames.LaunchTestInstance]: (o, b) =>
+    o.testInstance ? [message(`Test instance ID: ${o.testInstance.instanceId}`, b)] : [],
+  [StateNames.SendTestCommand]: (o, b) => commandLine(o.command, b),
+  [StateNames.TerminateTestInstance]: (o, b) => cleanupLines(o.testCleanup, b),
+  [StateNames.DeregisterFailedAmi]: (o, b) =>
+    (o.testCleanup?.deregisteredImages ?? []).map((id) => message(`Deregistered AMI ${id}`, b)),
+  [StateNames.KeepFailedAmi]: (o, b) =>
+    (o.testCleanup?.kept ?? []).map((k) => message(`Kept ${k.resource}`, b)),
   [StateNames.ForceDeregister]: (o, b) => {
     const d = (o.forceDeregister as { deregistered?: ImageInfo[] } | undefined)?.deregistered ?? [];
     return d.map((img) =>

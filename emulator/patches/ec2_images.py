@@ -271,6 +271,63 @@ def read_manifest(account_id: str, region: str, location: str, for_copy: bool = 
     }
 
 
+def unbundle(account_id: str, location: str) -> bytes | None:
+    """The image file of a bundle: what an instance launched from an instance-store AMI boots from.
+
+    EC2 reads the bundle when it launches such an instance: the manifest at `location`, the image key and IV
+    decrypted with EC2's private key, the parts joined in order, decrypted (AES-128-CBC), gunzipped. Here the
+    image file is the stand-in ec2-bundle-vol's tar of the volume. Returns None in simulated mode, or when the
+    bundle cannot be read (an image seeded with a location, or whose bundle is gone: the instance then boots
+    the plain sandbox image).
+    """
+    if sandbox.MODE.name != "sandbox" or not location:
+        return None
+    import gzip
+
+    from cryptography.hazmat.primitives import padding as sym_padding
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from moto.s3.models import s3_backends
+
+    bucket_name, _, key_name = location.lstrip("/").partition("/")
+    bucket = s3_backends[account_id]["aws"].buckets.get(bucket_name)
+    if bucket is None:
+        return None
+
+    def read(key: str) -> bytes | None:
+        found = bucket.keys.get(key)
+        return found.value if found is not None and hasattr(found, "value") else None
+
+    try:
+        manifest = read(key_name)
+        if manifest is None:
+            return None
+        root = ET.fromstring(manifest)
+        ec2_key, _ = sandbox.ec2_bundle_key()
+
+        def decrypt_hex(tag: str) -> bytes:
+            value = (root.findtext(tag) or "").strip()
+            return binascii.unhexlify(ec2_key.decrypt(binascii.unhexlify(value), padding.PKCS1v15()))
+
+        key = decrypt_hex("image/ec2_encrypted_key")
+        iv = decrypt_hex("image/ec2_encrypted_iv")
+        folder = key_name[: key_name.rfind("/") + 1] if "/" in key_name else ""
+        parts = sorted(root.findall("image/parts/part"), key=lambda p: int(p.get("index") or 0))
+        encrypted = b""
+        for part in parts:
+            body = read(folder + (part.findtext("filename") or "").strip())
+            if body is None:
+                return None
+            encrypted += body
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+        padded = decryptor.update(encrypted) + decryptor.finalize()
+        unpadder = sym_padding.PKCS7(128).unpadder()
+        return gzip.decompress(unpadder.update(padded) + unpadder.finalize())
+    except (ET.ParseError, ValueError, binascii.Error, OSError, EOFError) as e:
+        print(f"emulator: the bundle {location} cannot be read: {e}", flush=True)
+        return None
+
+
 # --- response methods (replace moto's) -------------------------------------------------------------------------
 
 
@@ -314,6 +371,8 @@ def register_image(self: AmisResponse) -> ActionResult:
     if instance_store:
         _drop_root_snapshot(ami)
         ami.emulator_bdm = bdm
+        # Registered from a bundle that RegisterImage read: instances launched from it boot the bundle.
+        ami.emulator_bundled = manifest is not None
     elif bdm:
         ami.emulator_bdm = bdm
     ami.kernel_id = self._get_param("KernelId")
@@ -501,6 +560,7 @@ def copy_image(self: AmisResponse) -> ActionResult:
     if source.root_device_type == "instance-store":
         _drop_root_snapshot(ami)
     ami.emulator_bdm = source.emulator_bdm
+    ami.emulator_bundled = getattr(source, "emulator_bundled", False)
     for attr in ("ena_support", "sriov_net_support", "tpm_support", "imds_support"):
         setattr(ami, attr, getattr(source, attr))
     ami.source_image_id = source.id

@@ -4,6 +4,8 @@
   (a retried Lambda would launch a second instance), and always reports an EBS root device.
 - DeleteSecurityGroup succeeds while an instance still uses the group; AWS answers DependencyViolation, which the
   cleanup tasks must handle.
+- An instance launched from an instance-store AMI that RegisterImage made from a bundle boots from moto's host
+  view, not from the bundle: here its sandbox gets the bundle's files (see `ec2_images.unbundle`).
 - Instances are `running` at once and `terminated` at once. Here an instance stays `pending` for `instanceStartMs`
   (and, in sandbox mode, until its sandbox has booted), and `shutting-down` for `instanceStopMs`, so wait loops
   really wait. In sandbox mode each instance gets a sandbox at launch, ended when it shuts down.
@@ -25,7 +27,7 @@ from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ec2.responses.instances import InstanceResponse
 
 from . import imds, sandbox
-from .ec2_images import normalize_block_device_mappings
+from .ec2_images import normalize_block_device_mappings, unbundle
 from .state import LOCK, STATE
 
 _original_run_instances = InstanceResponse.run_instances
@@ -39,10 +41,15 @@ def _later(seconds: float, action: Any) -> None:
     timer.start()
 
 
-def _boot(instance: Instance, region: str) -> None:
-    """pending → running once the start delay has passed and (sandbox mode) the sandbox has booted."""
+def _boot(instance: Instance, region: str, image: bytes | None = None) -> None:
+    """pending → running once the start delay has passed and (sandbox mode) the sandbox has booted, from the
+    image file of the AMI's bundle when it was registered from one."""
     generation = STATE.generation
-    box = sandbox.create(instance.id, region, imds.ImdsHandler) if sandbox.MODE.name == "sandbox" else None
+    box = (
+        sandbox.create(instance.id, region, imds.ImdsHandler, image=image)
+        if sandbox.MODE.name == "sandbox"
+        else None
+    )
     started = time.monotonic()
 
     def become_running() -> None:
@@ -118,6 +125,12 @@ def run_instances(self: InstanceResponse) -> ActionResult:
         tokens[token] = reservation.id
 
     image = next(iter(backend.describe_images(filters={"image-id": self._get_param("ImageId")})), None)
+    # An instance-store AMI registered from a bundle boots what was bundled (EC2 reads the bundle at launch).
+    bundled = (
+        unbundle(backend.account_id, image.image_location)
+        if image is not None and image.root_device_type == "instance-store" and getattr(image, "emulator_bundled", False)
+        else None
+    )
     for instance in reservation.instances:
         if image is not None and image.root_device_type == "instance-store":
             instance.root_device_type = "instance-store"
@@ -127,7 +140,7 @@ def run_instances(self: InstanceResponse) -> ActionResult:
         STATE.launched_at[instance.id] = time.monotonic()
         instance._state.name = "pending"
         instance._state.code = 0
-        _boot(instance, self.region)
+        _boot(instance, self.region, bundled)
         STATE.launches.append(
             {
                 "instanceId": instance.id,

@@ -246,11 +246,17 @@ _lock = threading.Lock()
 AWS_PORT = {"port": 0}
 
 
-def create(instance_id: str, region: str, imds_handler: type) -> Sandbox:
-    """Starts booting a sandbox for an instance; `ready` is set once it accepts commands (or `error` is set)."""
+def create(instance_id: str, region: str, imds_handler: type, image: bytes | None = None) -> Sandbox:
+    """Starts booting a sandbox for an instance; `ready` is set once it accepts commands (or `error` is set).
+
+    `image`: the image file of the AMI's bundle (a tar of the bundled volume), unpacked over the sandbox's root.
+    """
     base = os.path.join(_root_dir(), instance_id)
     os.makedirs(os.path.join(base, "rw"), exist_ok=True)
     os.makedirs(os.path.join(base, "root"), exist_ok=True)
+    if image is not None:
+        with open(os.path.join(base, "image.tar"), "wb") as f:
+            f.write(image)
     box = Sandbox(instance_id=instance_id, region=region, base=base)
     with _lock:
         SANDBOXES[instance_id] = box
@@ -279,6 +285,8 @@ def _boot(box: Sandbox, imds_handler: type) -> None:
             "users": GUEST_USERS,
             "hostname": "ip-10-0-0-1",
         }
+        if os.path.exists(os.path.join(box.base, "image.tar")):
+            config["image"] = os.path.join(box.base, "image.tar")
         watch_read, box.watch_fd = os.pipe()
         os.set_inheritable(watch_read, True)
         config["watchFd"] = watch_read

@@ -51,6 +51,41 @@ def build_root(config: dict) -> str:
     return root
 
 
+def unpack_image(root: str, config: dict) -> None:
+    """An instance launched from an AMI registered from a bundle boots the bundled volume: its files (the stand-in
+    ec2-bundle-vol's tar) go over the root, as they were on the instance that was bundled."""
+    image = config.get("image")
+    if not image:
+        return
+    import tarfile
+
+    skipped = 0
+    with tarfile.open(image) as tar:
+        for member in tar.getmembers():
+            if member.name.startswith("/") or ".." in member.name.split("/"):
+                skipped += 1
+                continue
+            if member.isdir() and os.path.isdir(os.path.join(root, member.name)):
+                continue  # an existing directory keeps its mode and owner (as a restored volume's does)
+            try:
+                if hasattr(tarfile, "data_filter"):
+                    tar.extract(member, root, set_attrs=False, filter="tar")
+                else:
+                    tar.extract(member, root, set_attrs=False)
+                if member.isfile():
+                    os.chmod(os.path.join(root, member.name), member.mode & 0o7777)
+                    try:
+                        os.chown(os.path.join(root, member.name), member.uid, member.gid)
+                    except OSError:
+                        pass  # an id the user namespace does not map
+            except (OSError, tarfile.TarError) as e:
+                skipped += 1
+                print(f"boot: not restored from the image: {member.name}: {e}", file=sys.stderr, flush=True)
+    if skipped:
+        print(f"boot: {skipped} entries of the image were not restored", file=sys.stderr, flush=True)
+    os.remove(image)
+
+
 def install_guest(root: str, config: dict) -> None:
     bin_dir = os.path.join(root, "usr/local/bin")
     os.makedirs(bin_dir, exist_ok=True)
@@ -179,6 +214,7 @@ def main() -> None:
         config = json.load(f)
     try:
         root = build_root(config)
+        unpack_image(root, config)
         install_guest(root, config)
         listeners = setup_network(int(config["awsPort"]))
         host_dir = os.open(config["base"], os.O_RDONLY | os.O_DIRECTORY)

@@ -21,6 +21,17 @@ export const AGENT_POLL_SECONDS = 5;
 /** `$.poll` key of the agent wait. */
 export const AGENT_POLL_KEY = 'agent';
 
+/** `$.poll` key of the wait for the `ami_test` instance's agent. */
+export const TEST_AGENT_POLL_KEY = 'testAgent';
+
+export interface CheckAgentArgs {
+  /**
+   * Which instance: the build instance (`$.instance`, default) or the `ami_test` instance (`$.testInstance`).
+   * @default 'build'
+   */
+  instance?: 'build' | 'test';
+}
+
 /** Checks allowed for `ssh_timeout` seconds: the last one is made at about the timeout. */
 export function agentMaxAttempts(agentTimeoutSeconds: number): number {
   return Math.max(1, Math.ceil(agentTimeoutSeconds / AGENT_POLL_SECONDS));
@@ -64,11 +75,15 @@ async function instanceState(
  * @throws InstanceNotRunningError when the instance stopped or terminated meanwhile.
  * @throws AgentNotOnlineError when the agent is not Online by the last check; the message lists the usual causes.
  */
-export async function checkAgent(event: TaskEvent, deps: CheckAgentDeps): Promise<PollResult> {
-  const { build } = event;
+export async function checkAgent(
+  event: TaskEvent<CheckAgentArgs>,
+  deps: CheckAgentDeps,
+): Promise<PollResult> {
+  const { build, args } = event;
   const { config } = build;
-  const instanceId = requireState(build, 'instance').instanceId;
-  const attempt = nextAttempt(build, AGENT_POLL_KEY, instanceId);
+  const test = args.instance === 'test';
+  const instanceId = requireState(build, test ? 'testInstance' : 'instance').instanceId;
+  const attempt = nextAttempt(build, test ? TEST_AGENT_POLL_KEY : AGENT_POLL_KEY, instanceId);
   const waitSeconds = AGENT_POLL_SECONDS;
 
   const ping = await pingStatus(deps, config.region, instanceId);
@@ -91,7 +106,7 @@ export async function checkAgent(event: TaskEvent, deps: CheckAgentDeps): Promis
   if (attempt >= maxAttempts) {
     const profile = build.instanceRole?.instanceProfileName ?? config.iamInstanceProfile ?? '';
     throw new AgentNotOnlineError(
-      `The SSM agent of instance ${instanceId} did not report Online within ${config.agentTimeoutSeconds} s ` +
+      `The SSM agent of ${test ? 'the ami_test instance (launched from the new AMI) ' : 'instance '}${instanceId} did not report Online within ${config.agentTimeoutSeconds} s ` +
         `(ssh_timeout); last status: ${status}. Usual causes: ` +
         '(1) the source AMI has no SSM agent, or it does not start: use an AMI that ships it or install it with ' +
         'user_data; ' +

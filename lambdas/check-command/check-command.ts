@@ -14,6 +14,7 @@ import {
 import { COMMAND_STEP_DOWNLOAD, COMMAND_STEP_RUN } from '../shared/command-document.js';
 import type { BuildConfig } from '../shared/config.js';
 import {
+  AmiTestFailedError,
   BundleUploadError,
   CommandTimeoutError,
   ProvisionerFailedError,
@@ -179,6 +180,11 @@ function failureError(config: BuildConfig, command: CommandInfo, failure: Failur
         `${headline(step, failure, undefined)}.\n\n${failure.excerpt}\n\n${PACKER_BUNDLE_FAILED}` +
           `${notFound ? `\n\n${AMI_TOOLS_HINT}` : ''}\n\n${location}`,
       );
+    case 'test':
+      return new AmiTestFailedError(
+        `${headline(step, failure, commandValidExitCodes(config, command))} on the instance launched from the new ` +
+          `AMI: the AMI did not pass its test.${testFailureFate(config)}\n\n${failure.excerpt}\n\n${location}`,
+      );
     case 'upload': {
       const bucketHint = failure.code === 3 ? `${packerBucketHint(config.bundle.bucket)}\n\n` : '';
       return new BundleUploadError(
@@ -189,9 +195,22 @@ function failureError(config: BuildConfig, command: CommandInfo, failure: Failur
   }
 }
 
+/** What happens to the AMI after its test failed, as the failure message says it. */
+function testFailureFate(config: BuildConfig): string {
+  return config.amiTest?.onFailure === 'keep'
+    ? ' on_failure is keep: the AMI is kept, tagged ami-builder:ami-test=failed; deregister it when done.'
+    : ' on_failure is deregister: the AMI is deregistered and its bundle deleted.';
+}
+
 function timeoutError(config: BuildConfig, command: CommandInfo, why: string, location: string): Error {
   const step = commandStepName(config, command);
   const provisioner = command.kind === 'provision' || command.kind === 'error-cleanup';
+  if (command.kind === 'test') {
+    return new AmiTestFailedError(
+      `${step} (command ${command.commandId}) ${why}. Its timeout is ${commandTimeoutSeconds(config, command)} s; ` +
+        `raise ami_test.timeout if the test needs longer.${testFailureFate(config)}\n\n${location}`,
+    );
+  }
   const knob = provisioner ? "the provisioner's timeout" : 'command_timeout';
   return new CommandTimeoutError(
     `${step} (command ${command.commandId}) ${why}. Its timeout is ${commandTimeoutSeconds(config, command)} s; ` +
@@ -254,7 +273,7 @@ export async function checkCommand(event: TaskEvent, deps: CheckCommandDeps): Pr
   const { config } = build;
   const region = config.region;
   const command = requireState(build, 'command');
-  const { instanceId } = requireState(build, 'instance');
+  const { instanceId } = requireState(build, command.kind === 'test' ? 'testInstance' : 'instance');
   const { commandId } = command;
   const attempt = nextAttempt(build, COMMAND_POLL_KEY, commandId);
   const waitSeconds = commandWaitSeconds(attempt);

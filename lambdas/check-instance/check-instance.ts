@@ -3,7 +3,7 @@
  * for the SDK's InstanceRunning and InstanceTerminated waiters Packer uses (reference §1.1 step 7a).
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { InstanceNotRunningError, InstanceNotTerminatedError } from '../shared/errors.js';
+import { InstanceNotRunningError, InstanceNotTerminatedError, TaskInputError } from '../shared/errors.js';
 import { nextAttempt, pollResult } from '../shared/poll.js';
 import type { Clients } from '../shared/runtime.js';
 import type { PollResult, TaskEvent } from '../shared/state.js';
@@ -11,6 +11,12 @@ import { requireState } from '../shared/task-event.js';
 
 export interface CheckInstanceArgs {
   want: 'running' | 'terminated';
+  /**
+   * Which instance: the build instance (`$.instance`, default) or the `ami_test` instance (`$.testInstance`,
+   * `want: running` only).
+   * @default 'build'
+   */
+  instance?: 'build' | 'test';
 }
 
 export interface CheckInstanceDeps {
@@ -25,6 +31,14 @@ export const INSTANCE_WAIT_MAX_ATTEMPTS = 40;
 
 /** `$.poll` keys of the two waits. */
 export const InstancePollKeys = { running: 'instanceRunning', terminated: 'instanceTerminated' } as const;
+
+/** `$.poll` key of the wait for the `ami_test` instance to run. */
+export const TEST_INSTANCE_POLL_KEY = 'testInstanceRunning';
+
+/** The `$.poll` key of a check. */
+export function instancePollKey(args: CheckInstanceArgs): string {
+  return args.instance === 'test' ? TEST_INSTANCE_POLL_KEY : InstancePollKeys[args.want];
+}
 
 /** States from which an instance never reaches `running` (the waiter's failure states). */
 const NOT_GOING_TO_RUN = new Set(['shutting-down', 'terminated', 'stopping', 'stopped']);
@@ -73,9 +87,13 @@ export async function checkInstance(
   deps: CheckInstanceDeps,
 ): Promise<PollResult> {
   const { build, args } = event;
-  const key = InstancePollKeys[args.want];
+  const key = instancePollKey(args);
   const waitSeconds = build.config.polling.delaySeconds;
 
+  if (args.want === 'terminated' && args.instance === 'test') {
+    // Terminate Test Instance does not wait: the build's own cleanup outlasts the test instance's termination.
+    throw new TaskInputError('Check Instance waits for the test instance to run, not to terminate');
+  }
   if (args.want === 'terminated') {
     const instanceId = build.instance?.instanceId;
     if (instanceId === undefined) {
@@ -98,7 +116,7 @@ export async function checkInstance(
     return pollResult({ done: false, attempt, waitSeconds, status, target: instanceId });
   }
 
-  const instanceId = requireState(build, 'instance').instanceId;
+  const instanceId = requireState(build, args.instance === 'test' ? 'testInstance' : 'instance').instanceId;
   const attempt = nextAttempt(build, key, instanceId);
   const observed = await observe(deps, build.config.region, instanceId);
   const status = observed?.state ?? 'pending';

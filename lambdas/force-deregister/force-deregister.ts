@@ -10,6 +10,7 @@
  * build has just uploaded is deleted, even when a fixed `bundle_prefix` puts the old bundle at the same keys.
  */
 import {
+  CreateTagsCommand,
   DeleteSnapshotCommand,
   DeregisterImageCommand,
   DescribeImagesCommand,
@@ -17,16 +18,18 @@ import {
   type Image,
 } from '@aws-sdk/client-ec2';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import * as z from 'zod/mini';
 import {
   type BundleLocation,
   isBundleKey,
   MANIFEST_SUFFIX,
   parseBundleLocation,
 } from '../shared/bundle-location.js';
+import { emptyCleanupReport, keptImage, mergeCleanupReports } from '../shared/cleanup-report.js';
 import { ForeignImageError, RegisterImageError } from '../shared/errors.js';
-import { describeImage, isOwnedByStack } from '../shared/ownership.js';
+import { checkImageOwnedByBuild, describeImage, isOwnedByStack } from '../shared/ownership.js';
 import { type Clients, isTransient, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
-import type { BuildState, ImageInfo } from '../shared/state.js';
+import type { BuildState, CleanupReport, ImageInfo } from '../shared/state.js';
 
 export interface ForceDeregisterResult {
   /** The images deregistered, in the order Packer visits the regions (`ami_regions`, then the build region). */
@@ -310,4 +313,88 @@ function wrap(error: unknown, context: string): Error {
 
 function quote(value: string): string {
   return `'${value}'`;
+}
+
+/**
+ * The args of the Force Deregister function: none for Force Deregister; `failedTest` for the states that settle
+ * the new AMI after its `ami_test` failed (Deregister Failed AMI, Keep Failed AMI).
+ */
+export const forceDeregisterArgsSchema = z.object({
+  failedTest: z.optional(z.enum(['deregister', 'keep'])),
+});
+export type ForceDeregisterArgs = z.infer<typeof forceDeregisterArgsSchema>;
+
+/** The value of `ami-builder:ami-test` on an AMI kept after its test failed (`on_failure: keep`). */
+export const FAILED_TEST_TAG_VALUE = 'failed';
+
+/**
+ * After the new AMI failed its `ami_test`: `deregister` deregisters it and deletes its bundle (the manifest and
+ * the parts, with the code Force Deregister uses for older images); `keep` tags it `ami-builder:ami-test=failed`
+ * so that Sweep Orphans leaves it, and reports it as kept. Only the AMI this build registered (stack, execution
+ * and build tags) is touched; one already gone counts as deregistered, so a retry does the same. Returns the
+ * test's cleanup report (`$.testCleanup`, merged with the termination's).
+ *
+ * @throws ResourceNotOwnedError when `$.image` does not carry this build's tags.
+ * @throws RegisterImageError when the image or its bundle cannot be removed or tagged.
+ */
+export async function settleFailedTest(
+  event: { build: BuildState },
+  action: 'deregister' | 'keep',
+  deps: Pick<ForceDeregisterDeps, 'clients' | 'log'> & { env: Pick<TaskEnvironment, 'stackName'> },
+): Promise<CleanupReport> {
+  const { build } = event;
+  const report = emptyCleanupReport();
+  const target = build.image;
+  if (target === undefined) return mergeCleanupReports(build.testCleanup, report);
+  const { region, imageId } = target;
+  const ec2 = deps.clients.ec2(region);
+  let image: Image | undefined;
+  try {
+    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    image = out.Images?.find((i) => i.ImageId === imageId && i.State !== 'deregistered');
+  } catch (error) {
+    if (!isImageGone(error)) throw wrap(error, `Error describing the tested AMI ${imageId} in ${region}`);
+  }
+  if (image === undefined) {
+    deps.log(`The tested AMI ${imageId} in ${region} is already gone`);
+    if (action === 'deregister') report.deregisteredImages.push(imageId);
+    return mergeCleanupReports(build.testCleanup, report);
+  }
+  checkImageOwnedByBuild(image, region, {
+    stackName: deps.env.stackName,
+    executionId: build.execution.id,
+    buildName: build.config.name,
+  });
+
+  if (action === 'keep') {
+    try {
+      await ec2.send(
+        new CreateTagsCommand({
+          Resources: [imageId],
+          Tags: [{ Key: TagKeys.amiTest, Value: FAILED_TEST_TAG_VALUE }],
+        }),
+      );
+    } catch (error) {
+      throw wrap(error, `Error tagging the tested AMI ${imageId} in ${region}`);
+    }
+    report.kept.push(
+      keptImage(
+        region,
+        imageId,
+        `its ami_test failed and on_failure is keep: tagged ${TagKeys.amiTest}=${FAILED_TEST_TAG_VALUE} for inspection (Sweep Orphans leaves it)`,
+      ),
+    );
+    return mergeCleanupReports(build.testCleanup, report);
+  }
+
+  try {
+    await ec2.send(new DeregisterImageCommand({ ImageId: imageId }));
+  } catch (error) {
+    if (!isImageGone(error)) throw wrap(error, `Error deregistering the tested AMI ${imageId} in ${region}`);
+  }
+  deps.log(`Deregistered AMI ${image.Name ?? ''}, id: ${imageId}: its ami_test failed`);
+  // The bundle is this build's own: every key of it goes (no newer bundle to protect).
+  await deleteBundle(image, region, undefined, { ...deps, env: { ...deps.env, adoptForeignImages: false } });
+  report.deregisteredImages.push(imageId);
+  return mergeCleanupReports(build.testCleanup, report);
 }

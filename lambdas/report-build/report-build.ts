@@ -171,6 +171,11 @@ export function unaccountedResources(build: BuildState, report: CleanupReport): 
   if (groupId !== undefined && !accounted(groupId, report.deletedSecurityGroups)) {
     leaked.push(leakedSecurityGroup(region, groupId, why));
   }
+  // The ami_test instance (Terminate Test Instance reports it in $.testCleanup).
+  const testInstanceId = build.testInstance?.instanceId;
+  if (testInstanceId !== undefined && !accounted(testInstanceId, report.terminatedInstances)) {
+    leaked.push(leakedInstance(region, testInstanceId, why));
+  }
   const roleName = build.instanceRole?.temporary === true ? build.instanceRole.roleName : undefined;
   if (roleName !== undefined && !accounted(roleName, report.deletedInstanceRoles ?? [])) {
     leaked.push(leakedInstanceRole(roleName, why));
@@ -201,7 +206,8 @@ export async function reportBuild(
 
   const artifacts = succeeded ? buildArtifacts(build) : {};
   const warnings = recordedWarnings(build);
-  let cleanup: CleanupReport = mergeCleanupReports(build.cleanup);
+  // $.testCleanup: the ami_test instance's termination and, after a failed test, the AMI's fate.
+  let cleanup: CleanupReport = mergeCleanupReports(build.testCleanup, build.cleanup);
   const unaccounted = unaccountedResources(build, cleanup);
   if (unaccounted.length > 0)
     cleanup = mergeCleanupReports(cleanup, { ...emptyCleanupReport(), leaked: unaccounted });
@@ -209,7 +215,14 @@ export async function reportBuild(
     const leftovers = await leftoverImages(build, deps);
     cleanup = mergeCleanupReports(cleanup, {
       ...emptyCleanupReport(),
-      kept: leftovers.images.map((i) => keptImage(i.region, i.imageId, 'registered before the build failed')),
+      kept: leftovers.images
+        // An AMI kept after its failed ami_test is already reported, with why; a deregistered one is gone.
+        .filter(
+          (i) =>
+            !cleanup.kept.some((k) => k.resource.includes(i.imageId)) &&
+            !cleanup.deregisteredImages.includes(i.imageId),
+        )
+        .map((i) => keptImage(i.region, i.imageId, 'registered before the build failed')),
     });
     warnings.push(...leftovers.warnings);
   }
@@ -224,7 +237,8 @@ export async function reportBuild(
     timings: { started: build.execution.startTime, finished: finished.toISOString(), total },
     cleanup,
   };
-  if (build.bucket !== undefined && (succeeded || build.image !== undefined)) {
+  const bundleDeleted = build.image !== undefined && cleanup.deregisteredImages.includes(build.image.imageId);
+  if (build.bucket !== undefined && (succeeded || build.image !== undefined) && !bundleDeleted) {
     output.manifestLocation = `s3://${build.bucket.manifestLocation}`;
   }
   const sourceAmi = build.source?.imageId ?? build.config.sourceAmi;

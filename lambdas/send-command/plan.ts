@@ -112,6 +112,7 @@ function renderContext(build: BuildState): BundleRenderContext {
 
 function provisionerKeyPath(build: BuildState, key: CommandKey): string {
   if (key.kind === 'error-cleanup') return 'error-cleanup-provisioner';
+  if (key.kind === 'test') return 'ami_test';
   const provisioner = commandProvisioner(build.config, key);
   return `provisioners[${provisioner?.index ?? key.provisionerIndex ?? 0}]`;
 }
@@ -368,6 +369,13 @@ export function planCommand(build: BuildState, inputs: PlanInputs): CommandPlan 
     case 'upload':
       files = uploadPlan(build);
       break;
+    case 'test': {
+      // The ami_test commands are a shell provisioner's, staged and run the same way on the test instance.
+      const commands = commandProvisioner(config, key);
+      if (commands?.type !== 'shell') throw new TaskInputError('the build has no ami_test commands');
+      files = shellPlan(build, commands, inputs);
+      break;
+    }
   }
   return { files, timeoutSeconds: commandTimeoutSeconds(config, key), comment: comment(config, key) };
 }

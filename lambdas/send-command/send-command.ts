@@ -1,6 +1,7 @@
 /**
- * Send Provisioner Command / Upload X509 Certificate / Bundle Volume / Upload Bundle / the error-cleanup command:
- * stages one command folder in the staging bucket and sends the stack's command document to the build instance
+ * Send Provisioner Command / Upload X509 Certificate / Bundle Volume / Upload Bundle / the error-cleanup command /
+ * Send Test Command: stages one command folder in the staging bucket and sends the stack's command document to the
+ * build instance (the test instance for `ami_test`)
  * (docs/ARCHITECTURE.md, "Staged files and commands"). The instance downloads the folder with its own role and
  * runs its `run.sh`; the command's parameters hold only the folder URL, the working directory and the timeout.
  */
@@ -42,7 +43,7 @@ import { type PlanInputs, planCommand, type ResolvedSource, refSource, type Stag
 
 export const sendCommandArgsSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('provision'), provisionerIndex: z.int().check(z.minimum(0)) }),
-  z.object({ kind: z.enum(['x509', 'bundle', 'upload', 'error-cleanup']) }),
+  z.object({ kind: z.enum(['x509', 'bundle', 'upload', 'error-cleanup', 'test']) }),
 ]);
 export type SendCommandArgs = z.infer<typeof sendCommandArgsSchema>;
 
@@ -60,7 +61,7 @@ export const SENT_MARKER = 'sent.json';
 
 const sentSchema = z.object({
   commandId: z.string().check(z.minLength(1)),
-  kind: z.enum(['provision', 'x509', 'bundle', 'upload', 'error-cleanup']),
+  kind: z.enum(['provision', 'x509', 'bundle', 'upload', 'error-cleanup', 'test']),
   provisionerIndex: z.optional(z.int()),
   attempt: z.int().check(z.minimum(1)),
   stagedPrefix: z.string(),
@@ -367,7 +368,8 @@ export async function sendCommand(
   if (deps.env.stagingBucket === '' || deps.env.commandDocument === '') {
     throw new TaskInputError('STAGING_BUCKET and COMMAND_DOCUMENT must be set in the task environment');
   }
-  const { instanceId } = requireState(build, 'instance');
+  // The ami_test commands run on the instance launched from the new AMI; every other command on the build's.
+  const { instanceId } = requireState(build, args.kind === 'test' ? 'testInstance' : 'instance');
   const key: CommandKey = {
     kind: args.kind,
     ...(args.kind === 'provision' ? { provisionerIndex: args.provisionerIndex } : {}),

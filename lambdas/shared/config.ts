@@ -147,6 +147,25 @@ export interface FileProvisioner extends ProvisionerTiming {
   /** `generated` is not supported; `direction` must be `upload`. */
 }
 
+/**
+ * Extension `ami_test`: commands run on an instance launched from the new AMI after it is available, before it is
+ * copied, shared, published or reported as built.
+ */
+export interface AmiTestConfig {
+  /**
+   * The test commands in a shell provisioner's forms (`inline`, `script` / `scripts`, `environment_vars`,
+   * `timeout`), decoded and rendered like one; `index` is -1 and `name` `ami_test`.
+   */
+  commands: ShellProvisioner;
+  /** `ami_test.instance_type`; default: the build's `instance_type`. Always one that boots an instance-store root. */
+  instanceType: string;
+  /**
+   * `ami_test.on_failure`: `deregister` (default) removes the new AMI and its bundle; `keep` keeps the AMI,
+   * tagged `ami-builder:ami-test=failed`, for inspection (Sweep Orphans leaves it alone).
+   */
+  onFailure: 'deregister' | 'keep';
+}
+
 export type Provisioner =
   | ShellProvisioner
   | FileProvisioner
@@ -292,6 +311,8 @@ export interface BuildConfig {
   commandTimeoutSeconds: number;
   /** Extension `ami_id_parameter`: SSM parameter name to publish the AMI id to in every region. */
   amiIdParameter?: string;
+  /** Extension `ami_test`: test the new AMI on an instance of its own before anything else uses it. */
+  amiTest?: AmiTestConfig;
   /**
    * Extension `skip_if_unchanged` (present only when true): fingerprint the build and, when an available AMI of
    * this stack with the same fingerprint exists in every target region, launch nothing and report that AMI.

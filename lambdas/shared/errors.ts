@@ -188,6 +188,11 @@ export class NotificationError extends BuildError {
   override readonly name = 'NotificationError' as const;
 }
 
+/** The `ami_test` commands failed (or did not finish) on the instance launched from the new AMI. */
+export class AmiTestFailedError extends BuildError {
+  override readonly name = 'AmiTestFailedError' as const;
+}
+
 /** Every error name, for Retry/Catch lists and the error catalogue. */
 export const ErrorNames = {
   TemplateValidation: 'TemplateValidationError',
@@ -222,6 +227,7 @@ export const ErrorNames = {
   ResourceNotOwned: 'ResourceNotOwnedError',
   AmiParameterNotOwned: 'AmiParameterNotOwnedError',
   Notification: 'NotificationError',
+  AmiTestFailed: 'AmiTestFailedError',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -260,4 +266,5 @@ export const ErrorClasses = {
   ResourceNotOwned: ResourceNotOwnedError,
   AmiParameterNotOwned: AmiParameterNotOwnedError,
   Notification: NotificationError,
+  AmiTestFailed: AmiTestFailedError,
 } as const;

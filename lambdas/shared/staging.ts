@@ -9,6 +9,7 @@
  *     commands/03-bundle/run.sh
  *     commands/04-upload/run.sh
  *     commands/05-error-cleanup-a<attempt>/run.sh, …
+ *     commands/06-test/run.sh, scripts/…                         the ami_test commands (on the test instance)
  *     commands/<folder>/sent.json                              written after SendCommand (idempotent resend)
  * ```
  *
@@ -37,6 +38,7 @@ export const COMMAND_ORDER: Record<CommandKind, string> = {
   bundle: '03',
   upload: '04',
   'error-cleanup': '05',
+  test: '06',
 };
 
 /** Identifies one staged command: its kind, the provisioner for `provision`, and the attempt (max_retries). */

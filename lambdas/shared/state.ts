@@ -27,6 +27,13 @@ export interface BuildState {
   command?: CommandInfo;
   /** `$.image` (Register AMI) */
   image?: ImageInfo;
+  /** `$.testInstance` (Launch Test Instance): the instance launched from the new AMI for `ami_test`. */
+  testInstance?: InstanceInfo;
+  /**
+   * `$.testCleanup` (Terminate Test Instance, and after a failed test Deregister/Keep Failed AMI): what the test's
+   * cleanup did. Report Build merges it into the build's cleanup report.
+   */
+  testCleanup?: CleanupReport;
   /** `$.copies` (Copy To Regions Map output, then the finished list) */
   copies?: ImageInfo[];
   /** `$.error` (set by the failure Catch: Step Functions' `{ Error, Cause }`) */
@@ -121,7 +128,8 @@ export interface InstanceInfo {
   architecture?: string;
 }
 
-export type CommandKind = 'provision' | 'x509' | 'bundle' | 'upload' | 'error-cleanup';
+/** `test`: the `ami_test` commands, on `$.testInstance`; every other kind runs on `$.instance`. */
+export type CommandKind = 'provision' | 'x509' | 'bundle' | 'upload' | 'error-cleanup' | 'test';
 
 export interface CommandInfo {
   commandId: string;

@@ -20,6 +20,13 @@ export const TagKeys = {
    * which a later build with nothing changed finds it instead of building.
    */
   fingerprint: 'ami-builder:fingerprint',
+  /**
+   * `failed` on an AMI whose `ami_test` failed with `on_failure: keep`: kept for inspection. Sweep Orphans
+   * leaves it (the user deregisters it).
+   */
+  amiTest: 'ami-builder:ami-test',
+  /** `test` on the instance launched from the new AMI to test it (`ami_test`); absent on the build instance. */
+  role: 'ami-builder:role',
 } as const;
 
 /** The tags every resource a build creates carries. */

@@ -11,7 +11,8 @@
  * Never touched: anything of a running execution, or of one that ended within the grace period (Abort Cleanup
  * may still be at work); anything without this stack's tag; resources tagged `ami-builder:on-error = keep`
  * (`on_error: abort` keeps them for debugging: they are reported); an image that went through Finish AMI (the
- * retention rules own it); an image an `ami_id_parameter` under the stack's prefix points to.
+ * retention rules own it); an image an `ami_id_parameter` under the stack's prefix points to; an image whose
+ * `ami_test` failed with `on_failure: keep` (tagged `ami-builder:ami-test=failed`: kept for inspection).
  *
  * With `dryRun`, nothing is changed and the report lists what would go.
  */
@@ -496,6 +497,14 @@ export async function sweepOrphans(request: SweepRequest, deps: SweepDeps): Prom
           ...base,
           action: 'kept',
           reason: `tagged ${TagKeys.onError}=keep (on_error is abort)`,
+        });
+        continue;
+      }
+      if (tagValue(image.Tags, TagKeys.amiTest) === 'failed') {
+        report.resources.push({
+          ...base,
+          action: 'kept',
+          reason: `tagged ${TagKeys.amiTest}=failed (its ami_test failed and on_failure is keep): kept for inspection; deregister it when done`,
         });
         continue;
       }

@@ -7,19 +7,30 @@
  * (reference §5.3); the report says where it is and how to terminate it. A successful build always cleans up.
  */
 import { DescribeInstancesCommand, type EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import * as z from 'zod/mini';
 import {
   awsErrorCode,
-  type CleanupArgs,
+  cleanupArgsSchema,
   emptyCleanupReport,
   errorText,
   keptInstance,
   leakedInstance,
+  mergeCleanupReports,
   onErrorReason,
 } from '../shared/cleanup-report.js';
 import { keepsResourcesOnError } from '../shared/config.js';
 import { isOwnedByStack, notOwnedError, type TagList, tagValue } from '../shared/ownership.js';
 import { type Clients, isTransient, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type { CleanupReport, TaskEvent } from '../shared/state.js';
+
+/**
+ * Terminate Instance's args: the cleanup args, and which instance (`test`: `$.testInstance`, the `ami_test`
+ * instance, terminated on every path).
+ */
+export const terminateInstanceArgsSchema = z.extend(cleanupArgsSchema, {
+  instance: z.optional(z.enum(['build', 'test'])),
+});
+export type TerminateInstanceArgs = z.infer<typeof terminateInstanceArgsSchema>;
 
 export interface TerminateInstanceDeps {
   clients: Pick<Clients, 'ec2'>;
@@ -39,23 +50,43 @@ export interface TerminateInstanceDeps {
  *   does not fail the task: the instance is reported in `leaked` with the error and the command that
  *   terminates it, and the rest of the cleanup goes on. Throttling and 5xx still throw, for the state's Retry.
  *
+ * - After a failure (`reason: 'failure'`), the `ami_test` instance (`$.testInstance`) is terminated too, always.
+ * - `instance: 'test'` (Terminate Test Instance): only the `ami_test` instance.
+ *
  * The state machine must skip the termination wait when `terminatedInstances` is empty.
  */
 export async function terminateInstance(
-  event: TaskEvent<CleanupArgs>,
+  event: TaskEvent<TerminateInstanceArgs>,
   deps: TerminateInstanceDeps,
 ): Promise<CleanupReport> {
   const { build, args } = event;
-  const report = emptyCleanupReport();
-  const instanceId = build.instance?.instanceId;
-  if (instanceId === undefined) return report;
-
   const region = build.config.region;
-  if (args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
-    report.kept.push(keptInstance(region, instanceId, onErrorReason(build.config.onError)));
-    return report;
-  }
+  if (args.instance === 'test') return terminate(build.testInstance?.instanceId, region, deps);
 
+  // After a failure, the ami_test instance goes too, whatever on_error says: every failure path ends here, so the
+  // test instance is terminated on every path (on_error: abort keeps only the build instance for debugging).
+  const test =
+    args.reason === 'failure' ? await terminate(build.testInstance?.instanceId, region, deps) : undefined;
+  const instanceId = build.instance?.instanceId;
+  let report = emptyCleanupReport();
+  if (instanceId !== undefined) {
+    if (args.reason === 'failure' && keepsResourcesOnError(build.config.onError)) {
+      report.kept.push(keptInstance(region, instanceId, onErrorReason(build.config.onError)));
+    } else {
+      report = await terminate(instanceId, region, deps);
+    }
+  }
+  return test === undefined ? report : mergeCleanupReports(report, test);
+}
+
+/** Terminates one instance (nothing when `instanceId` is undefined) and reports it. */
+async function terminate(
+  instanceId: string | undefined,
+  region: string,
+  deps: TerminateInstanceDeps,
+): Promise<CleanupReport> {
+  const report = emptyCleanupReport();
+  if (instanceId === undefined) return report;
   const ec2 = deps.clients.ec2(region);
   try {
     if (await checkInstanceOwned(ec2, instanceId, region, deps.env.stackName)) {

@@ -91,7 +91,11 @@ describe('IAM', () => {
     expect(passRole).toEqual([
       ['CreateInstanceRole', 'AddInstanceRolesToProfiles'],
       ['LaunchInstance', 'PassBuildInstanceRoles'],
+      ['LaunchTestInstance', 'PassBuildInstanceRoles'],
     ]);
+    expect(withSid('LaunchTestInstance', 'PassBuildInstanceRoles')).toEqual(
+      withSid('LaunchInstance', 'PassBuildInstanceRoles'),
+    );
     expect(withSid('LaunchInstance', 'PassBuildInstanceRoles')).toEqual({
       Sid: 'PassBuildInstanceRoles',
       Effect: 'Allow',
@@ -330,14 +334,26 @@ describe('IAM', () => {
     ] as [TaskId, string, string][]) {
       expect(withSid(task, sid).Condition, sid).toEqual({ StringEquals: { 'ec2:CreateAction': action } });
     }
-    // Every CreateTags outside FinishImage is tied to a create action.
+    // Every CreateTags outside FinishImage and ForceDeregister (the tag of an AMI whose ami_test failed) is tied
+    // to a create action.
     for (const [task, statements] of Object.entries(statementsByTask)) {
       for (const s of statements.filter((x) => list(x.Action).includes('ec2:CreateTags'))) {
         expect(Object.keys(s.Condition?.StringEquals ?? {}), task).toEqual(
-          task === 'FinishImage' ? ['ec2:ResourceTag/ami-builder:stack'] : ['ec2:CreateAction'],
+          task === 'FinishImage' || task === 'ForceDeregister'
+            ? ['ec2:ResourceTag/ami-builder:stack']
+            : ['ec2:CreateAction'],
         );
       }
     }
+    expect(withSid('ForceDeregister', 'TagFailedTestImages').Condition).toEqual({
+      StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['ami-builder:ami-test'] },
+    });
+    // The test instance is launched only from images tagged by this stack.
+    expect(withSid('LaunchTestInstance', 'RunFromStackImages').Condition).toEqual({
+      StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' },
+    });
+    expect(withSid('LaunchTestInstance', 'RunTaggedTestInstance').Condition).toEqual(requestTag);
   });
 
   it('sends commands only with the stack’s document to instances tagged by this stack', () => {

@@ -78,6 +78,16 @@ describe('the build state machine', () => {
           S.RegisterAmi,
           S.CheckAmiAvailable,
           S.AmiAvailable,
+          S.AmiTestChoice,
+          S.LaunchTestInstance,
+          S.CheckTestInstanceRunning,
+          S.TestInstanceRunning,
+          S.CheckTestSsmAgent,
+          S.TestSsmAgentOnline,
+          S.SendTestCommand,
+          S.CheckTestCommand,
+          S.TestCommandDone,
+          S.TerminateTestInstance,
           {
             [S.CopyAndFinish]: [
               [S.FinishAmi],
@@ -208,11 +218,29 @@ describe('the build state machine', () => {
     expect(mainPath.has(S.ReportBuild)).toBe(true);
     // Once the AMI is built, cleanup's own failures are reported with the build (next test).
     const endCleanup = new Set<string>([S.DeleteTemporaryResources, S.FinishCleanup]);
+    // While the new AMI is tested, a failure first settles the AMI (ami_test's on_failure), then joins the path.
+    const amiTest = reachable(
+      build,
+      S.LaunchTestInstance,
+      new Set([S.AmiTestFailedChoice, S.TerminateTestInstance]),
+    );
+    const failedTest = reachable(build, S.AmiTestFailedChoice, failurePath);
+    for (const name of failedTest) {
+      const state = build.States[name] as AslState;
+      if (state.Type === 'Task') {
+        expect(state.Catch?.[0]?.Next, name).toBe(S.RunErrorCleanupProvisionerChoice);
+      }
+    }
     for (const name of mainPath) {
       const state = build.States[name] as AslState;
-      if (!['Task', 'Map', 'Parallel'].includes(state.Type) || endCleanup.has(name)) continue;
+      if (!['Task', 'Map', 'Parallel'].includes(state.Type) || endCleanup.has(name) || failedTest.has(name))
+        continue;
       expect(state.Catch, name).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: S.RunErrorCleanupProvisionerChoice },
+        {
+          ErrorEquals: ['States.ALL'],
+          ResultPath: '$.error',
+          Next: amiTest.has(name) ? S.AmiTestFailedChoice : S.RunErrorCleanupProvisionerChoice,
+        },
       ]);
     }
     // Choice and Wait states cannot fail on their own: only Tasks, Maps and Parallels need the Catch.

@@ -42,6 +42,12 @@ export function commandProvisioner(config: BuildConfig, ref: CommandRef): Provis
     }
     return config.errorCleanupProvisioner;
   }
+  if (ref.kind === 'test') {
+    if (config.amiTest === undefined) {
+      throw new TaskInputError('an ami_test command was requested but the build has no ami_test');
+    }
+    return config.amiTest.commands;
+  }
   return undefined;
 }
 
@@ -86,5 +92,7 @@ export function commandStepName(config: BuildConfig, ref: CommandRef): string {
       return 'Bundle Volume';
     case 'upload':
       return 'Upload Bundle';
+    case 'test':
+      return 'AMI test (ami_test)';
   }
 }

@@ -1162,6 +1162,49 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
       "Build only when something changed: the build's fingerprint (the normalized configuration, the resolved source AMI, the content of every S3 script, file and folder provisioning uses, the rendered bundle commands; names rendered from `{{timestamp}}`, `{{isotime}}` or `{{uuid}}` excepted) is tagged on the AMI and its copies (`ami-builder:fingerprint`). When an available AMI of this stack with the same fingerprint exists in the build region and every `ami_regions` region, nothing is launched and that AMI is the build's artifact, with status `unchanged`. An unchanged static `ami_name` is then no conflict.",
     target: 'skipIfUnchanged',
   },
+  {
+    key: 'ami_test',
+    category: 'extension',
+    type: object([
+      { key: 'inline', type: list, description: 'Test commands, one per line of the generated script.' },
+      {
+        key: 'script',
+        type: str({ trim: true }),
+        description: 'Test script from `s3://bucket/key` (a local path: CLI only).',
+      },
+      {
+        key: 'scripts',
+        type: idList,
+        description: 'Test scripts from `s3://…` (local paths: CLI only), run in order.',
+      },
+      {
+        key: 'environment_vars',
+        type: list,
+        description: '`NAME=value` pairs, shell-quoted as for a shell provisioner.',
+      },
+      {
+        key: 'timeout',
+        type: dur(H48),
+        description: "Bound on the test command; default: the build's `command_timeout`. At most 48h.",
+      },
+      {
+        key: 'instance_type',
+        type: id,
+        description:
+          "Type of the test instance; default: the build's `instance_type`. The new AMI is instance-store-backed: the type must boot an instance-store root (C1, C3, D2, I2, M1, M2, M3, R3, X1).",
+      },
+      {
+        key: 'on_failure',
+        type: str({ allowed: ['deregister', 'keep'] }),
+        default: 'deregister',
+        description:
+          'What a failing test does to the new AMI (the build fails either way): `deregister` deregisters it and deletes its bundle; `keep` keeps it, tagged `ami-builder:ami-test=failed`, for inspection (Sweep Orphans leaves it; deregister it yourself).',
+      },
+    ]),
+    description:
+      "Tests the new AMI before anything uses it: after Register AMI, one instance is launched from it (the build's subnet, security group and instance profile), the commands run through SSM like a shell provisioner (output in the command log group), and the instance is terminated on every path. A failing test fails the build before any copy, share, publish or success notification.",
+    target: 'amiTest',
+  },
 ];
 
 /** Keys every provisioner takes (Packer core: `only`, `except`, `override`, `pause_before`, `max_retries`, `timeout`). */

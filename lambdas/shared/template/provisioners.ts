@@ -263,9 +263,17 @@ function fileRefs(
 
 const SHELL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function shell(d: Decoded, index: number, ctx: ProvisionerContext): ShellProvisioner | undefined {
+/**
+ * A shell provisioner's commands from decoded keys (`inline`, `script`/`scripts`, `environment_vars`, `env`,
+ * `execute_command`, …; absent keys take their defaults), with Packer's checks. Also decodes `ami_test`.
+ */
+export function shell(
+  d: Decoded,
+  index: number,
+  ctx: ProvisionerContext,
+  label = `provisioner ${index + 1}`,
+): ShellProvisioner | undefined {
   const { report } = ctx;
-  const label = `provisioner ${index + 1}`;
   const before = report.problems.length;
   const ignored = [...d.present].filter((k) => SHELL_IGNORED_KEYS.has(k)).sort();
   if (ignored.length > 0) {

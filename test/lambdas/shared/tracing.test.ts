@@ -80,6 +80,7 @@ const events: Record<TaskId, unknown> = {
   CreateSecurityGroup: { build, args: {} },
   CreateInstanceRole: { build, args: {} },
   LaunchInstance: { build, args: {} },
+  LaunchTestInstance: { build, args: {} },
   CheckInstance: { build, args: { want: 'running' } },
   CheckAgent: { build, args: {} },
   SendCommand: { build, args: { kind: 'upload' } },

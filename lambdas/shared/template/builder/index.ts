@@ -9,6 +9,7 @@
 import type { RawBuilder } from '../input.js';
 import { decodeAccess } from './access.js';
 import { decodeAmi } from './ami.js';
+import { decodeAmiTest } from './ami-test.js';
 import { decodeBundle } from './bundle.js';
 import {
   type BuilderContext,
@@ -90,6 +91,7 @@ export function buildBuilderConfig(
   } = decodeRun(scope, { fileOptions, enaSupport, sriovSupport });
   const { runAsUser, timeout, onError, commandTimeout, amiIdParameter, skipIfUnchanged } =
     decodeCommunicator(scope);
+  const amiTest = decodeAmiTest(scope, instanceType, Math.ceil(commandTimeout));
 
   // Values substituted raw into the bundle commands must be shell-safe.
   if (region !== '' && REGION.test(region))
@@ -160,6 +162,7 @@ export function buildBuilderConfig(
     amiIdParameter,
     // Only when on: a config without the key stays as it was.
     skipIfUnchanged: skipIfUnchanged ? true : undefined,
+    amiTest,
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) Object.assign(config, { [k]: v });
