@@ -193,7 +193,13 @@ export function decodeAmi(scope: BuilderScope, prev: Pick<AccessSection, 'region
   }
   const tags = mergeTags(d, 'tags', 'tag', report, {
     on: 'the AMI and its copies',
-    keys: [...STACK_TAG_KEYS, TagKeys.finished],
+    // The family tag always; the policy tag when the template sets ami_retention (../../tags.ts, familyTags).
+    keys: [
+      ...STACK_TAG_KEYS,
+      TagKeys.finished,
+      TagKeys.family,
+      ...(d.object('ami_retention') === undefined ? [] : [TagKeys.retention]),
+    ],
   });
   const runTags = mergeTags(d, 'run_tags', 'run_tag', report, {
     on: 'the instance, its volumes and its security group',

@@ -40,7 +40,8 @@ export function buildBuilderConfig(
   const missing = (key: string, message: string) => {
     if (!d.present.has(key) || (d.string(key) === '' && !d.failed.has(key))) report.error(d.at(key), message);
   };
-  const scope: BuilderScope = { d, ctx, report, lateUserVariables, missing };
+  const rawAmiName = typeof builder.record.ami_name === 'string' ? builder.record.ami_name : undefined;
+  const scope: BuilderScope = { d, ctx, report, lateUserVariables, missing, name, rawAmiName };
   const { region, delay, attempts } = decodeAccess(scope);
   const {
     accountId,
@@ -88,7 +89,8 @@ export function buildBuilderConfig(
     licenseConfigurationArns,
     metadataOptions,
   } = decodeRun(scope, { fileOptions, enaSupport, sriovSupport });
-  const { runAsUser, timeout, onError, commandTimeout, amiIdParameter } = decodeCommunicator(scope);
+  const { runAsUser, timeout, onError, commandTimeout, amiIdParameter, family, retention } =
+    decodeCommunicator(scope);
 
   // Values substituted raw into the bundle commands must be shell-safe.
   if (region !== '' && REGION.test(region))
@@ -136,6 +138,7 @@ export function buildBuilderConfig(
     polling: { delaySeconds: delay ?? 15, maxAttempts: attempts ?? (delay === undefined ? 120 : 40) },
     onError,
     commandTimeoutSeconds: Math.ceil(commandTimeout),
+    family,
   };
   if (report.problems.length > before) return undefined;
   const optional: Partial<BuilderResult['config']> = {
@@ -157,6 +160,7 @@ export function buildBuilderConfig(
     capacityReservation,
     runAsUser,
     amiIdParameter,
+    retention,
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) Object.assign(config, { [k]: v });
