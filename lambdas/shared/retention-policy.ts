@@ -4,6 +4,7 @@
  * tag `ami-builder:retention` (see {@link encodeRetentionPolicy}), so that the daily run applies each family's
  * own policy without the template.
  */
+import type { FamilyRetentionReport } from './state.js';
 
 /** What a family keeps. An image goes only when every rule set lets it go. */
 export interface RetentionPolicy {
@@ -32,6 +33,9 @@ export const RETENTION_LIMITS = {
   keepDays: { min: 1, max: 36_500 },
   deprecateFirstDays: { min: 0, max: 3650 },
 } as const;
+
+/** The environment variable that carries the stack's `retention` default, encoded as the tag writes it. */
+export const RETENTION_DEFAULT_ENV = 'RETENTION_DEFAULT';
 
 /** Longest family name: the value of the `ami-builder:family` tag (AWS allows 256 characters). */
 export const MAX_FAMILY_LENGTH = 256;
@@ -100,4 +104,17 @@ export function describeRetentionPolicy(policy: RetentionPolicy): string {
       ? `deprecate, then deregister ${policy.deprecateFirstDays} day(s) later`
       : 'deregister at once';
   return `keep ${keep.join(' and ')}; ${deprecate}; ${policy.deleteBundles ? 'delete' : 'keep'} the bundles`;
+}
+
+/** A family's lines: its policy, then one line per image. */
+export function describeFamilyRetention(f: FamilyRetentionReport): string[] {
+  const lines = [`Family ${f.family} (${f.summary}; policy from ${f.policy.source}): ${f.builds} build(s)`];
+  if (f.actions.length === 0) lines.push('  nothing beyond the policy');
+  for (const a of f.actions) {
+    lines.push(
+      `  ${a.action}: ${a.imageId} (${a.region}${a.name === undefined ? '' : `, ${a.name}`}): ${a.reason}` +
+        (a.bundle === undefined ? '' : `; bundle ${a.bundle}`),
+    );
+  }
+  return lines;
 }

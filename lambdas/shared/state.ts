@@ -1,4 +1,5 @@
 import type { BuildConfig } from './config.js';
+import type { RetentionPolicy } from './retention-policy.js';
 
 /**
  * The Step Functions state of one build (one iteration of the "Build Each Builder" Map). Every task receives
@@ -35,6 +36,10 @@ export interface BuildState {
   cleanupError?: { Error: string; Cause: string };
   /** `$.cleanup` (Clean Up / Clean Up After Failure) */
   cleanup?: CleanupReport;
+  /** `$.retention` (Apply Retention): what the family's retention did. */
+  retention?: FamilyRetentionReport;
+  /** `$.retentionError` (set by Apply Retention's Catch): the build stays succeeded, the error is reported. */
+  retentionError?: { Error: string; Cause: string };
 }
 
 export interface ExecutionInfo {
@@ -195,4 +200,37 @@ export interface BuildOutput {
   timings: Record<string, string>;
   error?: { Error: string; Cause: string };
   cleanup?: CleanupReport;
+  /**
+   * What the family's retention did after the build (absent when the build has no retention policy); `error`
+   * when it failed (the build still succeeded).
+   */
+  retention?: FamilyRetentionReport & { error?: { Error: string; Cause: string } };
+}
+
+/** One image Apply Retention acted on, or kept although beyond the policy. */
+export interface RetentionAction {
+  imageId: string;
+  region: string;
+  name?: string;
+  /** The execution that built it. */
+  execution?: string;
+  created?: string;
+  action: 'deprecated' | 'deregistered' | 'would deprecate' | 'would deregister' | 'kept' | 'failed';
+  reason: string;
+  /** The bundle deleted with the image (`s3://…manifest.xml (n object(s))`), or that would be. */
+  bundle?: string;
+}
+
+/** One family's retention: its policy and every image acted on, or kept although beyond the policy. */
+export interface FamilyRetentionReport {
+  family: string;
+  /** `source`: the template's `ami_retention`, the stack's default, or (daily run) the newest build's tag. */
+  policy: RetentionPolicy & { source: 'template' | 'stack' | 'tag' };
+  /** The policy in words. */
+  summary: string;
+  dryRun: boolean;
+  regions: string[];
+  /** Builds (executions) of the family found. */
+  builds: number;
+  actions: RetentionAction[];
 }

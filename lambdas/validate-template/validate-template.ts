@@ -10,6 +10,7 @@ import * as z from 'zod/mini';
 import '../shared/zod-english.js';
 import type { ValidatedTemplate } from '../shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../shared/errors.js';
+import type { RetentionPolicy } from '../shared/retention-policy.js';
 import type { ExecutionInfo } from '../shared/state.js';
 import type { ValidateOptions } from '../shared/template/validate.js';
 
@@ -22,6 +23,8 @@ export interface ValidateTemplatePayload {
 export interface ValidateTemplateDeps {
   /** The template-language validator (`lambdas/shared/template/validate.ts`). */
   validate: (input: unknown, options: ValidateOptions) => ValidatedTemplate;
+  /** The stack's `retention` default: a build whose template has no `ami_retention` gets it. */
+  retentionDefault?: RetentionPolicy;
 }
 
 /** What replaces the state: the builds the Map runs, plus what the final output reports. */
@@ -78,8 +81,15 @@ export async function validateTemplateTask(
   }
 
   const validated = deps.validate(input, { mode: 'workflow', now, uuidSeed: execution.id });
+  const defaultPolicy = deps.retentionDefault;
+  const builds =
+    defaultPolicy === undefined
+      ? validated.builds
+      : validated.builds.map((b) =>
+          b.retention === undefined ? { ...b, retention: { ...defaultPolicy, source: 'stack' as const } } : b,
+        );
   const result: ValidateTemplateResult = {
-    builds: validated.builds,
+    builds,
     warnings: validated.warnings,
     skipped: validated.skipped,
     execution,
