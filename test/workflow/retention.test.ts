@@ -62,6 +62,7 @@ describe('retention', () => {
       ['running', { [TagKeys.stack]: stackName }, 39],
       ['launch-template', { [TagKeys.stack]: stackName }, 38],
       ['plain', { [TagKeys.stack]: stackName }, 37],
+      ['plain-older', { [TagKeys.stack]: stackName }, 41],
       ['other-stack', { [TagKeys.stack]: 'SomeOtherStack' }, 36],
       ['untagged', {}, 35],
     ];
@@ -132,7 +133,7 @@ describe('retention', () => {
         cause: undefined,
       });
       images[n] = result.output?.builds?.[0]?.artifacts?.[BUILD_REGION] as string;
-      if (n === 2) {
+      if (n === 1) {
         // A dry run of the stack-wide retention (the daily run, ami-builder retention --dry-run): nothing changes.
         const before = { images: await h.images(BUILD_REGION), keys: await bundleKeys(h.s3) };
         const dry = await applyStackRetention(
@@ -156,7 +157,7 @@ describe('retention', () => {
             [seeded.pinned, 'kept'],
             [seeded.running, 'kept'],
             [seeded['launch-template'], 'kept'],
-            [seeded.plain, 'would deregister'],
+            [seeded['plain-older'], 'would deregister'],
           ].sort(),
         );
         expect(await h.images(BUILD_REGION)).toEqual(before.images);
@@ -173,13 +174,19 @@ describe('retention', () => {
       StateNames.ApplyRetention,
     );
 
-    // Build 3's retention retired build 1 and the unprotected old image, with their bundles, and said so.
+    // Build 2's retention retired the two unprotected old images; build 3's retired build 1, with their bundles.
+    const second = results[1]?.output?.builds?.[0];
+    expect(
+      (second?.retention?.actions ?? [])
+        .filter((a) => a.action === 'deregistered')
+        .map((a) => a.imageId)
+        .sort(),
+    ).toEqual([seeded.plain, seeded['plain-older']].sort());
     const last = results[2]?.output?.builds?.[0];
     const actions = (last?.retention?.actions ?? []).map((a) => [a.imageId, a.action, a.reason]);
     expect(actions.map(([id, action]) => [id, action]).sort()).toEqual(
       [
         [images[1], 'deregistered'],
-        [seeded.plain, 'deregistered'],
         [seeded.pinned, 'kept'],
         [seeded.running, 'kept'],
         [seeded['launch-template'], 'kept'],
@@ -206,6 +213,7 @@ describe('retention', () => {
     }
     expect(remaining).not.toContain(images[1]);
     expect(remaining).not.toContain(seeded.plain);
+    expect(remaining).not.toContain(seeded['plain-older']);
     // The builds' own bundles (sandbox: what the stand-in AMI tools uploaded at the seeded keys): build 1's is
     // gone, the others are whole; of the old images', only the retired one's is gone.
     const keys = await bundleKeys(h.s3);
