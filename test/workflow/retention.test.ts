@@ -168,7 +168,7 @@ describe('retention', () => {
     // Assess: build 1's retention failed, and the build kept its AMI and reported the error.
     const first = results[0]?.output?.builds?.[0];
     expect(first?.status).toBe('succeeded');
-    expect(first?.retention?.error?.Cause).toContain('UnauthorizedOperation');
+    expect(first?.retention?.error?.Cause).toContain('The request failed (injected fault).');
     expect(first?.warnings.join('\n')).toContain(`retention of family ${FAMILY} failed`);
     expect(enteredStates(results[0] as NonNullable<(typeof results)[0]>)).toContain(
       StateNames.ApplyRetention,
