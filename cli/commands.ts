@@ -26,5 +26,9 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'remove what ended builds left behind (or list it: --dry-run)',
     load: () => import('./sweep.js'),
   },
+  retention: {
+    summary: 'retire the images of every family beyond its retention policy (or list them: --dry-run)',
+    load: () => import('./retention.js'),
+  },
   version: { summary: 'print the ami-builder version', load: () => import('./version.js') },
 };

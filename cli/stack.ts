@@ -25,6 +25,7 @@ export const StackOutputKeys = {
   commandLogGroupName: 'CommandLogGroupName',
   commandDocumentName: 'CommandDocumentName',
   sweepFunctionName: 'SweepFunctionName',
+  retentionFunctionName: 'RetentionFunctionName',
 } as const;
 
 export type StackOutputName = keyof typeof StackOutputKeys;

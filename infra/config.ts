@@ -17,6 +17,7 @@ import {
   DEFAULT_AMI_PARAMETER_PREFIX,
   DEFAULT_X509_PARAMETER_PREFIX,
 } from '../lambdas/shared/parameter-prefixes.js';
+import { RETENTION_LIMITS, type RetentionPolicy } from '../lambdas/shared/retention-policy.js';
 import { LOG_LEVELS, type LogLevelName } from '../lambdas/shared/telemetry-names.js';
 import { validateTemplate } from '../lambdas/shared/template/validate.js';
 
@@ -145,6 +146,19 @@ export interface BuilderConfig {
    */
   sweepGraceMinutes: number;
   /**
+   * The stack-wide retention of image families, for every build whose template has no `ami_retention` (which
+   * overrides it): `{ keepLatest?, keepDays?, deprecateFirstDays?, deleteBundles? }` (at least one of the first
+   * two; `deleteBundles` defaults to true). Absent: only templates with `ami_retention` retire images.
+   * @default undefined
+   */
+  retention?: RetentionPolicy;
+  /**
+   * When the daily retention runs over every family: an EventBridge schedule expression, or `off`.
+   * `ami-builder retention [--dry-run]` runs it on demand.
+   * @default 'rate(1 day)'
+   */
+  retentionSchedule: string;
+  /**
    * Level of the tasks' logs (`POWERTOOLS_LOG_LEVEL`): one of {@link LOG_LEVELS}. `DEBUG` adds detail for
    * troubleshooting; `WARN` and `ERROR` keep only problems.
    * @default 'INFO'
@@ -167,6 +181,8 @@ export const CONFIG_KEYS = [
   'adoptForeignImages',
   'sweepSchedule',
   'sweepGraceMinutes',
+  'retention',
+  'retentionSchedule',
   'logLevel',
 ] as const satisfies readonly (keyof BuilderConfig)[];
 
@@ -207,6 +223,7 @@ const STRUCTURED_KEYS = new Set<string>([
   'notificationEmails',
   'adoptForeignImages',
   'sweepGraceMinutes',
+  'retention',
 ]);
 
 const parameterPrefix = z
@@ -305,6 +322,40 @@ const schema = z.object({
     )
     .default('rate(1 day)'),
   sweepGraceMinutes: z.number().int().min(15).max(10_080).default(60),
+  retention: z
+    .object({
+      keepLatest: z
+        .number()
+        .int()
+        .min(RETENTION_LIMITS.keepLatest.min)
+        .max(RETENTION_LIMITS.keepLatest.max)
+        .optional(),
+      keepDays: z
+        .number()
+        .int()
+        .min(RETENTION_LIMITS.keepDays.min)
+        .max(RETENTION_LIMITS.keepDays.max)
+        .optional(),
+      deprecateFirstDays: z
+        .number()
+        .int()
+        .min(RETENTION_LIMITS.deprecateFirstDays.min)
+        .max(RETENTION_LIMITS.deprecateFirstDays.max)
+        .optional(),
+      deleteBundles: z.boolean().default(true),
+    })
+    .strict()
+    .refine((r) => r.keepLatest !== undefined || r.keepDays !== undefined, {
+      message: 'needs keepLatest or keepDays (or both)',
+    })
+    .optional(),
+  retentionSchedule: z
+    .string()
+    .regex(
+      /^(off|cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$/,
+      'must be "off", cron(<6 fields>) or rate(<n> minute(s)|hour(s)|day(s))',
+    )
+    .default('rate(1 day)'),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('INFO'),
 });
 

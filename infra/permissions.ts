@@ -710,6 +710,45 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
       describeExecutions('Abort Cleanup reads the execution named in the status-change event'),
     ],
 
+    ApplyRetention: [
+      describe('FindFamilyImagesAndTheirUsers', [
+        'ec2:DescribeRegions',
+        'ec2:DescribeImages',
+        'ec2:DescribeInstances',
+        'ec2:DescribeLaunchTemplateVersions',
+      ]),
+      {
+        sid: 'RetireStackImages',
+        actions: ['ec2:EnableImageDeprecation', 'ec2:DeregisterImage'],
+        resources: [images],
+        conditions: taggedByStack,
+        wildcardReason: ec2Reason(
+          'Retention deprecates, then deregisters, the images of a family beyond its policy; only images tagged ami-builder:stack with this stack (condition).',
+        ),
+      },
+      {
+        sid: 'ListRetiredBundles',
+        actions: ['s3:ListBucket'],
+        resources: bundleBuckets,
+        wildcardReason: `The bundle of a deregistered image is listed to find its parts. ${bundleReason}`,
+      },
+      {
+        sid: 'DeleteRetiredBundles',
+        actions: ['s3:DeleteObject'],
+        resources: [...bundleKeys('.manifest.xml'), ...bundleKeys('.part.*')],
+        wildcardReason: `Deletes the bundle of a deregistered image: only keys shaped like a bundle's manifest or parts (S3 objects carry no tag IAM can check on delete). ${bundleReason}`,
+      },
+      {
+        sid: 'ReadPublishedAmiIds',
+        actions: ['ssm:GetParametersByPath'],
+        resources: [
+          amiParameters,
+          `arn:${p}:ssm:*:${a}:parameter${ctx.amiParameterPrefix.replace(/\/$/, '')}`,
+        ],
+        wildcardReason: `An image an ami_id_parameter points to is never removed; the parameters under the configured path prefix (amiParameterPrefix ${ctx.amiParameterPrefix}) are read in each region.`,
+      },
+    ],
+
     SweepOrphans: [
       describe('FindStackResources', [
         'ec2:DescribeRegions',

@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { encodeRetentionPolicy, RETENTION_DEFAULT_ENV } from '../lambdas/shared/retention-policy.js';
 import { LOG_LEVEL_ENV } from '../lambdas/shared/telemetry-names.js';
 import type { BuilderConfig } from './config.js';
 import { AbortCleanupRule } from './constructs/abort-cleanup-rule.js';
@@ -11,6 +12,7 @@ import { BuildStateMachine } from './constructs/build-state-machine.js';
 import { CommandDocument } from './constructs/command-document.js';
 import { acknowledgeWildcardResources } from './constructs/nag.js';
 import { NotificationTopic } from './constructs/notification-topic.js';
+import { RetentionSchedule } from './constructs/retention-schedule.js';
 import { StagingBucket } from './constructs/staging-bucket.js';
 import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TaskFunction } from './constructs/task-function.js';
@@ -46,6 +48,7 @@ export class AmiBuilderStack extends Stack {
   readonly abortCleanup: AbortCleanupRule;
   readonly schedules: BuildSchedules;
   readonly sweep?: SweepSchedule;
+  readonly retention?: RetentionSchedule;
   readonly notifications?: NotificationTopic;
   readonly dashboard: BuildDashboard;
 
@@ -162,6 +165,20 @@ export class AmiBuilderStack extends Stack {
     if (config.sweepSchedule !== 'off') {
       this.sweep = new SweepSchedule(this, 'Sweep', { handler: sweeper, expression: config.sweepSchedule });
     }
+    // Validate Template gives a build without ami_retention the stack's default; Apply Retention's daily run
+    // applies it to the families whose newest build carries no policy tag.
+    const retainer = this.functions.ApplyRetention;
+    if (config.retention !== undefined) {
+      const policy = encodeRetentionPolicy(config.retention);
+      retainer.addEnvironment(RETENTION_DEFAULT_ENV, policy);
+      this.functions.ValidateTemplate.addEnvironment(RETENTION_DEFAULT_ENV, policy);
+    }
+    if (config.retentionSchedule !== 'off') {
+      this.retention = new RetentionSchedule(this, 'Retention', {
+        handler: retainer,
+        expression: config.retentionSchedule,
+      });
+    }
     this.schedules = new BuildSchedules(this, 'Schedules', {
       stateMachine: this.builds.stateMachine,
       schedules: config.schedules,
@@ -198,6 +215,11 @@ export class AmiBuilderStack extends Stack {
     new CfnOutput(this, 'SweepFunctionName', {
       value: sweeper.functionName,
       description: 'Removes what ended builds left behind: ami-builder sweep [--dry-run] invokes it',
+    });
+    new CfnOutput(this, 'RetentionFunctionName', {
+      value: retainer.functionName,
+      description:
+        'Retires the images of every family beyond its policy: ami-builder retention [--dry-run] invokes it',
     });
     new CfnOutput(this, 'DashboardName', {
       value: this.dashboard.dashboardName,

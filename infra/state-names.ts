@@ -86,6 +86,8 @@ export const StateNames = {
   WaitForInstanceTermination: 'Wait For Instance Termination',
   DeleteTemporaryResources: 'Delete Temporary Resources',
   FinishCleanup: 'Finish Cleanup',
+  ApplyRetentionChoice: 'Apply Retention?',
+  ApplyRetention: 'Apply Retention',
   ReportBuild: 'Report Build',
 
   RunErrorCleanupProvisionerChoice: 'Run Error Cleanup Provisioner?',
@@ -227,6 +229,10 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Deletes the temporary security group (retrying while it is in use), the temporary instance role and profile, and the build’s staged files; a refused deletion is reported as left behind.',
   FinishCleanup:
     'When Delete Temporary Resources failed past its retries: deletes what is left without waiting and reports the security group still in use as left behind. The build stays succeeded.',
+  ApplyRetentionChoice:
+    'Applies the family’s retention only when the build has a policy (ami_retention, or the stack’s retention default).',
+  ApplyRetention:
+    'Deprecates, then deregisters in every region, the family’s images beyond the retention policy and deletes their bundles; never the newest build, another stack’s image, a published parameter’s image or one a running instance or launch template uses. Its own failure is reported with the build, which stays succeeded.',
   ReportBuild:
     'Produces the build’s entry of the output: artifacts per region, artifact id, manifest, timings.',
   RunErrorCleanupProvisionerChoice:

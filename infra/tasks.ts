@@ -28,6 +28,7 @@ export const Tasks = {
   SweepOrphans: 'lambdas/sweep-orphans/handler.ts',
   Notify: 'lambdas/notify/handler.ts',
   PublishAmiIds: 'lambdas/publish-ami-ids/handler.ts',
+  ApplyRetention: 'lambdas/apply-retention/handler.ts',
 } as const;
 
 export type TaskId = keyof typeof Tasks;

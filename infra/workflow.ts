@@ -474,9 +474,20 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const reportBuild = guard(
     invoke('ReportBuild', 'ReportBuild', { args: { status: 'succeeded', path: buildPath }, resultPath: '$' }),
   );
+  // The AMI is built and published: retention's own failure is reported with the build, never loses it.
+  const applyRetention = catchInto(
+    reportBuild,
+    '$.retentionError',
+  )(invoke('ApplyRetention', 'ApplyRetention', { resultPath: '$.retention' }));
+  applyRetention.next(reportBuild);
+  const applyRetentionChoice = new Choice(states, name('ApplyRetentionChoice'), {
+    comment: comment('ApplyRetentionChoice'),
+  })
+    .when(Condition.isPresent('$.config.retention'), applyRetention)
+    .otherwise(reportBuild);
   // The AMI is built: a cleanup step that fails is reported with the build, and the others still run.
   const finishCleanup = catchInto(
-    reportBuild,
+    applyRetentionChoice,
     CLEANUP_ERROR_PATH,
   )(
     invoke('FinishCleanup', 'DeleteTemporaryResources', {
@@ -484,7 +495,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       resultPath: '$.cleanup',
     }),
   );
-  finishCleanup.next(reportBuild);
+  finishCleanup.next(applyRetentionChoice);
   const deleteTemporaryResources = catchInto(
     finishCleanup,
     CLEANUP_ERROR_PATH,
@@ -495,7 +506,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     }),
   );
   deleteTemporaryResources.addRetry(SECURITY_GROUP_IN_USE_RETRY);
-  deleteTemporaryResources.next(reportBuild);
+  deleteTemporaryResources.next(applyRetentionChoice);
 
   const instanceTerminated = poll(
     { check: 'CheckInstanceTerminated', choice: 'InstanceTerminated', wait: 'WaitForInstanceTermination' },

@@ -77,6 +77,7 @@ import {
 } from '../infra/constructs/task-function.js';
 import { type TaskId, Tasks } from '../infra/tasks.js';
 import { commandDocumentContent } from '../lambdas/shared/command-document.js';
+import { encodeRetentionPolicy } from '../lambdas/shared/retention-policy.js';
 
 // The SDK's notice that its 2027 releases need Node 22 would repeat in every child process's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -822,7 +823,10 @@ async function checkFunctions(context: DeployedContext): Promise<void> {
               STATE_MACHINE_NAME: `${STACK}-builds`,
               SWEEP_GRACE_MINUTES: String(config.sweepGraceMinutes),
             }
-          : wantedEnvironment;
+          : (task === 'ApplyRetention' || task === 'ValidateTemplate') && config.retention !== undefined
+            ? // The stack's retention default: Validate Template gives it to builds, Apply Retention's daily run applies it.
+              { ...wantedEnvironment, RETENTION_DEFAULT: encodeRetentionPolicy(config.retention) }
+            : wantedEnvironment;
       expect(isDeepStrictEqual(environment, wanted), `environment ${fmt(environment)}`);
       // Its own log group, with the configured retention.
       const logGroupName = physicalOf(d, targetOf(asObject(p.LoggingConfig).LogGroup), `${task} log group`);

@@ -24,6 +24,8 @@ export const TASK_TIMEOUT_SECONDS: Partial<Record<TaskId, number>> = {
   TerminateInstance: 300,
   DeleteTemporaryResources: 300,
   AbortCleanup: 300,
+  // Walks the family's regions and may delete many bundle objects; the daily run walks every family.
+  ApplyRetention: 300,
   // Cleans up after every ended execution it finds, each through Abort Cleanup (up to 5 minutes each).
   SweepOrphans: 900,
 };

@@ -15,6 +15,7 @@ import {
   type TaskEnvironment,
 } from '../shared/runtime.js';
 import type { BuildState, ExecutionInfo, ImageInfo, TaskEvent } from '../shared/state.js';
+import { familyTags } from '../shared/tags.js';
 import { requireState } from '../shared/task-event.js';
 
 export const copyImageArgs = z.object({
@@ -60,7 +61,10 @@ export function copyImageInput(
     // tag-on-create policies require (#591).
     CopyImageTags: true,
     TagSpecifications: [
-      { ResourceType: 'image', Tags: ownershipTags(env, execution.id, config.name, config.onError) },
+      {
+        ResourceType: 'image',
+        Tags: [...ownershipTags(env, execution.id, config.name, config.onError), ...familyTags(config)],
+      },
     ],
   };
   const description = build.source?.rendered.amiDescription;

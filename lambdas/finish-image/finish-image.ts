@@ -26,6 +26,7 @@ import {
   type TaskEnvironment,
 } from '../shared/runtime.js';
 import type { BuildState, ImageInfo, TaskEvent } from '../shared/state.js';
+import { familyTags } from '../shared/tags.js';
 
 export const finishImageArgs = z.object({
   /** The image's region: the build region, or one of `ami_regions`. */
@@ -189,7 +190,10 @@ async function tag(
   const rendered = build.source?.rendered.tags ?? {};
   const tags = new Map<string, string>(Object.entries(rendered));
   // Ownership tags last: a template tag must not hide which execution made the image.
-  for (const t of ownershipTags(deps.env, execution.id, config.name, config.onError))
+  for (const t of [
+    ...ownershipTags(deps.env, execution.id, config.name, config.onError),
+    ...familyTags(config),
+  ])
     tags.set(t.Key, t.Value);
   // The image went through every step of its region: Sweep Orphans never takes it for a failed build's image.
   tags.set(TagKeys.finished, 'true');

@@ -17,10 +17,12 @@ import {
   DescribeSnapshotsCommand,
   type Image,
 } from '@aws-sdk/client-ec2';
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
 import {
+  BundleDeleteError,
   type BundleLocation,
+  deleteBundle,
   isBundleKey,
   MANIFEST_SUFFIX,
   parseBundleLocation,
@@ -46,9 +48,6 @@ export interface ForceDeregisterDeps {
 
 export type { BundleLocation } from '../shared/bundle-location.js';
 export { isBundleKey, parseBundleLocation } from '../shared/bundle-location.js';
-
-// DeleteObjects takes at most 1000 keys per call.
-const DELETE_BATCH = 1000;
 
 /**
  * Deregisters every image owned by this account named `ami_name` in `ami_regions` and the build region,
@@ -122,7 +121,7 @@ export async function forceDeregister(
     deregistered.push({ region, imageId });
 
     if (config.forceDeleteSnapshot) {
-      await deleteBundle(image, region, newBundle, deps);
+      await deleteImageBundle(image, region, newBundle, deps);
       await deleteSnapshots(image, region, deps);
     }
   }
@@ -170,7 +169,7 @@ export function manifestPartNames(xml: string): string[] {
   return [...parts.matchAll(/<filename>\s*([^<\s]+)\s*<\/filename>/g)].map((m) => m[1] as string);
 }
 
-async function deleteBundle(
+async function deleteImageBundle(
   image: Image,
   region: string,
   newBundle: BundleLocation | undefined,
@@ -184,52 +183,23 @@ async function deleteBundle(
     );
     return;
   }
-  const s3 = deps.clients.s3(region);
   const where = `s3://${location.bucket}/${location.prefix}${MANIFEST_SUFFIX}`;
   try {
+    // A rebuild with a fixed bundle_prefix uploaded its bundle to the same keys: those are this build's now.
     const isNewBundleKey = await newBundleKeys(location.bucket, region, newBundle, deps);
-    const keys: string[] = [];
-    let kept = 0;
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({
-          Bucket: location.bucket,
-          Prefix: location.prefix,
-          ContinuationToken: token,
-        }),
-      );
-      for (const object of page.Contents ?? []) {
-        if (object.Key === undefined || !isBundleKey(object.Key, location.prefix)) continue;
-        // A rebuild with a fixed bundle_prefix uploaded its bundle to the same keys: those are this build's now.
-        if (isNewBundleKey(object.Key)) kept += 1;
-        else keys.push(object.Key);
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      const result = await s3.send(
-        new DeleteObjectsCommand({
-          Bucket: location.bucket,
-          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
-        }),
-      );
-      const failed = result.Errors ?? [];
-      if (failed.length > 0) {
-        const first = failed[0];
-        throw new RegisterImageError(
-          `Error deleting the bundle of existing AMI ${image.ImageId} (${where}): ${failed.length} object(s) not deleted, first ${first?.Key}: ${first?.Code} ${first?.Message}`,
-        );
-      }
-    }
+    const deleted = await deleteBundle(image, deps.clients.s3(region), isNewBundleKey);
+    const count = deleted?.deleted ?? 0;
+    const kept = deleted?.kept ?? 0;
     deps.log(
-      `Deleted bundle: ${where} (${keys.length} object(s))` +
+      `Deleted bundle: ${where} (${count} object(s))` +
         (kept > 0 ? `; kept ${kept} object(s) at the same keys: this build's own bundle` : ''),
     );
   } catch (error) {
-    if (error instanceof RegisterImageError) throw error;
+    if (error instanceof BundleDeleteError) {
+      throw new RegisterImageError(
+        `Error deleting the bundle of existing AMI ${image.ImageId} (${where}): ${error.message}`,
+      );
+    }
     throw wrap(error, `Error deleting the bundle of existing AMI ${image.ImageId} (${where})`);
   }
 }
@@ -394,7 +364,10 @@ export async function settleFailedTest(
   }
   deps.log(`Deregistered AMI ${image.Name ?? ''}, id: ${imageId}: its ami_test failed`);
   // The bundle is this build's own: every key of it goes (no newer bundle to protect).
-  await deleteBundle(image, region, undefined, { ...deps, env: { ...deps.env, adoptForeignImages: false } });
+  await deleteImageBundle(image, region, undefined, {
+    ...deps,
+    env: { ...deps.env, adoptForeignImages: false },
+  });
   report.deregisteredImages.push(imageId);
   return mergeCleanupReports(build.testCleanup, report);
 }

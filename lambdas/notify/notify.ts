@@ -15,6 +15,7 @@ import { describeCleanup, describeLeak } from '../shared/cleanup-report.js';
 import { executionConsoleUrl, parseArn } from '../shared/console.js';
 import { type CostEstimate, costLines } from '../shared/cost/estimate.js';
 import { AwsTransientError, NotificationError, TaskInputError } from '../shared/errors.js';
+import { describeFamilyRetention } from '../shared/retention-policy.js';
 import type { Clients, Clock, TaskEnvironment } from '../shared/runtime.js';
 import {
   BUILD_STATUSES,
@@ -114,6 +115,12 @@ export interface BuildNotice {
   leaked?: LeakedResource[];
   /** What the build cost, estimated, item by item (README.md, "Cost estimate"). */
   cost?: CostEstimate;
+  /** What the family's retention did after the build: each image retired or kept, or its error. */
+  retention?: {
+    family: string;
+    actions: { imageId: string; region: string; action: string; reason: string; bundle?: string }[];
+    error?: { Error: string; Cause: string };
+  };
 }
 
 /** The event detail (`detail`). */
@@ -185,6 +192,19 @@ export function eventDetail(payload: NotifyPayload): BuildEventDetail {
     const leaked = b.cleanup?.leaked ?? [];
     if (leaked.length > 0) entry.leaked = leaked;
     if (b.cost !== undefined) entry.cost = b.cost;
+    if (b.retention !== undefined) {
+      entry.retention = {
+        family: b.retention.family,
+        actions: b.retention.actions.map(({ imageId, region, action, reason, bundle }) => ({
+          imageId,
+          region,
+          action,
+          reason,
+          ...(bundle === undefined ? {} : { bundle }),
+        })),
+        ...(b.retention.error === undefined ? {} : { error: b.retention.error }),
+      };
+    }
     return entry;
   };
   const detail = (causeLimit?: number): BuildEventDetail => ({
@@ -262,6 +282,20 @@ export function notificationMessage(payload: NotifyPayload, region: string): str
   if (leaks.length > 0) {
     lines.push('', '==> Resources left behind: cleanup could not remove them; remove them by hand:');
     for (const { build, l } of leaks) lines.push(`--> ${build}: ${describeLeak(l)}`, `    ${l.hint}`);
+  }
+  const retained = summary.builds.filter((b) => b.retention !== undefined);
+  if (retained.length > 0) {
+    lines.push('', '==> Retention:');
+    for (const b of retained) {
+      const r = b.retention as NonNullable<BuildOutput['retention']>;
+      lines.push(`--> ${b.name}: ${describeFamilyRetention(r)[0]}`);
+      if (r.error !== undefined) lines.push(`    failed: ${r.error.Error}: ${r.error.Cause}`);
+      lines.push(
+        ...describeFamilyRetention(r)
+          .slice(1)
+          .map((l) => `  ${l}`),
+      );
+    }
   }
   const withArtifacts = summary.builds.filter(
     (b) => isSuccessfulStatus(b.status) && Object.keys(b.artifacts).length > 0,

@@ -23,6 +23,7 @@ import {
   type TaskEnvironment,
 } from '../shared/runtime.js';
 import type { BuildState, ImageInfo } from '../shared/state.js';
+import { familyTags } from '../shared/tags.js';
 import { requireState } from '../shared/task-event.js';
 
 export interface RegisterImageDeps {
@@ -74,7 +75,7 @@ export function registerImageInput(
 
   const tags = new Map<string, string>(Object.entries(source.rendered.tags));
   // Ownership tags last: a template tag must not hide which execution registered the image.
-  for (const tag of ownershipTags(env, execution.id, config.name, config.onError))
+  for (const tag of [...ownershipTags(env, execution.id, config.name, config.onError), ...familyTags(config)])
     tags.set(tag.Key, tag.Value);
   // skip_if_unchanged: the fingerprint a later build finds this AMI by; CopyImage copies it to each copy.
   if (build.fingerprint !== undefined) tags.set(TagKeys.fingerprint, build.fingerprint.value);

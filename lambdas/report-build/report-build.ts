@@ -23,6 +23,7 @@ import {
 import type { CostEstimate } from '../shared/cost/estimate.js';
 import type { PathMachine } from '../shared/cost/path.js';
 import { formatDuration, millisecondsBetween } from '../shared/duration.js';
+import { describeRetentionPolicy } from '../shared/retention-policy.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import type {
   BuildOutput,
@@ -183,6 +184,23 @@ export function unaccountedResources(build: BuildState, report: CleanupReport): 
   return leaked;
 }
 
+/** What Apply Retention did, or its error (the build itself succeeded); undefined when it did not run. */
+export function retentionOutput(build: BuildState): BuildOutput['retention'] {
+  if (build.retention !== undefined) return build.retention;
+  const policy = build.config.retention;
+  if (build.retentionError === undefined || policy === undefined) return undefined;
+  return {
+    family: build.config.family ?? build.config.name,
+    policy,
+    summary: describeRetentionPolicy(policy),
+    dryRun: false,
+    regions: [...new Set([build.config.region, ...build.config.amiRegions])].sort(),
+    builds: 0,
+    actions: [],
+    error: readableError(build.retentionError),
+  };
+}
+
 /**
  * Builds the build's output entry.
  *
@@ -240,6 +258,18 @@ export async function reportBuild(
   const bundleDeleted = build.image !== undefined && cleanup.deregisteredImages.includes(build.image.imageId);
   if (build.bucket !== undefined && (succeeded || build.image !== undefined) && !bundleDeleted) {
     output.manifestLocation = `s3://${build.bucket.manifestLocation}`;
+  }
+  const retention = retentionOutput(build);
+  if (succeeded && retention !== undefined) {
+    output.retention = retention;
+    if (retention.error !== undefined) {
+      warnings.push(
+        `retention of family ${retention.family} failed: ${retention.error.Error}: ${retention.error.Cause}`,
+      );
+    }
+    for (const a of retention.actions.filter((x) => x.action === 'failed')) {
+      warnings.push(`retention could not retire ${a.imageId} in ${a.region}: ${a.reason}`);
+    }
   }
   const sourceAmi = build.source?.imageId ?? build.config.sourceAmi;
   if (sourceAmi !== undefined) output.sourceAmi = sourceAmi;

@@ -7,6 +7,7 @@
  * Field names are camelCase; each JSDoc names the template key it comes from.
  */
 
+import type { BuildRetention } from './retention-policy.js';
 import type { SensitiveLocation } from './sensitive.js';
 
 /** A file the build needs, as the workflow can read it: an S3 object or an SSM SecureString parameter. */
@@ -324,6 +325,16 @@ export interface BuildConfig {
    * second rendering failed: the fingerprint then uses the names of this run.
    */
   fingerprintNames?: { amiName: string; bundlePrefix: string };
+  /**
+   * The image family (tag `ami-builder:family` on the AMI and each copy): `ami_retention.family`, else the build
+   * name and `ami_name` as written. Absent in configs made before families existed: the build name.
+   */
+  family?: string;
+  /**
+   * Extension `ami_retention`, or the stack's `retention` default (filled in by Validate Template): what Apply
+   * Retention keeps of the family after the build. Absent: retention does not run after the build.
+   */
+  retention?: BuildRetention;
   /**
    * Where the values of `sensitive-variables` and credentials sit in this configuration (set by validation,
    * absent when none does): the tasks mask those values in their logs, errors and results (../sensitive.ts).

@@ -1,5 +1,6 @@
 import type { BuildConfig } from './config.js';
 import type { CostEstimate } from './cost/estimate.js';
+import type { RetentionPolicy } from './retention-policy.js';
 
 /**
  * The Step Functions state of one build (one iteration of the "Build Each Builder" Map). Every task receives
@@ -47,6 +48,10 @@ export interface BuildState {
   cleanup?: CleanupReport;
   /** `$.provisioned` (Run Provisioners): each provisioner's last `$.poll.command`, for the cost estimate. */
   provisioned?: (PollResult | null)[];
+  /** `$.retention` (Apply Retention): what the family's retention did. */
+  retention?: FamilyRetentionReport;
+  /** `$.retentionError` (set by Apply Retention's Catch): the build stays succeeded, the error is reported. */
+  retentionError?: { Error: string; Cause: string };
 }
 
 export interface ExecutionInfo {
@@ -247,4 +252,37 @@ export interface BuildOutput {
   cost?: CostEstimate;
   /** With `skip_if_unchanged`: the build's fingerprint (tagged on the AMI). */
   fingerprint?: string;
+  /**
+   * What the family's retention did after the build (absent when the build has no retention policy); `error`
+   * when it failed (the build still succeeded).
+   */
+  retention?: FamilyRetentionReport & { error?: { Error: string; Cause: string } };
+}
+
+/** One image Apply Retention acted on, or kept although beyond the policy. */
+export interface RetentionAction {
+  imageId: string;
+  region: string;
+  name?: string;
+  /** The execution that built it. */
+  execution?: string;
+  created?: string;
+  action: 'deprecated' | 'deregistered' | 'would deprecate' | 'would deregister' | 'kept' | 'failed';
+  reason: string;
+  /** The bundle deleted with the image (`s3://…manifest.xml (n object(s))`), or that would be. */
+  bundle?: string;
+}
+
+/** One family's retention: its policy and every image acted on, or kept although beyond the policy. */
+export interface FamilyRetentionReport {
+  family: string;
+  /** `source`: the template's `ami_retention`, the stack's default, or (daily run) the newest build's tag. */
+  policy: RetentionPolicy & { source: 'template' | 'stack' | 'tag' };
+  /** The policy in words. */
+  summary: string;
+  dryRun: boolean;
+  regions: string[];
+  /** Builds (executions) of the family found. */
+  builds: number;
+  actions: RetentionAction[];
 }

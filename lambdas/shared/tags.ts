@@ -2,6 +2,7 @@
  * The tags that tie a resource to this system, apart from the rest of the task runtime, so that template
  * validation (the CLI's `validate` among its users) loads no SDK client and no telemetry library.
  */
+import { type BuildRetention, encodeRetentionPolicy } from './retention-policy.js';
 
 /** Tag keys that tie a resource to this system. IAM conditions in infra use the same keys. */
 export const TagKeys = {
@@ -27,6 +28,13 @@ export const TagKeys = {
   amiTest: 'ami-builder:ami-test',
   /** `test` on the instance launched from the new AMI to test it (`ami_test`); absent on the build instance. */
   role: 'ami-builder:role',
+  /**
+   * The image family, on an AMI and each copy: the images this stack built for the same template build. Retention
+   * (`ami_retention`, the stack's `retention`) applies to a family.
+   */
+  family: 'ami-builder:family',
+  /** On an AMI and each copy when the template sets `ami_retention`: its policy, for the daily retention run. */
+  retention: 'ami-builder:retention',
 } as const;
 
 /** The tags every resource a build creates carries. */
@@ -42,4 +50,21 @@ export function ownershipTags(
     { Key: TagKeys.build, Value: buildName },
     { Key: TagKeys.onError, Value: onError === 'cleanup' ? 'cleanup' : 'keep' },
   ];
+}
+
+/**
+ * The tags that make an AMI (and each copy) a member of its family: `ami-builder:family`, and the template's
+ * retention policy (`ami-builder:retention`) when it sets `ami_retention`.
+ */
+export function familyTags(config: {
+  name: string;
+  family?: string;
+  retention?: BuildRetention;
+}): { Key: string; Value: string }[] {
+  const tags: { Key: string; Value: string }[] = [
+    { Key: TagKeys.family, Value: config.family ?? config.name },
+  ];
+  if (config.retention?.source === 'template')
+    tags.push({ Key: TagKeys.retention, Value: encodeRetentionPolicy(config.retention) });
+  return tags;
 }

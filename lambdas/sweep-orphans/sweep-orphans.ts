@@ -33,14 +33,14 @@ import {
   type ListRolesCommandOutput,
   ListRoleTagsCommand,
 } from '@aws-sdk/client-iam';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import * as z from 'zod/mini';
 import '../shared/zod-english.js';
-import { isBundleKey, MANIFEST_SUFFIX, parseBundleLocation } from '../shared/bundle-location.js';
+import { deleteBundle } from '../shared/bundle-location.js';
 import { awsErrorCode, emptyCleanupReport, mergeCleanupReports } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
 import { stackRolePath } from '../shared/instance-role.js';
@@ -355,42 +355,6 @@ async function publishedImageIds(region: string, deps: SweepDeps): Promise<Set<s
   return ids;
 }
 
-/** Deletes an image's bundle: the manifest and its numbered parts, nothing else under the prefix. */
-async function deleteBundle(image: Image, region: string, deps: SweepDeps): Promise<string | undefined> {
-  const location = parseBundleLocation(image.ImageLocation);
-  if (image.RootDeviceType !== 'instance-store' || location === undefined) return undefined;
-  const s3 = deps.clients.s3(region);
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: location.bucket,
-        Prefix: location.prefix,
-        ContinuationToken: token,
-      }),
-    );
-    for (const object of page.Contents ?? []) {
-      if (object.Key !== undefined && isBundleKey(object.Key, location.prefix)) keys.push(object.Key);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  for (let i = 0; i < keys.length; i += 1000) {
-    const result = await s3.send(
-      new DeleteObjectsCommand({
-        Bucket: location.bucket,
-        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
-      }),
-    );
-    const failed = result.Errors ?? [];
-    if (failed.length > 0)
-      throw new Error(
-        `${failed.length} bundle object(s) not deleted, first ${failed[0]?.Key}: ${failed[0]?.Code}`,
-      );
-  }
-  return `s3://${location.bucket}/${location.prefix}${MANIFEST_SUFFIX} (${keys.length} object(s))`;
-}
-
 function cleanupStatus(state: ExecutionState): 'ABORTED' | 'FAILED' | 'TIMED_OUT' {
   // Abort Cleanup only deletes staged files after SUCCEEDED; an ended execution that still has an instance
   // or a security group left them behind, whatever its status, so it is cleaned as a failed one (which never
@@ -531,7 +495,9 @@ export async function sweepOrphans(request: SweepRequest, deps: SweepDeps): Prom
       }
       try {
         await deps.clients.ec2(region).send(new DeregisterImageCommand({ ImageId: id }));
-        const bundle = await deleteBundle(image, region, deps);
+        const deleted = await deleteBundle(image, deps.clients.s3(region));
+        const bundle =
+          deleted === undefined ? undefined : `${deleted.location} (${deleted.deleted} object(s))`;
         report.cleanup.deregisteredImages.push(id);
         report.resources.push({
           ...base,

@@ -11,6 +11,7 @@ import '../shared/zod-english.js';
 import type { ValidatedTemplate } from '../shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../shared/errors.js';
 import { FINGERPRINT_CLOCK, FINGERPRINT_UUID_SEED } from '../shared/fingerprint.js';
+import type { RetentionPolicy } from '../shared/retention-policy.js';
 import type { ExecutionInfo } from '../shared/state.js';
 import type { ValidateOptions } from '../shared/template/validate.js';
 
@@ -23,6 +24,8 @@ export interface ValidateTemplatePayload {
 export interface ValidateTemplateDeps {
   /** The template-language validator (`lambdas/shared/template/validate.ts`). */
   validate: (input: unknown, options: ValidateOptions) => ValidatedTemplate;
+  /** The stack's `retention` default: a build whose template has no `ami_retention` gets it. */
+  retentionDefault?: RetentionPolicy;
 }
 
 /** What replaces the state: the builds the Map runs, plus what the final output reports. */
@@ -107,8 +110,15 @@ export async function validateTemplateTask(
 
   const validated = deps.validate(input, { mode: 'workflow', now, uuidSeed: execution.id });
   if (validated.builds.some((b) => b.skipIfUnchanged === true)) addFingerprintNames(input, validated, deps);
+  const defaultPolicy = deps.retentionDefault;
+  const builds =
+    defaultPolicy === undefined
+      ? validated.builds
+      : validated.builds.map((b) =>
+          b.retention === undefined ? { ...b, retention: { ...defaultPolicy, source: 'stack' as const } } : b,
+        );
   const result: ValidateTemplateResult = {
-    builds: validated.builds,
+    builds,
     warnings: validated.warnings,
     skipped: validated.skipped,
     execution,

@@ -59,8 +59,20 @@ describe('parseConfig', () => {
       adoptForeignImages: false,
       sweepSchedule: 'rate(1 day)',
       sweepGraceMinutes: 60,
+      retentionSchedule: 'rate(1 day)',
       logLevel: 'INFO',
     });
+  });
+
+  it('reads the retention default, from JSON text too, and lists its problems', () => {
+    expect(parseConfig({ retention: '{"keepLatest":3}' }, readTemplate).retention).toEqual({
+      keepLatest: 3,
+      deleteBundles: true,
+    });
+    expect(() => parseConfig({ retention: { deleteBundles: false } }, readTemplate)).toThrow(
+      'needs keepLatest or keepDays (or both)',
+    );
+    expect(() => parseConfig({ retentionSchedule: 'daily' }, readTemplate)).toThrow('retentionSchedule');
   });
 
   it("reads the tasks' log level", () => {

@@ -275,6 +275,7 @@ describe('IAM', () => {
     expect(deleters.sort()).toEqual(
       [
         'AbortCleanup/DeleteStagedFiles',
+        'ApplyRetention/DeleteRetiredBundles',
         'DeleteTemporaryResources/DeleteStagedFiles',
         'ForceDeregister/DeleteDeregisteredBundles',
         'SendCommand/StageCommandFiles',
@@ -302,6 +303,7 @@ describe('IAM', () => {
         { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } },
       ],
       ['DeregisterStackImages', { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } }],
+      ['RetireStackImages', { StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' } }],
     ]);
     expect(withSid('ForceDeregister', 'DeregisterForeignImages').Condition).toEqual({
       StringEquals: { 'ec2:Owner': { Ref: 'AWS::AccountId' } },

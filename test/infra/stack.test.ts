@@ -175,8 +175,23 @@ describe('the stack', () => {
     expect(Object.keys(outputs)).toEqual(['SweepFunctionName']);
   });
 
+  it('runs Apply Retention daily, and gives the stack’s retention default to it and to Validate Template', () => {
+    const retained = synth({ ...FULL_CONTEXT, retention: { keepLatest: 3, deprecateFirstDays: 7 } });
+    const rules = ofType(retained, 'AWS::Events::Rule').filter(([id]) => id.startsWith('RetentionRule'));
+    expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(['rate(1 day)']);
+    const environments = ofType(retained, 'AWS::Lambda::Function')
+      .filter(([, f]) => JSON.stringify(f.Properties.Environment ?? {}).includes('RETENTION_DEFAULT'))
+      .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''));
+    expect(environments.sort()).toEqual(['TasksApplyRetention', 'TasksValidateTemplate']);
+    expect(Object.keys(retained.template.findOutputs('RetentionFunctionName'))).toEqual([
+      'RetentionFunctionName',
+    ]);
+    const off = synth({ ...FULL_CONTEXT, retentionSchedule: 'off', sweepSchedule: 'off' });
+    expect(ofType(off, 'AWS::Events::Rule').filter(([id]) => id.startsWith('RetentionRule'))).toEqual([]);
+  });
+
   it('has no sweep schedule when sweepSchedule is off', () => {
-    const off = synth({ ...FULL_CONTEXT, sweepSchedule: 'off' });
+    const off = synth({ ...FULL_CONTEXT, sweepSchedule: 'off', retentionSchedule: 'off' });
     expect(
       ofType(off, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression !== undefined),
     ).toEqual([]);

@@ -101,6 +101,8 @@ describe('the build state machine', () => {
           S.CheckInstanceTerminated,
           S.InstanceTerminated,
           S.DeleteTemporaryResources,
+          S.ApplyRetentionChoice,
+          S.ApplyRetention,
           S.ReportBuild,
         ],
       },
@@ -217,7 +219,7 @@ describe('the build state machine', () => {
     expect(mainPath.has(S.LaunchInstance)).toBe(true);
     expect(mainPath.has(S.ReportBuild)).toBe(true);
     // Once the AMI is built, cleanup's own failures are reported with the build (next test).
-    const endCleanup = new Set<string>([S.DeleteTemporaryResources, S.FinishCleanup]);
+    const endCleanup = new Set<string>([S.DeleteTemporaryResources, S.FinishCleanup, S.ApplyRetention]);
     // While the new AMI is tested, a failure first settles the AMI (ami_test's on_failure), then joins the path.
     const amiTest = reachable(
       build,
@@ -262,11 +264,15 @@ describe('the build state machine', () => {
       [S.FinishCleanupAfterFailure, S.RollBackAmiIdsChoice],
       [S.RollBackAmiIds, S.ReportFailedBuild],
       [S.DeleteTemporaryResources, S.FinishCleanup],
-      [S.FinishCleanup, S.ReportBuild],
+      [S.FinishCleanup, S.ApplyRetentionChoice],
       [S.SendErrorCleanupCommand, S.InstanceLaunched],
       [S.CheckErrorCleanupCommand, S.InstanceLaunched],
     ];
     for (const [name, next] of expected) expect(stateNamed(name).Catch, name).toEqual(cleanupCatch(next));
+    // Retention that fails is reported with the build, which keeps its AMI.
+    expect(stateNamed(S.ApplyRetention).Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.retentionError', Next: S.ReportBuild },
+    ]);
   });
 
   it('rolls back published AMI ids on the failure path only when the template sets ami_id_parameter', () => {

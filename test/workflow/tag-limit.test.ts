@@ -14,9 +14,9 @@ const tagsOf = (count: number, prefix: string) =>
 
 describe('the tag limit', () => {
   it('builds a template at the limit, every resource carrying exactly 50 tags', async () => {
-    // Prepare: 45 tags + the 4 ownership tags + ami-builder:finished on the AMI; 45 run tags + Name + the 4 on the instance
+    // Prepare: 44 tags + the 4 ownership tags + ami-builder:finished + ami-builder:family on the AMI; 45 run tags + Name + the 4 on the instance
     const h = harness();
-    const template = { ...basicExample(h.x509), tags: tagsOf(45, 'tag'), run_tags: tagsOf(45, 'run') };
+    const template = { ...basicExample(h.x509), tags: tagsOf(44, 'tag'), run_tags: tagsOf(45, 'run') };
 
     // Act
     const result = await h.run(template, { label: 'tag-limit' });
@@ -41,7 +41,7 @@ describe('the tag limit', () => {
   it('fails in Validate Template when tags and the stack’s own tags exceed 50, before anything is created', async () => {
     // Prepare
     const h = harness();
-    const template = { ...basicExample(h.x509), tags: tagsOf(46, 'tag') };
+    const template = { ...basicExample(h.x509), tags: tagsOf(45, 'tag') };
     const bucketsBefore = await h.buckets();
 
     // Act
@@ -51,7 +51,7 @@ describe('the tag limit', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('TemplateValidationError');
     expect(result.cause).toContain(
-      'tags: 46 tags, plus the 5 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 45',
+      'tags: 45 tags, plus the 6 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished, ami-builder:family), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 44',
     );
     expect(enteredStates(result)).toEqual([StateNames.ValidateTemplate, StateNames.TemplateInvalid]);
     expect(await h.emulator.launches()).toEqual([]);

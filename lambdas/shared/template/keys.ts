@@ -1205,6 +1205,45 @@ export const BUILDER_KEYS: readonly KeySpec[] = [
       "Tests the new AMI before anything uses it: after Register AMI, one instance is launched from it (the build's subnet, security group and instance profile), the commands run through SSM like a shell provisioner (output in the command log group), and the instance is terminated on every path. A failing test fails the build before any copy, share, publish or success notification.",
     target: 'amiTest',
   },
+  {
+    key: 'ami_retention',
+    category: 'extension',
+    type: object([
+      {
+        key: 'keep_latest',
+        type: int(1, 1000),
+        description: 'Keep the newest N builds of the family (each with its copies).',
+      },
+      {
+        key: 'keep_days',
+        type: int(1, 36_500),
+        description:
+          'Keep the builds younger than N days. With `keep_latest`, a build goes only when both let it go.',
+      },
+      {
+        key: 'deprecate_first_days',
+        type: int(0, 3650),
+        default: 0,
+        description:
+          'Grace period: an image beyond the policy is deprecated first, and deregistered N days after its deprecation. 0: deregistered at once.',
+      },
+      {
+        key: 'delete_bundles',
+        type: bool,
+        default: true,
+        description: "Delete a deregistered image's S3 bundle (its manifest and parts).",
+      },
+      {
+        key: 'family',
+        type: str({ trim: true }),
+        description:
+          'The family name (tag `ami-builder:family`); default: the build name and `ami_name` as written, so every build of this builder is one family.',
+      },
+    ]),
+    description:
+      'Retention of the image family: after each successful build, and daily, the images of this stack’s family beyond the policy are deprecated, then deregistered in every region they were copied to, and their bundles deleted. Never touched: another stack’s images, an image an `ami_id_parameter` points to, an image a running instance or a launch template’s default version uses, the newest build. Overrides the stack’s `retention` default.',
+    target: 'retention',
+  },
 ];
 
 /** Keys every provisioner takes (Packer core: `only`, `except`, `override`, `pause_before`, `max_retries`, `timeout`). */

@@ -116,6 +116,7 @@ describe('copyImage', () => {
               { Key: 'ami-builder:execution', Value: EXECUTION_ID },
               { Key: 'ami-builder:build', Value: 'amazon-instance' },
               { Key: 'ami-builder:on-error', Value: 'cleanup' },
+              { Key: 'ami-builder:family', Value: 'amazon-instance' },
             ],
           },
         ],

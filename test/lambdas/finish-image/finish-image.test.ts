@@ -30,6 +30,7 @@ const OWNERSHIP = [
   { Key: 'ami-builder:execution', Value: EXECUTION_ID },
   { Key: 'ami-builder:build', Value: 'amazon-instance' },
   { Key: 'ami-builder:on-error', Value: 'cleanup' },
+  { Key: 'ami-builder:family', Value: 'amazon-instance' },
 ];
 /** What Finish AMI adds after the ownership tags: the image went through every step of its region. */
 const FINISHED = { Key: 'ami-builder:finished', Value: 'true' };

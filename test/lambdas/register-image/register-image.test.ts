@@ -23,6 +23,7 @@ const OWNERSHIP = [
   { Key: 'ami-builder:execution', Value: EXECUTION_ID },
   { Key: 'ami-builder:build', Value: 'amazon-instance' },
   { Key: 'ami-builder:on-error', Value: 'cleanup' },
+  { Key: 'ami-builder:family', Value: 'amazon-instance' },
 ];
 
 let ec2: AwsClientStub<EC2Client>;
@@ -220,6 +221,7 @@ describe('registerImage', () => {
       { Key: 'ami-builder:stack', Value: 'AmiBuilder' },
       { Key: 'ami-builder:build', Value: 'amazon-instance' },
       { Key: 'ami-builder:on-error', Value: 'keep' },
+      { Key: 'ami-builder:family', Value: 'amazon-instance' },
     ]);
   });
 

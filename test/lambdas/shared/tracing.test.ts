@@ -94,6 +94,7 @@ const events: Record<TaskId, unknown> = {
   DeleteTemporaryResources: { build, args: { reason: 'success' } },
   ReportBuild: { build, args: { status: 'failed' } },
   SummarizeBuilds: { results: [], warnings: [], skipped: [], execution: makeExecution() },
+  ApplyRetention: { dryRun: true, regions: ['us-east-1'] },
   AbortCleanup: {
     version: '0',
     id: '0123',

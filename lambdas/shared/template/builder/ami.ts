@@ -193,10 +193,13 @@ export function decodeAmi(scope: BuilderScope, prev: Pick<AccessSection, 'region
   }
   const tags = mergeTags(d, 'tags', 'tag', report, {
     on: 'the AMI and its copies',
-    // The fingerprint tag only when skip_if_unchanged adds it.
+    // The family tag always; the policy tag when the template sets ami_retention (../../tags.ts, familyTags); the
+    // fingerprint tag only when skip_if_unchanged adds it.
     keys: [
       ...STACK_TAG_KEYS,
       TagKeys.finished,
+      TagKeys.family,
+      ...(d.object('ami_retention') === undefined ? [] : [TagKeys.retention]),
       ...(d.boolean('skip_if_unchanged') === true ? [TagKeys.fingerprint] : []),
     ],
   });

@@ -441,4 +441,8 @@ export interface BuilderScope {
   lateUserVariables: Set<string>;
   /** Reports `message` when `key` is absent or empty. */
   missing: (key: string, message: string) => void;
+  /** The build's name. */
+  name: string;
+  /** `ami_name` as written, before rendering (the default family): undefined when it is not a string. */
+  rawAmiName?: string;
 }

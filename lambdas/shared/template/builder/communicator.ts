@@ -3,7 +3,8 @@
  * `on_error`, `command_timeout`, `ami_id_parameter`, `skip_if_unchanged`.
  */
 import type { OnError } from '../../config.js';
-import { describeValue } from '../decode.js';
+import { type BuildRetention, defaultFamily, MAX_FAMILY_LENGTH } from '../../retention-policy.js';
+import { describeValue, hasControlCharacter } from '../decode.js';
 import { type BuilderScope, MAX_COMMAND_SECONDS, SSM_PARAMETER, UNIX_USER } from './common.js';
 
 /** Decodes and checks this section's keys. */
@@ -56,7 +57,55 @@ export function decodeCommunicator(scope: BuilderScope) {
     );
   }
   const skipIfUnchanged = d.boolean('skip_if_unchanged') ?? false;
-  return { runAsUser, timeout, onError, commandTimeout, amiIdParameter, skipIfUnchanged };
+  const { family, retention } = decodeRetention(scope);
+  return { runAsUser, timeout, onError, commandTimeout, amiIdParameter, skipIfUnchanged, family, retention };
+}
+
+/** `ami_retention`: the family's policy, and the family name (always: a build without retention has one too). */
+function decodeRetention(scope: BuilderScope): { family: string; retention?: BuildRetention } {
+  const { d, report, name, rawAmiName } = scope;
+  const block = d.object('ami_retention');
+  const at = d.at('ami_retention');
+  const explicit = block?.nonEmpty('family');
+  if (explicit !== undefined) {
+    if (explicit.length > MAX_FAMILY_LENGTH || hasControlCharacter(explicit)) {
+      report.error(
+        at,
+        `ami_retention.family must be at most ${MAX_FAMILY_LENGTH} characters without control characters (it is the value of the ami-builder:family tag), got ${describeValue(explicit)}`,
+      );
+    }
+  }
+  const family = explicit ?? defaultFamily(name, rawAmiName ?? '');
+  if (block === undefined || d.failed.has('ami_retention')) return { family };
+  const keepLatest = block.number('keep_latest');
+  const keepDays = block.number('keep_days');
+  if (!block.failed.has('keep_latest') && !block.failed.has('keep_days')) {
+    if (keepLatest === undefined && keepDays === undefined) {
+      report.error(
+        at,
+        'ami_retention needs keep_latest or keep_days (or both): without either it would keep every image',
+      );
+    }
+  }
+  const deprecateFirstDays = block.number('deprecate_first_days');
+  const retention: BuildRetention = {
+    source: 'template',
+    deleteBundles: block.boolean('delete_bundles') ?? true,
+  };
+  if (keepLatest !== undefined) retention.keepLatest = keepLatest;
+  if (keepDays !== undefined) retention.keepDays = keepDays;
+  if (deprecateFirstDays !== undefined && deprecateFirstDays > 0)
+    retention.deprecateFirstDays = deprecateFirstDays;
+  if (
+    d.object('deregistration_protection')?.boolean('enabled') === true ||
+    d.object('deregistration_protection')?.boolean('with_cooldown') === true
+  ) {
+    report.warn(
+      at,
+      'ami_retention with deregistration_protection: retention cannot deregister a protected image; it reports each one it has to keep',
+    );
+  }
+  return { family, retention };
 }
 
 export type CommunicatorSection = ReturnType<typeof decodeCommunicator>;

@@ -41,7 +41,8 @@ export function buildBuilderConfig(
   const missing = (key: string, message: string) => {
     if (!d.present.has(key) || (d.string(key) === '' && !d.failed.has(key))) report.error(d.at(key), message);
   };
-  const scope: BuilderScope = { d, ctx, report, lateUserVariables, missing };
+  const rawAmiName = typeof builder.record.ami_name === 'string' ? builder.record.ami_name : undefined;
+  const scope: BuilderScope = { d, ctx, report, lateUserVariables, missing, name, rawAmiName };
   const { region, delay, attempts } = decodeAccess(scope);
   const {
     accountId,
@@ -89,7 +90,7 @@ export function buildBuilderConfig(
     licenseConfigurationArns,
     metadataOptions,
   } = decodeRun(scope, { fileOptions, enaSupport, sriovSupport });
-  const { runAsUser, timeout, onError, commandTimeout, amiIdParameter, skipIfUnchanged } =
+  const { runAsUser, timeout, onError, commandTimeout, amiIdParameter, skipIfUnchanged, family, retention } =
     decodeCommunicator(scope);
   const amiTest = decodeAmiTest(scope, instanceType, Math.ceil(commandTimeout));
 
@@ -139,6 +140,7 @@ export function buildBuilderConfig(
     polling: { delaySeconds: delay ?? 15, maxAttempts: attempts ?? (delay === undefined ? 120 : 40) },
     onError,
     commandTimeoutSeconds: Math.ceil(commandTimeout),
+    family,
   };
   if (report.problems.length > before) return undefined;
   const optional: Partial<BuilderResult['config']> = {
@@ -163,6 +165,7 @@ export function buildBuilderConfig(
     // Only when on: a config without the key stays as it was.
     skipIfUnchanged: skipIfUnchanged ? true : undefined,
     amiTest,
+    retention,
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) Object.assign(config, { [k]: v });

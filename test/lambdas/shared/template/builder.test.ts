@@ -502,7 +502,7 @@ const CASES: KeyCase[] = [
       [{ Name: '{{.SourceAMIName' }, 'tags.Name: template:'],
       [
         Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])),
-        'tags: 51 tags, plus the 5 this system adds to the AMI and its copies',
+        'tags: 51 tags, plus the 6 this system adds to the AMI and its copies',
       ],
       [{ k: 'v'.repeat(257) }, 'the value of tag "k" is longer than 256 characters'],
     ],

@@ -22,40 +22,57 @@ const tagsOf = (count: number, prefix = 'k') =>
 const STACK_TAGS = ownershipTags({ stackName: 's' }, 'e', 'b').length;
 
 describe('the tag limit', () => {
-  it('counts the tags this system adds to the AMI: 45 tags validate', () => {
-    // The ownership tags and ami-builder:finished.
+  it('counts the tags this system adds to the AMI: 44 tags validate', () => {
+    // The ownership tags, ami-builder:finished and ami-builder:family.
     expect(
-      Object.keys(config({ builders: [builder({ tags: tagsOf(50 - STACK_TAGS - 1) })] }).tags),
-    ).toHaveLength(45);
+      Object.keys(config({ builders: [builder({ tags: tagsOf(50 - STACK_TAGS - 2) })] }).tags),
+    ).toHaveLength(44);
   });
 
   it('fails when tags and the stack’s own tags exceed 50, listing the counts', () => {
-    expect(problems({ builders: [builder({ tags: tagsOf(46) })] })).toEqual([
-      'builders[0]: tags: 46 tags, plus the 5 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 45',
+    expect(problems({ builders: [builder({ tags: tagsOf(45) })] })).toEqual([
+      'builders[0]: tags: 45 tags, plus the 6 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished, ami-builder:family), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 44',
     ]);
   });
 
-  it('counts ami-builder:fingerprint only with skip_if_unchanged: 44 tags then, 45 without', () => {
+  it('counts the retention policy tag when the template sets ami_retention: 43 tags validate, 44 do not', () => {
+    const retention = { ami_retention: { keep_latest: 2 } };
+    expect(
+      Object.keys(config({ builders: [builder({ tags: tagsOf(43), ...retention })] }).tags),
+    ).toHaveLength(43);
+    expect(problems({ builders: [builder({ tags: tagsOf(44), ...retention })] })).toEqual([
+      `builders[0]: tags: 44 tags, plus the 7 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished, ami-builder:family, ${TagKeys.retention}), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 43`,
+    ]);
+  });
+
+  it('counts ami-builder:fingerprint only with skip_if_unchanged: 43 tags then, 44 without', () => {
     // Prepare
+    const at43 = builder({ skip_if_unchanged: true, tags: tagsOf(43) });
     const at44 = builder({ skip_if_unchanged: true, tags: tagsOf(44) });
-    const at45 = builder({ skip_if_unchanged: true, tags: tagsOf(45) });
 
     // Act
-    const over = problems({ builders: [at45] });
+    const over = problems({ builders: [at44] });
 
     // Assess
-    expect(Object.keys(config({ builders: [at44] }).tags)).toHaveLength(44);
+    expect(Object.keys(config({ builders: [at43] }).tags)).toHaveLength(43);
     expect(over).toEqual([
-      'builders[0]: tags: 45 tags, plus the 6 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished, ami-builder:fingerprint), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 44',
+      'builders[0]: tags: 44 tags, plus the 7 this system adds to the AMI and its copies (ami-builder:stack, ami-builder:execution, ami-builder:build, ami-builder:on-error, ami-builder:finished, ami-builder:family, ami-builder:fingerprint), make 51; AWS allows at most 50 tags per resource, so tags may hold at most 43',
     ]);
     expect(
-      Object.keys(config({ builders: [builder({ skip_if_unchanged: false, tags: tagsOf(45) })] }).tags),
-    ).toHaveLength(45);
+      Object.keys(config({ builders: [builder({ skip_if_unchanged: false, tags: tagsOf(44) })] }).tags),
+    ).toHaveLength(44);
+  });
+
+  it('counts both ami_retention and skip_if_unchanged: 42 tags then', () => {
+    const both = (n: number) =>
+      builder({ skip_if_unchanged: true, ami_retention: { keep_latest: 2 }, tags: tagsOf(n) });
+    expect(Object.keys(config({ builders: [both(42)] }).tags)).toHaveLength(42);
+    expect(problems({ builders: [both(43)] })[0]).toContain('so tags may hold at most 42');
   });
 
   it('counts tag blocks merged into tags', () => {
     const tag = [{ key: 'extra', value: 'x' }];
-    expect(problems({ builders: [builder({ tags: tagsOf(45), tag })] })[0]).toContain('46 tags');
+    expect(problems({ builders: [builder({ tags: tagsOf(44), tag })] })[0]).toContain('45 tags');
   });
 
   it('counts the default Name run tag unless run_tags sets Name', () => {
@@ -275,5 +292,45 @@ describe('numeric ranges', () => {
     });
     expect(built.launchBlockDeviceMappings[0]?.volumeSize).toBe(65536);
     expect(built.commandTimeoutSeconds).toBe(172_800);
+  });
+});
+
+describe('ami_retention', () => {
+  it('becomes the build’s retention and family; the family defaults to the build name and ami_name as written', () => {
+    const built = config({
+      builders: [
+        builder({
+          ami_name: 'web {{timestamp}}',
+          ami_retention: { keep_latest: 3, deprecate_first_days: 7 },
+        }),
+      ],
+    });
+    expect(built.retention).toEqual({
+      source: 'template',
+      keepLatest: 3,
+      deprecateFirstDays: 7,
+      deleteBundles: true,
+    });
+    expect(built.family).toBe('amazon-instance:web {{timestamp}}');
+    expect(config({ builders: [builder({ ami_retention: { keep_days: 30, family: 'web' } })] }).family).toBe(
+      'web',
+    );
+    expect(config({ builders: [builder({})] }).retention).toBeUndefined();
+  });
+
+  it('lists every problem: no rule, numbers out of range, unknown keys', () => {
+    expect(problems({ builders: [builder({ ami_retention: { delete_bundles: false } })] })).toEqual([
+      'builders[0]: ami_retention needs keep_latest or keep_days (or both): without either it would keep every image',
+    ]);
+    const many = problems({
+      builders: [
+        builder({ ami_retention: { keep_latest: 0, keep_days: 'soon', deprecate_first_days: -1, keep: 1 } }),
+      ],
+    });
+    expect(many.length).toBeGreaterThanOrEqual(4);
+    expect(many.join('\n')).toContain('keep_latest');
+    expect(many.join('\n')).toContain('keep_days');
+    expect(many.join('\n')).toContain('deprecate_first_days');
+    expect(many.join('\n')).toContain('keep');
   });
 });
