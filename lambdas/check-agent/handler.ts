@@ -13,5 +13,5 @@ const argsSchema = z.object({});
 export const handler = lambdaHandler(async (event: unknown) => {
   const task = parseTaskEvent(event, argsSchema);
   const result = await checkAgent(task, deps);
-  return timedCheck(task.build, AGENT_POLL_KEY, result, systemClock.now(), { phase: 'agent' });
+  return timedCheck(task.build, AGENT_POLL_KEY, result, systemClock.now(), { phase: 'agent' }, task.check);
 });

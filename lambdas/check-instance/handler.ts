@@ -17,5 +17,5 @@ export const handler = lambdaHandler(async (event: unknown) => {
   const result = await checkInstance(task, deps);
   const key = InstancePollKeys[task.args.want];
   const measures = task.args.want === 'running' ? { phase: 'launch' as const } : {};
-  return timedCheck(task.build, key, result, systemClock.now(), measures);
+  return timedCheck(task.build, key, result, systemClock.now(), measures, task.check);
 });

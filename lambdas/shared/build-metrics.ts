@@ -3,12 +3,13 @@
  * or a command's duration; Report Build gives the build's duration and result; every cleanup report gives the
  * resources left behind. Names and dimensions: {@link MetricNames} in `observability.ts`.
  *
- * Durations come from the poll results' own clock: a loop's first check stamps `startedAt` (the loop starts
- * with a check, right after the step that started the work), every check stamps `checkedAt`.
+ * Durations come from the poll results' own clock: a wait's first check stamps `startedAt` (the wait starts
+ * with a check, right after the step that started the work; with Retry-based polling, that is when the Check
+ * state was entered, `$$.State.EnteredTime`), every check stamps `checkedAt`.
  */
 import { millisecondsBetween } from './duration.js';
 import { emitMetrics, MetricDimensions, MetricNames, type Phase } from './observability.js';
-import type { BuildOutput, BuildState, CleanupReport, PollResult } from './state.js';
+import type { BuildOutput, BuildState, CheckContext, CleanupReport, PollResult } from './state.js';
 
 const secondsBetween = (from: string, to: Date): number => millisecondsBetween(from, to) / 1000;
 
@@ -42,10 +43,11 @@ export interface CheckMetrics {
 }
 
 /**
- * Stamps a check's result with the loop's start (carried over while the target stays the same) and this check's
- * time; when the loop ends, emits its check count and the durations it closes.
+ * Stamps a check's result with the wait's start (carried over while the target stays the same, else the Check
+ * state's entry) and this check's time; when the wait ends, emits its check count and the durations it closes.
  *
  * @param key the `$.poll` key the result is stored at
+ * @param check the Check state's retries (`$$.State`), when the payload carries them
  */
 export function timedCheck(
   build: BuildState,
@@ -53,13 +55,17 @@ export function timedCheck(
   result: PollResult,
   now: Date,
   measures: CheckMetrics = {},
+  check?: CheckContext,
 ): PollResult {
   const previous = build.poll[key];
   const checkedAt = now.toISOString();
+  const entered = check?.enteredTime;
   const startedAt =
     previous !== undefined && previous.target === result.target && previous.startedAt !== undefined
       ? previous.startedAt
-      : checkedAt;
+      : entered !== undefined && !Number.isNaN(Date.parse(entered)) && Date.parse(entered) <= now.getTime()
+        ? new Date(entered).toISOString()
+        : checkedAt;
   const timed: PollResult = { ...result, startedAt, checkedAt };
   if (!result.done) return timed;
 

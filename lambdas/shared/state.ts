@@ -123,7 +123,10 @@ export interface PollResult {
   done: boolean;
   /** Checks made so far, this one included. */
   attempt: number;
-  /** How long the Wait state waits before the next check. */
+  /**
+   * How long the Wait state waits before the next check (the AMI waits of a template that sets `aws_polling`);
+   * for the others, the delay of the schedule after this check.
+   */
   waitSeconds: number;
   /** Last observed status, for the execution view. */
   status?: string;
@@ -180,6 +183,16 @@ export interface RolledBackParameter {
 export interface TaskEvent<A = Record<string, never>> {
   build: BuildState;
   args: A;
+  /** A Check task's place in its state's retries (lambdas/shared/poll.ts); absent for other tasks. */
+  check?: CheckContext;
+}
+
+/** `$$.State.RetryCount` and `$$.State.EnteredTime` of a Check state, passed in its payload as `check`. */
+export interface CheckContext {
+  /** Retries of the state so far: 0 at the first check. */
+  retryCount: number;
+  /** When the state was entered (ISO 8601): the first check of this entry. */
+  enteredTime?: string;
 }
 
 /** One build's entry in the execution output. */

@@ -15,6 +15,9 @@ const envelope = z.object({
     poll: z.optional(z.record(z.string(), z.unknown())),
   }),
   args: z.optional(z.record(z.string(), z.unknown())),
+  check: z.optional(
+    z.object({ retryCount: z.int().check(z.minimum(0)), enteredTime: z.optional(z.string()) }),
+  ),
 });
 
 /**
@@ -29,10 +32,11 @@ export function parseTaskEvent<A>(event: unknown, args?: z.ZodMiniType<A>): Task
   const build = parsed.data.build as unknown as BuildState;
   if (build.poll === undefined) build.poll = {};
   const rawArgs = parsed.data.args ?? {};
-  if (args === undefined) return { build, args: rawArgs as A };
+  const check = parsed.data.check === undefined ? {} : { check: parsed.data.check };
+  if (args === undefined) return { build, args: rawArgs as A, ...check };
   const a = args.safeParse(rawArgs);
   if (!a.success) throw new TaskInputError(`task args are malformed: ${z.prettifyError(a.error)}`);
-  return { build, args: a.data };
+  return { build, args: a.data, ...check };
 }
 
 /** Returns `build[key]`, or throws a {@link TaskInputError} naming the missing state path. */
