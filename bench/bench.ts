@@ -88,10 +88,7 @@ const PHASES: readonly { name: string; states: readonly string[] }[] = [
   },
   {
     name: 'agent',
-    states: [
-      S.CheckInstanceRunning,
-      S.CheckSsmAgent,
-    ],
+    states: [S.CheckInstanceRunning, S.CheckSsmAgent],
   },
   {
     name: 'provision',

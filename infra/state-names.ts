@@ -132,7 +132,8 @@ export const StateDescriptions: Record<StateKey, string> = {
     'RegisterImage from the uploaded manifest with the architecture, virtualization type, block devices and ENA/SR-IOV/TPM settings; finds its own earlier registration on a retry.',
   CheckAmiAvailable: 'Describes the new AMI; state failed ends the build with the image’s state reason.',
   AmiAvailable: 'Goes on when the AMI is available; otherwise (aws_polling set) waits.',
-  WaitForAmi: 'Waits aws_polling.delay_seconds before the next AMI check (only when the template sets aws_polling).',
+  WaitForAmi:
+    'Waits aws_polling.delay_seconds before the next AMI check (only when the template sets aws_polling).',
   CopyAndFinish: 'Finishes the AMI in the build region while copying it to the ami_regions regions.',
   FinishAmi:
     'Sets deprecation, deregistration protection, description, launch permissions, product codes, IMDS support and tags on the AMI.',
@@ -140,7 +141,8 @@ export const StateDescriptions: Record<StateKey, string> = {
   CopyAmi: 'CopyImage to the region with an idempotency token, copying tags.',
   CheckAmiCopy: 'Describes the copy in its region; a failed copy names the region.',
   AmiCopyAvailable: 'Goes on when the copy is available; otherwise (aws_polling set) waits.',
-  WaitForAmiCopy: 'Waits aws_polling.delay_seconds before the next copy check (only when the template sets aws_polling).',
+  WaitForAmiCopy:
+    'Waits aws_polling.delay_seconds before the next copy check (only when the template sets aws_polling).',
   FinishAmiCopy: 'Finishes the copy like Finish AMI, in its region.',
   PublishAmiIdsChoice: 'Publishes the AMI ids only when the template sets ami_id_parameter.',
   PublishAmiIds:
@@ -160,7 +162,8 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Runs the error-cleanup-provisioner when the template has one, the agent was online and on_error is cleanup.',
   SendErrorCleanupCommand: 'Sends the error-cleanup-provisioner as a command.',
   CheckErrorCleanupCommand: 'Reads the error-cleanup command’s status.',
-  ErrorCleanupCommandDone: 'Goes on when the error-cleanup command ended; sends it again when max_retries allows.',
+  ErrorCleanupCommandDone:
+    'Goes on when the error-cleanup command ended; sends it again when max_retries allows.',
   InstanceLaunched: 'Terminates the instance only if one was launched.',
   CleanUpAfterFailure:
     'Terminates the instance after a failure, or keeps it (on_error: abort) and records where it is.',

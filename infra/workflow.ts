@@ -301,19 +301,11 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   );
   const launchInstance = guard(invoke('LaunchInstance', 'LaunchInstance', { resultPath: '$.instance' }));
   launchInstance.addRetry(INSTANCE_PROFILE_NOT_READY_RETRY);
-  const instanceRunning = poll(
-    { check: 'CheckInstanceRunning' },
-    'CheckInstance',
-    'instanceRunning',
-    { want: 'running' },
-  );
+  const instanceRunning = poll({ check: 'CheckInstanceRunning' }, 'CheckInstance', 'instanceRunning', {
+    want: 'running',
+  });
   guard(instanceRunning.check);
-  const agentOnline = poll(
-    { check: 'CheckSsmAgent' },
-    'CheckAgent',
-    'agent',
-    {},
-  );
+  const agentOnline = poll({ check: 'CheckSsmAgent' }, 'CheckAgent', 'agent', {});
   guard(agentOnline.check);
 
   // Provisioners, one at a time. The iteration state is the build plus the provisioner and its index; each
@@ -484,27 +476,9 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     .next(instanceRunning.loop)
     .next(agentOnline.loop)
     .next(runProvisioners)
-    .next(
-      command(
-        'UploadX509Certificate',
-        { check: 'CheckX509Upload', choice: 'X509UploadDone' },
-        'x509',
-      ),
-    )
-    .next(
-      command(
-        'BundleVolume',
-        { check: 'CheckBundleVolume', choice: 'BundleVolumeDone' },
-        'bundle',
-      ),
-    )
-    .next(
-      command(
-        'UploadBundle',
-        { check: 'CheckUploadBundle', choice: 'UploadBundleDone' },
-        'upload',
-      ),
-    )
+    .next(command('UploadX509Certificate', { check: 'CheckX509Upload', choice: 'X509UploadDone' }, 'x509'))
+    .next(command('BundleVolume', { check: 'CheckBundleVolume', choice: 'BundleVolumeDone' }, 'bundle'))
+    .next(command('UploadBundle', { check: 'CheckUploadBundle', choice: 'UploadBundleDone' }, 'upload'))
     .next(
       new Choice(states, name('ForceDeregisterChoice'), { comment: comment('ForceDeregisterChoice') })
         .when(

@@ -393,7 +393,8 @@ export function markStateContext(definition: Record<string, unknown>): Set<strin
     return out;
   };
   walkStates(definition, (name, state) => {
-    if (state.Type === 'Task' && state.Parameters !== undefined) state.Parameters = mark(state.Parameters, name);
+    if (state.Type === 'Task' && state.Parameters !== undefined)
+      state.Parameters = mark(state.Parameters, name);
   });
   return names;
 }

@@ -323,7 +323,10 @@ describe('the build state machine', () => {
       });
       expect(stateNamed(choice).Default, choice).toBe(wait);
       if (wait !== undefined) {
-        expect(stateNamed(wait), wait).toMatchObject({ SecondsPath: `$.poll.${key}.waitSeconds`, Next: check });
+        expect(stateNamed(wait), wait).toMatchObject({
+          SecondsPath: `$.poll.${key}.waitSeconds`,
+          Next: check,
+        });
       }
     }
     // The schedules meet the shape of the targets: each delay at most 10 % longer than the one before, capped.

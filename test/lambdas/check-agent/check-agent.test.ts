@@ -164,10 +164,7 @@ describe('checkAgent', () => {
     instance('running');
 
     // Act
-    const result = checkAgent(
-      event({ config: { agentTimeoutSeconds: 120 } }, lastRetry(120)),
-      deps,
-    );
+    const result = checkAgent(event({ config: { agentTimeoutSeconds: 120 } }, lastRetry(120)), deps);
 
     // Assess
     await expect(result).rejects.toThrow(AgentNotOnlineError);

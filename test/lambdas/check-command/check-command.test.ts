@@ -26,7 +26,7 @@ import {
 } from '../../../lambdas/shared/errors.js';
 import { POLL_SCHEDULE, retriesFor, waitedSeconds } from '../../../lambdas/shared/poll.js';
 import { createClients } from '../../../lambdas/shared/runtime.js';
-import type { CommandInfo, CommandKind, PollResult, TaskEvent } from '../../../lambdas/shared/state.js';
+import type { CommandInfo, CommandKind, TaskEvent } from '../../../lambdas/shared/state.js';
 import {
   awsError,
   type BuildStateOverrides,
@@ -192,7 +192,9 @@ describe('checkCommand', () => {
     expect(commandWaitBoundSeconds(7200)).toBe(7200 + 660);
     // The longest timeout (48 h) stays far below 25,000 history events at about 5 per retry.
     expect(retriesFor(POLL_SCHEDULE, commandWaitBoundSeconds(172_800)) * 5).toBeLessThan(15_000);
-    expect(retriesFor(POLL_SCHEDULE, commandWaitBoundSeconds(172_800))).toBeLessThan(POLL_SCHEDULE.maxAttempts);
+    expect(retriesFor(POLL_SCHEDULE, commandWaitBoundSeconds(172_800))).toBeLessThan(
+      POLL_SCHEDULE.maxAttempts,
+    );
   });
 
   it('is done when the command succeeded', async () => {

@@ -88,7 +88,9 @@ describe('the poll schedules (the Check states’ Retry on PollPendingError)', (
     }
     // Past the first two minutes, the next delay of the default schedule is at most 10 % of the time waited.
     for (let n = retriesFor(POLL_SCHEDULE, 120); n < 200; n += 1) {
-      expect(retryDelaySeconds(POLL_SCHEDULE, n + 1)).toBeLessThanOrEqual(0.1 * waitedSeconds(POLL_SCHEDULE, n));
+      expect(retryDelaySeconds(POLL_SCHEDULE, n + 1)).toBeLessThanOrEqual(
+        0.1 * waitedSeconds(POLL_SCHEDULE, n),
+      );
     }
     // The AMI waits are never slower to notice than Packer's (15 s between checks).
     expect(AMI_POLL_SCHEDULE.maxDelaySeconds).toBeLessThan(15);
