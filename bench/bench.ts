@@ -12,6 +12,7 @@
  * - `cdk synth --quiet` as a user runs it (bench/synth.ts): wall and CPU time, and what it printed;
  * - the waits of a realistic build (bench/waits.ts): checks, transitions, invocations and cost per build, and the
  *   worst-case delay before each step's end is noticed, from the synthesized definition and the Check schedules;
+ *   (`npm run bench -- --waits` runs only the two builds and this part);
  * - throughput of 1, 10 and 50 concurrent builds in one process against one emulator, with distinct execution
  *   names, and whether any two builds shared an execution name, a launch token, an instance or an AMI.
  *
@@ -44,6 +45,7 @@ import { StateNames } from '../infra/state-names.js';
 import { type TaskId, Tasks } from '../infra/tasks.js';
 import type { ValidatedTemplate } from '../lambdas/shared/config.js';
 import { BYTES_PER_GB, costLines } from '../lambdas/shared/cost/estimate.js';
+import { ErrorNames } from '../lambdas/shared/errors.js';
 import {
   HANDLER_TABLE_NOTE,
   HANDLER_TARGETS,
@@ -62,6 +64,7 @@ import {
   realisticCost,
   realisticWaits,
   WAIT_TARGETS,
+  type WaitCost,
 } from './waits.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -94,14 +97,7 @@ const PHASES: readonly { name: string; states: readonly string[] }[] = [
   },
   {
     name: 'agent',
-    states: [
-      S.CheckInstanceRunning,
-      S.InstanceRunning,
-      S.WaitForInstanceRunning,
-      S.CheckSsmAgent,
-      S.SsmAgentOnline,
-      S.WaitForSsmAgent,
-    ],
+    states: [S.CheckInstanceRunning, S.CheckSsmAgent],
   },
   {
     name: 'provision',
@@ -111,7 +107,6 @@ const PHASES: readonly { name: string; states: readonly string[] }[] = [
       S.SendProvisionerCommand,
       S.CheckProvisionerCommand,
       S.ProvisionerCommandDone,
-      S.WaitForProvisionerCommand,
       S.ProvisionerFinished,
     ],
   },
@@ -121,15 +116,12 @@ const PHASES: readonly { name: string; states: readonly string[] }[] = [
       S.UploadX509Certificate,
       S.CheckX509Upload,
       S.X509UploadDone,
-      S.WaitForX509Upload,
       S.BundleVolume,
       S.CheckBundleVolume,
       S.BundleVolumeDone,
-      S.WaitForBundleVolume,
       S.UploadBundle,
       S.CheckUploadBundle,
       S.UploadBundleDone,
-      S.WaitForUploadBundle,
     ],
   },
   {
@@ -285,25 +277,19 @@ interface BuildMeasure {
   lambdaInvocationsTotal: number;
   apiCalls: { operation: string; region: string; count: number }[];
   apiCallsTotal: number;
-  /** Entries into the poll loops' Wait states (`SecondsPath: $.poll.…`): the iterations beyond each first check. */
-  pollWaitEntries: number;
+  /** Retries on PollPendingError (each one more check, invocation and billed transition beyond each first). */
+  pollRetries: number;
 }
 
-/** Names of the Wait states of the poll loops (`SecondsPath: $.poll.<key>.waitSeconds`), nested ones included. */
-function pollWaitStates(definition: unknown): Set<string> {
-  const names = new Set<string>();
-  const walk = (value: unknown): void => {
-    if (value === null || typeof value !== 'object') return;
-    const states = (value as { States?: Record<string, Record<string, unknown>> }).States;
-    for (const [name, state] of Object.entries(states ?? {})) {
-      if (state.Type === 'Wait' && String(state.SecondsPath ?? '').startsWith('$.poll.')) names.add(name);
-      walk(state.ItemProcessor);
-      walk(state.Iterator);
-      for (const branch of (state.Branches as unknown[] | undefined) ?? []) walk(branch);
-    }
-  };
-  walk(definition);
-  return names;
+/** Retries on PollPendingError in an execution's events. */
+function pollRetries(events: readonly LocalEventLog[]): number {
+  return events.filter(
+    (e) =>
+      e.type === 'StateRetried' &&
+      (e.retry as { retrier?: { ErrorEquals?: string[] } } | undefined)?.retrier?.ErrorEquals?.includes(
+        ErrorNames.PollPending,
+      ) === true,
+  ).length;
 }
 
 async function measureOneBuild(bench: Bench, validated: ValidatedTemplate): Promise<BuildMeasure> {
@@ -317,11 +303,8 @@ async function measureOneBuild(bench: Bench, validated: ValidatedTemplate): Prom
     .map((c) => ({ operation: `${c.service}:${c.operation}`, region: c.region, count: c.count }))
     .sort((a, b) => b.count - a.count || a.operation.localeCompare(b.operation));
   const { phases, totalMs } = phaseTimes(result.events);
-  const pollWaits = pollWaitStates(bench.stack.definition);
   return {
-    pollWaitEntries: result.events.filter(
-      (e) => e.type === 'StateEntered' && e.state !== undefined && pollWaits.has(e.state.name),
-    ).length,
+    pollRetries: pollRetries(result.events),
     status: result.status,
     wallMs,
     executionMs: totalMs,
@@ -465,6 +448,56 @@ function measureValidateStartup(): { amiBuilderMs: number; packerMs: number } | 
   }
 }
 
+/** `--waits`: only the two builds and the waits of a realistic build. */
+const WAITS_ONLY = process.argv.includes('--waits');
+
+/** The waits table: each step's checks and worst delay, the cost per build, Packer's AMI wait. */
+function logWaits(log: (line?: string) => void, waits: WaitCost): void {
+  log(
+    `Waits of a realistic build (from the synthesized definition's poll retriers; prices of ${PRICES.date}, ` +
+      `Lambda billed ${ASSUMED_BILLED_MS} ms per invocation)`,
+  );
+  const packer = PACKER_AMI_WAIT.delaySeconds;
+  log(
+    table([
+      [
+        'step',
+        'duration',
+        'Check state',
+        'schedule',
+        'checks',
+        'worst delay',
+        'of duration',
+        'target ≤ 10%',
+        `Packer (${packer} s)`,
+      ],
+      ...waits.steps.map((st) => [
+        st.count > 1 ? `${st.step} ×${st.count}` : st.step,
+        `${st.seconds} s`,
+        st.check,
+        st.schedule,
+        String(st.checks * st.count),
+        `${st.worstDelaySeconds} s`,
+        `${((100 * st.worstDelaySeconds) / st.seconds).toFixed(1)} %`,
+        mark(st.worstDelaySeconds <= WAIT_TARGETS.delayRatio * st.seconds, `detection delay of ${st.step}`),
+        `${(Math.ceil(st.seconds / packer) + 1) * st.count} checks, ${packer} s`,
+      ]),
+    ]),
+  );
+  const ami = waits.steps.find((st) => st.check === StateNames.CheckAmiAvailable);
+  if (ami !== undefined) {
+    log(
+      `AMI wait against Packer's (${packer} s × ${PACKER_AMI_WAIT.maxAttempts}): worst delay ` +
+        `${ami.worstDelaySeconds} s vs ${packer} s: ${ami.worstDelaySeconds < packer ? 'beats it' : 'does not beat it'}`,
+    );
+  }
+  log(
+    `per build: ${waits.transitions} state transitions ($${waits.stepFunctionsUsd.toFixed(4)}), ${waits.invocations} Lambda ` +
+      `invocations ($${waits.lambdaUsd.toFixed(4)}): $${waits.totalUsd.toFixed(4)} ` +
+      `(target ≤ $${WAIT_TARGETS.costPerBuildUsd}: ${mark(waits.totalUsd <= WAIT_TARGETS.costPerBuildUsd, 'cost per build')})`,
+  );
+}
+
 async function main(): Promise<void> {
   const log = (line = '') => process.stdout.write(`${line}\n`);
   log(`ami-builder benchmark: ${TEMPLATE}, waits zeroed (node ${process.version}, ${process.platform})`);
@@ -482,6 +515,25 @@ async function main(): Promise<void> {
     // Every handler module is loaded now: the second build runs warm.
     await Promise.all((Object.keys(Tasks) as TaskId[]).map((t) => loadHandler(t)));
     const warm = await measureOneBuild(bench, validated);
+    const waits = realisticCost(
+      realisticWaits(bench.stack.definition),
+      {
+        transitions: warm.stateTransitions,
+        invocations: warm.lambdaInvocationsTotal,
+        pollRetries: warm.pollRetries,
+      },
+      bench.stack.region,
+    );
+    if (WAITS_ONLY) {
+      restoreConsole();
+      log(
+        `Offline build (second): ${warm.status}, ${warm.stateTransitions} states entered, ` +
+          `${warm.lambdaInvocationsTotal} invocations, ${warm.pollRetries} poll retries`,
+      );
+      log();
+      logWaits(log, waits);
+      return;
+    }
     const throughput: ThroughputMeasure[] = [];
     for (const n of CONCURRENCY) throughput.push(await measureThroughput(bench, validated, n));
     restoreConsole();
@@ -489,15 +541,6 @@ async function main(): Promise<void> {
     const handlers = await measureHandlers(bench.stack.environment, bench.stack.region);
     const config = validated.builds[0];
     if (config === undefined) throw new Error(`${TEMPLATE} has no build`);
-    const waits = realisticCost(
-      realisticWaits(bench.stack.definition, config),
-      {
-        transitions: warm.stateTransitions,
-        invocations: warm.lambdaInvocationsTotal,
-        waitEntries: warm.pollWaitEntries,
-      },
-      bench.stack.region,
-    );
     const projected = projectedCost(waits, config, bench.stack.region, 60);
     log('Running cdk synth --quiet...');
     const synth = measureSynth(ROOT);
@@ -579,46 +622,7 @@ async function main(): Promise<void> {
         `printed ${synth.printed.trim() === '' ? 'nothing' : `:\n${synth.printed.trimEnd()}`}`,
     );
     log();
-    log(
-      `Waits of a realistic build (from the synthesized definition and the Check schedules; prices of ${PRICES.date}, ` +
-        `Lambda billed ${ASSUMED_BILLED_MS} ms per invocation)`,
-    );
-    log(
-      table([
-        [
-          'step',
-          'duration',
-          'wait state',
-          'poll key',
-          'checks',
-          'worst delay',
-          'of duration',
-          'target ≤ 10%',
-        ],
-        ...waits.steps.map((st) => [
-          st.count > 1 ? `${st.step} ×${st.count}` : st.step,
-          `${st.seconds} s`,
-          st.wait,
-          st.pollKey,
-          String(st.checks * st.count),
-          `${st.worstDelaySeconds} s`,
-          `${((100 * st.worstDelaySeconds) / st.seconds).toFixed(1)} %`,
-          mark(st.worstDelaySeconds <= WAIT_TARGETS.delayRatio * st.seconds, `detection delay of ${st.step}`),
-        ]),
-      ]),
-    );
-    const ami = waits.steps.find((st) => st.pollKey === 'image');
-    if (ami !== undefined) {
-      log(
-        `AMI wait against Packer's (${PACKER_AMI_WAIT.delaySeconds} s × ${PACKER_AMI_WAIT.maxAttempts}): worst delay ` +
-          `${ami.worstDelaySeconds} s vs ${PACKER_AMI_WAIT.delaySeconds} s: ${ami.worstDelaySeconds < PACKER_AMI_WAIT.delaySeconds ? 'beats it' : 'does not beat it'}`,
-      );
-    }
-    log(
-      `per build: ${waits.transitions} state transitions ($${waits.stepFunctionsUsd.toFixed(4)}), ${waits.invocations} Lambda ` +
-        `invocations ($${waits.lambdaUsd.toFixed(4)}): $${waits.totalUsd.toFixed(4)} ` +
-        `(target ≤ $${WAIT_TARGETS.costPerBuildUsd}: ${mark(waits.totalUsd <= WAIT_TARGETS.costPerBuildUsd, 'cost per build')})`,
-    );
+    logWaits(log, waits);
     log();
     log(
       `Projected cost of a 60-minute build at today's polling (${config.instanceType} in ${config.region}, the ` +

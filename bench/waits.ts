@@ -1,23 +1,22 @@
 /**
  * What the waits of a realistic build cost and how soon they notice (issue 13, "Waits that cost little and notice
- * soon"). Nothing here is copied from the workflow: each step of {@link REALISTIC_BUILD} names a Wait state; the
- * synthesized definition says which `$.poll.<key>` that Wait's `SecondsPath` reads and which Check task it loops
- * on, and the key's schedule is the one the Check Lambda returns (imported from the task modules). A step of
- * duration D is checked at once, then after each wait of the schedule, until a check falls at or after D:
- * - checks: that number (Lambda invocations; each check is Task + Choice, each wait one more transition);
- * - worst-case detection delay: the wait in progress when the step ends (a step that ends just after a check is
- *   seen one whole wait later).
- * The rest of the build (the states outside these waits) is the measured offline build's, less its own poll
- * iterations.
+ * soon"). Nothing here is copied from the workflow: each step of {@link REALISTIC_BUILD} names the Check state
+ * that waits for it; the synthesized definition gives that state's Retry on PollPendingError (IntervalSeconds,
+ * BackoffRate, MaxDelaySeconds), which is the poll schedule. A step of duration D is checked at once (the state's
+ * entry), then after each retry delay, until a check falls at or after D:
+ * - checks: that number (Lambda invocations; each retry is one billed state transition, the entry one more);
+ * - worst-case detection delay: the delay in progress when the step ends (a step that ends just after a check is
+ *   seen one whole delay later).
+ * The rest of the build (the states outside these waits) is the measured offline build's, less its own retries.
  */
 
 import { StateNames } from '../infra/state-names.js';
-import { AGENT_POLL_KEY, AGENT_POLL_SECONDS } from '../lambdas/check-agent/check-agent.js';
-import { COMMAND_POLL_KEY, commandWaitSeconds } from '../lambdas/check-command/check-command.js';
 import { ASSUMED_BILLED_MS, TASK_MEMORY_MB } from '../lambdas/report-build/cost.js';
 import type { BuildConfig } from '../lambdas/shared/config.js';
 import { BYTES_PER_GB, type CostEstimate, estimateCost } from '../lambdas/shared/cost/estimate.js';
 import { PRICE_TABLE } from '../lambdas/shared/cost/prices.js';
+import { ErrorNames } from '../lambdas/shared/errors.js';
+import { type RetrySchedule, retriesFor, retryDelaySeconds } from '../lambdas/shared/poll.js';
 
 export { ASSUMED_BILLED_MS };
 
@@ -33,30 +32,28 @@ export const WAIT_TARGETS = { costPerBuildUsd: 0.01, delayRatio: 0.1 };
 /** Packer's own AMI wait (aws_polling defaults): 15 s between checks, 120 checks. */
 export const PACKER_AMI_WAIT = { delaySeconds: 15, maxAttempts: 120 };
 
-/** The realistic build of the issue: each step, the Wait state that waits for it, its duration and its count. */
-export const REALISTIC_BUILD: readonly { step: string; wait: string; seconds: number; count: number }[] = [
-  { step: 'agent online', wait: StateNames.WaitForSsmAgent, seconds: 120, count: 1 },
-  { step: 'provisioning', wait: StateNames.WaitForProvisionerCommand, seconds: 600, count: 1 },
-  { step: 'bundling', wait: StateNames.WaitForBundleVolume, seconds: 1200, count: 1 },
-  { step: 'upload', wait: StateNames.WaitForUploadBundle, seconds: 600, count: 1 },
-  { step: 'AMI available', wait: StateNames.WaitForAmi, seconds: 300, count: 1 },
-  { step: 'AMI copy', wait: StateNames.WaitForAmiCopy, seconds: 900, count: 2 },
+/** The realistic build of the issue: each step, the Check state that waits for it, its duration and its count. */
+export const REALISTIC_BUILD: readonly { step: string; check: string; seconds: number; count: number }[] = [
+  { step: 'agent online', check: StateNames.CheckSsmAgent, seconds: 120, count: 1 },
+  { step: 'provisioning', check: StateNames.CheckProvisionerCommand, seconds: 600, count: 1 },
+  { step: 'bundling', check: StateNames.CheckBundleVolume, seconds: 1200, count: 1 },
+  { step: 'upload', check: StateNames.CheckUploadBundle, seconds: 600, count: 1 },
+  { step: 'AMI available', check: StateNames.CheckAmiAvailable, seconds: 300, count: 1 },
+  { step: 'AMI copy', check: StateNames.CheckAmiCopy, seconds: 900, count: 2 },
 ];
 
-type Schedule = (attempt: number, config: BuildConfig) => number;
-
-/** Seconds each Check Lambda asks to wait after check number `attempt`, by its `$.poll` key. */
-const SCHEDULES: Record<string, Schedule> = {
-  [AGENT_POLL_KEY]: () => AGENT_POLL_SECONDS,
-  [COMMAND_POLL_KEY]: (attempt) => commandWaitSeconds(attempt),
-  image: (_, config) => config.polling.delaySeconds,
-  copy: (_, config) => config.polling.delaySeconds,
-};
+interface AslRetrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  MaxAttempts?: number;
+  JitterStrategy?: string;
+}
 
 interface AslState {
   Type: string;
-  Next?: string;
-  SecondsPath?: string;
+  Retry?: AslRetrier[];
   Parameters?: Record<string, unknown>;
   ItemProcessor?: { States: Record<string, AslState> };
   Iterator?: { States: Record<string, AslState> };
@@ -78,51 +75,50 @@ function allStates(definition: { States: Record<string, AslState> }): Map<string
   return states;
 }
 
-export interface StepWait {
-  step: string;
-  wait: string;
-  check: string;
-  pollKey: string;
-  seconds: number;
-  count: number;
-  /** Checks made for one such step (the first at once). */
-  checks: number;
-  /** The wait in progress when the step ends: the longest it can go unnoticed. */
-  worstDelaySeconds: number;
-  /** The waits, in order, up to the detecting check (for the report). */
-  waits: number[];
+/** The poll schedule of a Check state: its Retry on PollPendingError, with ASL's defaults. */
+export function pollRetrier(definition: unknown, check: string): RetrySchedule & { jitter: string } {
+  const state = allStates(definition as { States: Record<string, AslState> }).get(check);
+  const retrier = state?.Retry?.find((r) => r.ErrorEquals.includes(ErrorNames.PollPending));
+  if (state?.Type !== 'Task' || retrier === undefined) {
+    throw new Error(`${check}: not a Task with a Retry on ${ErrorNames.PollPending} in the definition`);
+  }
+  return {
+    intervalSeconds: retrier.IntervalSeconds ?? 1,
+    backoffRate: retrier.BackoffRate ?? 2,
+    maxDelaySeconds: retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY,
+    maxAttempts: retrier.MaxAttempts ?? 3,
+    jitter: retrier.JitterStrategy ?? 'NONE',
+  };
 }
 
-/** The realistic steps as the synthesized definition and the Check Lambdas' schedules wait for them. */
-export function realisticWaits(definition: unknown, config: BuildConfig): StepWait[] {
-  const states = allStates(definition as { States: Record<string, AslState> });
-  return REALISTIC_BUILD.map(({ step, wait, seconds, count }) => {
-    const state = states.get(wait);
-    const key = /^\$\.poll\.([A-Za-z]+)\.waitSeconds$/.exec(state?.SecondsPath ?? '')?.[1];
-    if (state?.Type !== 'Wait' || key === undefined || state.Next === undefined) {
-      throw new Error(`${wait}: not a Wait on $.poll.<key>.waitSeconds in the definition`);
-    }
-    const schedule = SCHEDULES[key];
-    if (schedule === undefined) throw new Error(`${wait}: no schedule for $.poll.${key}`);
-    const waits: number[] = [];
-    let at = 0;
-    let checks = 1;
-    while (at < seconds) {
-      const w = schedule(checks, config);
-      waits.push(w);
-      at += w;
-      checks += 1;
-    }
+export interface StepWait {
+  step: string;
+  check: string;
+  seconds: number;
+  count: number;
+  /** The schedule, as `interval × rate^n ≤ cap`. */
+  schedule: string;
+  /** Checks made for one such step (the first at once). */
+  checks: number;
+  /** The delay in progress when the step ends: the longest it can go unnoticed. */
+  worstDelaySeconds: number;
+}
+
+/** The realistic steps as the synthesized definition's poll retriers wait for them. */
+export function realisticWaits(definition: unknown): StepWait[] {
+  return REALISTIC_BUILD.map(({ step, check, seconds, count }) => {
+    const schedule = pollRetrier(definition, check);
+    if (schedule.jitter !== 'NONE') throw new Error(`${check}: a jittered schedule has no fixed worst case`);
+    const retries = retriesFor(schedule, seconds);
+    if (retries > schedule.maxAttempts) throw new Error(`${check}: ${retries} retries exceed MaxAttempts`);
     return {
       step,
-      wait,
-      check: state.Next,
-      pollKey: key,
+      check,
       seconds,
       count,
-      checks,
-      worstDelaySeconds: waits.at(-1) ?? 0,
-      waits,
+      schedule: `${schedule.intervalSeconds} s × ${schedule.backoffRate}^n ≤ ${schedule.maxDelaySeconds} s`,
+      checks: retries + 1,
+      worstDelaySeconds: Math.round(10 * retryDelaySeconds(schedule, retries)) / 10,
     };
   });
 }
@@ -138,19 +134,20 @@ export interface WaitCost {
 
 /**
  * The realistic build's transitions, invocations and cost. `measured` is the offline build (waits zeroed): its
- * transitions and invocations, and how many times each Wait state was entered in it (each entry is one more
- * Wait → Check → Choice iteration, which the realistic figures replace).
+ * transitions (states entered: the local runner does not count retries), its invocations, and the retries on
+ * PollPendingError in it (each one more invocation, which the realistic figures replace).
  */
 export function realisticCost(
   steps: StepWait[],
-  measured: { transitions: number; invocations: number; waitEntries: number },
+  measured: { transitions: number; invocations: number; pollRetries: number },
   region = 'us-east-1',
 ): WaitCost {
-  const baseTransitions = measured.transitions - 3 * measured.waitEntries;
-  const baseInvocations = measured.invocations - measured.waitEntries;
-  const extraChecks = steps.reduce((a, s) => a + s.count * (s.checks - 1), 0);
-  const transitions = baseTransitions + 3 * extraChecks;
-  const invocations = baseInvocations + extraChecks;
+  const baseTransitions = measured.transitions;
+  const baseInvocations = measured.invocations - measured.pollRetries;
+  const retries = steps.reduce((a, s) => a + s.count * (s.checks - 1), 0);
+  // Each retry is billed as a state transition and is one more invocation.
+  const transitions = baseTransitions + retries;
+  const invocations = baseInvocations + retries;
   const cost = estimateCost({
     stepFunctions: { region, transitions },
     lambda: { region, requests: invocations, gbSeconds: lambdaGbSeconds(invocations) },
@@ -199,4 +196,12 @@ export function projectedCost(
     transfers: copies.map((to) => ({ from: config.region, to, bytes: PROJECTED_BUNDLE_BYTES })),
     unknown: [],
   });
+}
+
+/**
+ * The worst-case delay of Packer's own AMI wait (a fixed delay): a whole delay. It notices an AMI of any duration
+ * up to 15 s late; the bench compares each step's delay of the schedule with it.
+ */
+export function packerWorstDelaySeconds(): number {
+  return PACKER_AMI_WAIT.delaySeconds;
 }

@@ -17,32 +17,24 @@ export const StateNames = {
   CreateInstanceRole: 'Create Instance Role',
   LaunchInstance: 'Launch Instance',
   CheckInstanceRunning: 'Check Instance Running',
-  InstanceRunning: 'Instance Running?',
-  WaitForInstanceRunning: 'Wait For Instance Running',
   CheckSsmAgent: 'Check SSM Agent',
-  SsmAgentOnline: 'SSM Agent Online?',
-  WaitForSsmAgent: 'Wait For SSM Agent',
 
   RunProvisioners: 'Run Provisioners',
   PauseBeforeProvisioner: 'Pause Before Provisioner',
   SendProvisionerCommand: 'Send Provisioner Command',
   CheckProvisionerCommand: 'Check Provisioner Command',
   ProvisionerCommandDone: 'Provisioner Command Done?',
-  WaitForProvisionerCommand: 'Wait For Provisioner Command',
   ProvisionerFinished: 'Provisioner Finished',
 
   UploadX509Certificate: 'Upload X509 Certificate',
   CheckX509Upload: 'Check X509 Upload',
   X509UploadDone: 'X509 Upload Done?',
-  WaitForX509Upload: 'Wait For X509 Upload',
   BundleVolume: 'Bundle Volume',
   CheckBundleVolume: 'Check Bundle Volume',
   BundleVolumeDone: 'Bundle Volume Done?',
-  WaitForBundleVolume: 'Wait For Bundle Volume',
   UploadBundle: 'Upload Bundle',
   CheckUploadBundle: 'Check Upload Bundle',
   UploadBundleDone: 'Upload Bundle Done?',
-  WaitForUploadBundle: 'Wait For Upload Bundle',
 
   ForceDeregisterChoice: 'Force Deregister?',
   ForceDeregister: 'Force Deregister',
@@ -54,15 +46,9 @@ export const StateNames = {
   AmiTestChoice: 'Test AMI?',
   LaunchTestInstance: 'Launch Test Instance',
   CheckTestInstanceRunning: 'Check Test Instance Running',
-  TestInstanceRunning: 'Test Instance Running?',
-  WaitForTestInstanceRunning: 'Wait For Test Instance Running',
   CheckTestSsmAgent: 'Check Test SSM Agent',
-  TestSsmAgentOnline: 'Test SSM Agent Online?',
-  WaitForTestSsmAgent: 'Wait For Test SSM Agent',
   SendTestCommand: 'Send Test Command',
   CheckTestCommand: 'Check Test Command',
-  TestCommandDone: 'Test Command Done?',
-  WaitForTestCommand: 'Wait For Test Command',
   TerminateTestInstance: 'Terminate Test Instance',
   AmiTestFailedChoice: 'Deregister Failed AMI?',
   DeregisterFailedAmi: 'Deregister Failed AMI',
@@ -82,8 +68,6 @@ export const StateNames = {
   TerminateInstance: 'Terminate Instance',
   InstanceTerminationRequested: 'Instance Termination Requested?',
   CheckInstanceTerminated: 'Check Instance Terminated',
-  InstanceTerminated: 'Instance Terminated?',
-  WaitForInstanceTermination: 'Wait For Instance Termination',
   DeleteTemporaryResources: 'Delete Temporary Resources',
   FinishCleanup: 'Finish Cleanup',
   ApplyRetentionChoice: 'Apply Retention?',
@@ -94,13 +78,10 @@ export const StateNames = {
   SendErrorCleanupCommand: 'Send Error Cleanup Command',
   CheckErrorCleanupCommand: 'Check Error Cleanup Command',
   ErrorCleanupCommandDone: 'Error Cleanup Command Done?',
-  WaitForErrorCleanupCommand: 'Wait For Error Cleanup Command',
   InstanceLaunched: 'Instance Launched?',
   CleanUpAfterFailure: 'Clean Up After Failure',
   InstanceTerminating: 'Instance Terminating?',
   CheckInstanceTerminatedAfterFailure: 'Check Instance Terminated After Failure',
-  InstanceTerminatedAfterFailure: 'Instance Terminated After Failure?',
-  WaitForInstanceTerminationAfterFailure: 'Wait For Instance Termination After Failure',
   DeleteTemporaryResourcesAfterFailure: 'Delete Temporary Resources After Failure',
   FinishCleanupAfterFailure: 'Finish Cleanup After Failure',
   RollBackAmiIdsChoice: 'Roll Back AMI IDs?',
@@ -140,13 +121,10 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Creates the build’s temporary instance role and profile under the stack’s path and permissions boundary: its own staged folder, its own bundle keys, the command log group, the SSM agent (plus temporary_iam_instance_profile_policy_document). Checks a named iam_instance_profile instead.',
   LaunchInstance:
     'RunInstances with an idempotency token from the execution, the instance profile (retried while IAM propagates a new one), user data, block devices, metadata options and run_tags plus ownership tags.',
-  CheckInstanceRunning: 'Describes the instance; fails if it stops or terminates instead of running.',
-  InstanceRunning: 'Goes on when the instance runs; otherwise waits and checks again.',
-  WaitForInstanceRunning: 'Waits the polling delay before the next instance check.',
+  CheckInstanceRunning:
+    'Describes the instance, again on the poll schedule until it runs; fails if it stops or terminates instead.',
   CheckSsmAgent:
-    'Asks SSM whether the instance’s agent is Online; bounded by ssh_timeout, with the usual causes in the error.',
-  SsmAgentOnline: 'Goes on when the agent is Online; otherwise waits and checks again.',
-  WaitForSsmAgent: 'Waits 5 seconds before the next agent check.',
+    'Asks SSM whether the instance’s agent is Online, again on the poll schedule; bounded by ssh_timeout, with the usual causes in the error.',
   RunProvisioners: 'Runs the provisioners one at a time, in template order.',
   PauseBeforeProvisioner: 'Waits the provisioner’s pause_before (0 when unset).',
   SendProvisionerCommand:
@@ -154,50 +132,41 @@ export const StateDescriptions: Record<StateKey, string> = {
   CheckProvisionerCommand:
     'Reads the command’s status; a failure names the provisioner, the exit code and the output’s tail.',
   ProvisionerCommandDone:
-    'Goes on when the command succeeded, sends it again when max_retries allows, otherwise waits.',
-  WaitForProvisionerCommand: 'Waits before the next command check.',
+    'Goes on when the command succeeded; sends it again when it failed and max_retries allows.',
   ProvisionerFinished:
     'Ends the provisioner’s iteration with only the command’s summary, keeping the Map small.',
   UploadX509Certificate:
     'Has the instance fetch the X.509 certificate and key with its own role into x509_upload_path (mode 0600).',
   CheckX509Upload: 'Reads the X.509 command’s status.',
-  X509UploadDone: 'Goes on when the X.509 files are in place; otherwise waits.',
-  WaitForX509Upload: 'Waits before the next X.509 command check.',
+  X509UploadDone: 'Goes on when the X.509 files are in place.',
   BundleVolume: 'Runs the rendered bundle_vol_command (ec2-bundle-vol) on the instance.',
   CheckBundleVolume: 'Reads the bundle command’s status; exit 127 gives the AMI tools hint.',
-  BundleVolumeDone: 'Goes on when the volume is bundled; otherwise waits.',
-  WaitForBundleVolume: 'Waits before the next bundle command check.',
+  BundleVolumeDone: 'Goes on when the volume is bundled.',
   UploadBundle:
     'Runs the rendered bundle_upload_command (ec2-upload-bundle) with the instance profile’s credentials from IMDSv2.',
   CheckUploadBundle: 'Reads the upload command’s status; exit 3 gives the bucket-ownership hint.',
-  UploadBundleDone: 'Goes on when the bundle is uploaded; otherwise waits.',
-  WaitForUploadBundle: 'Waits before the next upload command check.',
+  UploadBundleDone: 'Goes on when the bundle is uploaded.',
   ForceDeregisterChoice: 'Runs Force Deregister only when force_deregister is set.',
   ForceDeregister:
     'Deregisters AMIs named ami_name in the build region and every ami_regions region (and deletes their bundles with force_delete_snapshot).',
   RegisterAmi:
     'RegisterImage from the uploaded manifest with the architecture, virtualization type, block devices and ENA/SR-IOV/TPM settings; finds its own earlier registration on a retry.',
   CheckAmiAvailable: 'Describes the new AMI; state failed ends the build with the image’s state reason.',
-  AmiAvailable: 'Goes on when the AMI is available; otherwise waits.',
-  WaitForAmi: 'Waits aws_polling.delay_seconds (15 s by default) before the next AMI check.',
+  AmiAvailable: 'Goes on when the AMI is available; otherwise (aws_polling set) waits.',
+  WaitForAmi:
+    'Waits aws_polling.delay_seconds before the next AMI check (only when the template sets aws_polling).',
   AmiTestChoice:
     'Tests the new AMI (ami_test) before any copy, share, publish or success notification; goes straight on without ami_test.',
   LaunchTestInstance:
     'Launches one instance from the new AMI (only this build’s image) with ami_test.instance_type, the build’s subnet, security groups and instance profile, tagged like the build’s resources plus ami-builder:role=test.',
   CheckTestInstanceRunning:
     'Describes the test instance; fails if it stops or terminates instead of running.',
-  TestInstanceRunning: 'Goes on when the test instance runs; otherwise waits and checks again.',
-  WaitForTestInstanceRunning: 'Waits the polling delay before the next test instance check.',
   CheckTestSsmAgent:
     'Asks SSM whether the test instance’s agent is Online; bounded by ssh_timeout (an image that does not boot or lost its agent fails here).',
-  TestSsmAgentOnline: 'Goes on when the test instance’s agent is Online; otherwise waits and checks again.',
-  WaitForTestSsmAgent: 'Waits 5 seconds before the next test agent check.',
   SendTestCommand:
     'Stages the ami_test commands like a shell provisioner’s and sends the stack’s command document to the test instance (output in the command log group).',
   CheckTestCommand:
     'Reads the test command’s status; a failure or timeout is AmiTestFailedError with the exit code and the output’s tail.',
-  TestCommandDone: 'Goes on when the test passed; otherwise waits.',
-  WaitForTestCommand: 'Waits before the next test command check.',
   TerminateTestInstance:
     'Terminates the test instance once the test passed, then the build goes on to Copy And Finish. (After any failure, Clean Up After Failure terminates it.)',
   AmiTestFailedChoice:
@@ -212,8 +181,9 @@ export const StateDescriptions: Record<StateKey, string> = {
   CopyToRegions: 'Copies the AMI to every ami_regions region in parallel.',
   CopyAmi: 'CopyImage to the region with an idempotency token, copying tags.',
   CheckAmiCopy: 'Describes the copy in its region; a failed copy names the region.',
-  AmiCopyAvailable: 'Goes on when the copy is available; otherwise waits.',
-  WaitForAmiCopy: 'Waits aws_polling.delay_seconds before the next copy check.',
+  AmiCopyAvailable: 'Goes on when the copy is available; otherwise (aws_polling set) waits.',
+  WaitForAmiCopy:
+    'Waits aws_polling.delay_seconds before the next copy check (only when the template sets aws_polling).',
   FinishAmiCopy: 'Finishes the copy like Finish AMI, in its region.',
   PublishAmiIdsChoice: 'Publishes the AMI ids only when the template sets ami_id_parameter.',
   PublishAmiIds:
@@ -223,8 +193,6 @@ export const StateDescriptions: Record<StateKey, string> = {
   InstanceTerminationRequested:
     'Waits for the termination only when the instance was terminated; otherwise goes straight to the other deletions.',
   CheckInstanceTerminated: 'Describes the instance until it is terminated.',
-  InstanceTerminated: 'Goes on when the instance is terminated; otherwise waits.',
-  WaitForInstanceTermination: 'Waits before the next termination check.',
   DeleteTemporaryResources:
     'Deletes the temporary security group (retrying while it is in use), the temporary instance role and profile, and the build’s staged files; a refused deletion is reported as left behind.',
   FinishCleanup:
@@ -239,15 +207,13 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Runs the error-cleanup-provisioner when the template has one, the agent was online and on_error is cleanup.',
   SendErrorCleanupCommand: 'Sends the error-cleanup-provisioner as a command.',
   CheckErrorCleanupCommand: 'Reads the error-cleanup command’s status.',
-  ErrorCleanupCommandDone: 'Goes on when the error-cleanup command ended; otherwise waits.',
-  WaitForErrorCleanupCommand: 'Waits before the next error-cleanup command check.',
+  ErrorCleanupCommandDone:
+    'Goes on when the error-cleanup command ended; sends it again when max_retries allows.',
   InstanceLaunched: 'Terminates the instance only if one was launched.',
   CleanUpAfterFailure:
     'Terminates the instance after a failure, or keeps it (on_error: abort) and records where it is.',
   InstanceTerminating: 'Waits for the termination only when an instance was terminated.',
   CheckInstanceTerminatedAfterFailure: 'Describes the instance until it is terminated.',
-  InstanceTerminatedAfterFailure: 'Goes on when the instance is terminated; otherwise waits.',
-  WaitForInstanceTerminationAfterFailure: 'Waits before the next termination check.',
   DeleteTemporaryResourcesAfterFailure:
     'Deletes the temporary security group, instance role and profile, and staged files, or keeps the group and role with the instance (on_error: abort).',
   FinishCleanupAfterFailure:

@@ -1,6 +1,7 @@
 /**
  * The build workflow, top to bottom as docs/ARCHITECTURE.md draws it. State names come from
- * `infra/state-names.ts`; error names from `lambdas/shared/errors.ts`; every wait is a {@link PollLoop}.
+ * `infra/state-names.ts`; error names from `lambdas/shared/errors.ts`; every wait is a {@link PollLoop}: a Check
+ * task retried on PollPendingError.
  *
  * JSONPath only: the local runner (aws-local-stepfunctions) does not execute JSONata.
  */
@@ -28,6 +29,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { pruneDefinition } from '../lambdas/shared/cost/path.js';
 import { ErrorNames } from '../lambdas/shared/errors.js';
+import { pollSchedule } from '../lambdas/shared/poll.js';
 import { PollLoop } from './constructs/poll-loop.js';
 import type { TaskFunction } from './constructs/task-function.js';
 import { StateDescriptions, type StateKey, StateNames } from './state-names.js';
@@ -60,6 +62,23 @@ export const INSTANCE_PROFILE_NOT_READY_RETRY: RetryProps = {
   backoffRate: 1.5,
   maxAttempts: 8,
 };
+
+/**
+ * Retry of {@link ErrorNames.PollPending} on the Check task of the wait at `$.poll.<waitKey>`: its poll schedule
+ * (lambdas/shared/poll.ts), without jitter so that each delay is as computed. Each check's own bound ends the
+ * wait before `maxAttempts`.
+ */
+export function pollRetry(waitKey: string): RetryProps {
+  const schedule = pollSchedule(waitKey);
+  return {
+    errors: [ErrorNames.PollPending],
+    interval: Duration.seconds(schedule.intervalSeconds),
+    backoffRate: schedule.backoffRate,
+    maxDelay: Duration.seconds(schedule.maxDelaySeconds),
+    maxAttempts: schedule.maxAttempts,
+    jitterStrategy: JitterType.NONE,
+  };
+}
 
 /** A Task's `TimeoutSeconds`: the function's own timeout plus this margin, so the Lambda's timeout wins. */
 export const TASK_TIMEOUT_MARGIN = Duration.seconds(60);
@@ -120,21 +139,40 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     return task;
   };
 
-  /** Check → Choice → Wait → Check, storing the check's result at `$.poll.<waitKey>`. */
+  /**
+   * A wait: the Check task, retried on PollPendingError on the poll schedule (1 transition per check), storing
+   * its result at `$.poll.<waitKey>`; then the Choice (`keys.choice`: done, or `retry` for a command) and, for a
+   * check that may ask for a fixed delay, the Wait (`keys.wait`) back to the Check. The payload carries the
+   * state's `$$.State.RetryCount` and `EnteredTime` as `check`.
+   */
   const poll = (
-    keys: { check: StateKey; choice: StateKey; wait: StateKey },
+    keys: { check: StateKey; choice?: StateKey; wait?: StateKey },
     taskId: TaskId,
     waitKey: string,
     args: Record<string, unknown>,
     retry?: IChainable,
   ): { loop: PollLoop; check: LambdaInvoke } => {
-    const check = invoke(keys.check, taskId, { args, resultPath: `$.poll.${waitKey}` });
+    const check = invoke(keys.check, taskId, {
+      payload: {
+        build: JsonPath.entirePayload,
+        args,
+        check: {
+          retryCount: JsonPath.numberAt('$$.State.RetryCount'),
+          enteredTime: JsonPath.stringAt('$$.State.EnteredTime'),
+        },
+      },
+      resultPath: `$.poll.${waitKey}`,
+    });
+    check.addRetry(pollRetry(waitKey));
     const loop = new PollLoop(states, `${name(keys.check)} Loop`, {
       check,
       waitKey,
-      choiceName: name(keys.choice),
-      waitName: name(keys.wait),
-      comments: { choice: comment(keys.choice), wait: comment(keys.wait) },
+      ...(keys.choice === undefined ? {} : { choiceName: name(keys.choice) }),
+      ...(keys.wait === undefined ? {} : { waitName: name(keys.wait) }),
+      comments: {
+        ...(keys.choice === undefined ? {} : { choice: comment(keys.choice) }),
+        ...(keys.wait === undefined ? {} : { wait: comment(keys.wait) }),
+      },
       retry,
     });
     return { loop, check };
@@ -197,11 +235,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const terminationFailed = catchInto(deleteAfterFailure, CLEANUP_ERROR_PATH);
 
   const terminationAfterFailure = poll(
-    {
-      check: 'CheckInstanceTerminatedAfterFailure',
-      choice: 'InstanceTerminatedAfterFailure',
-      wait: 'WaitForInstanceTerminationAfterFailure',
-    },
+    { check: 'CheckInstanceTerminatedAfterFailure' },
     'CheckInstance',
     'instanceTerminated',
     { want: 'terminated' },
@@ -236,11 +270,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     }),
   );
   const errorCleanupCommand = poll(
-    {
-      check: 'CheckErrorCleanupCommand',
-      choice: 'ErrorCleanupCommandDone',
-      wait: 'WaitForErrorCleanupCommand',
-    },
+    { check: 'CheckErrorCleanupCommand', choice: 'ErrorCleanupCommandDone' },
     'CheckCommand',
     'command',
     {},
@@ -284,19 +314,11 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   );
   const launchInstance = guard(invoke('LaunchInstance', 'LaunchInstance', { resultPath: '$.instance' }));
   launchInstance.addRetry(INSTANCE_PROFILE_NOT_READY_RETRY);
-  const instanceRunning = poll(
-    { check: 'CheckInstanceRunning', choice: 'InstanceRunning', wait: 'WaitForInstanceRunning' },
-    'CheckInstance',
-    'instanceRunning',
-    { want: 'running' },
-  );
+  const instanceRunning = poll({ check: 'CheckInstanceRunning' }, 'CheckInstance', 'instanceRunning', {
+    want: 'running',
+  });
   guard(instanceRunning.check);
-  const agentOnline = poll(
-    { check: 'CheckSsmAgent', choice: 'SsmAgentOnline', wait: 'WaitForSsmAgent' },
-    'CheckAgent',
-    'agent',
-    {},
-  );
+  const agentOnline = poll({ check: 'CheckSsmAgent' }, 'CheckAgent', 'agent', {});
   guard(agentOnline.check);
 
   // Provisioners, one at a time. The iteration state is the build plus the provisioner and its index; each
@@ -307,7 +329,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     resultPath: '$.command',
   });
   const provisionerCommand = poll(
-    { check: 'CheckProvisionerCommand', choice: 'ProvisionerCommandDone', wait: 'WaitForProvisionerCommand' },
+    { check: 'CheckProvisionerCommand', choice: 'ProvisionerCommandDone' },
     'CheckCommand',
     'command',
     {},
@@ -344,7 +366,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
 
   const command = (
     send: StateKey,
-    keys: { check: StateKey; choice: StateKey; wait: StateKey },
+    keys: { check: StateKey; choice: StateKey },
     kind: 'x509' | 'bundle' | 'upload',
   ): Chain => {
     const sendTask = guard(invoke(send, 'SendCommand', { args: { kind }, resultPath: '$.command' }));
@@ -390,28 +412,23 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   );
   launchTestInstance.addRetry(INSTANCE_PROFILE_NOT_READY_RETRY);
   const testInstanceRunning = poll(
-    { check: 'CheckTestInstanceRunning', choice: 'TestInstanceRunning', wait: 'WaitForTestInstanceRunning' },
+    { check: 'CheckTestInstanceRunning' },
     'CheckInstance',
     'testInstanceRunning',
-    { want: 'running', instance: 'test' },
+    {
+      want: 'running',
+      instance: 'test',
+    },
   );
   testGuard(testInstanceRunning.check);
-  const testAgentOnline = poll(
-    { check: 'CheckTestSsmAgent', choice: 'TestSsmAgentOnline', wait: 'WaitForTestSsmAgent' },
-    'CheckAgent',
-    'testAgent',
-    { instance: 'test' },
-  );
+  const testAgentOnline = poll({ check: 'CheckTestSsmAgent' }, 'CheckAgent', 'testAgent', {
+    instance: 'test',
+  });
   testGuard(testAgentOnline.check);
   const sendTestCommand = testGuard(
     invoke('SendTestCommand', 'SendCommand', { args: { kind: 'test' }, resultPath: '$.command' }),
   );
-  const testCommand = poll(
-    { check: 'CheckTestCommand', choice: 'TestCommandDone', wait: 'WaitForTestCommand' },
-    'CheckCommand',
-    'command',
-    {},
-  );
+  const testCommand = poll({ check: 'CheckTestCommand' }, 'CheckCommand', 'command', {});
   testGuard(testCommand.check);
   const testAmi = Chain.start(launchTestInstance)
     .next(testInstanceRunning.loop)
@@ -509,7 +526,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   deleteTemporaryResources.next(applyRetentionChoice);
 
   const instanceTerminated = poll(
-    { check: 'CheckInstanceTerminated', choice: 'InstanceTerminated', wait: 'WaitForInstanceTermination' },
+    { check: 'CheckInstanceTerminated' },
     'CheckInstance',
     'instanceTerminated',
     { want: 'terminated' },
@@ -571,27 +588,9 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     .next(instanceRunning.loop)
     .next(agentOnline.loop)
     .next(runProvisioners)
-    .next(
-      command(
-        'UploadX509Certificate',
-        { check: 'CheckX509Upload', choice: 'X509UploadDone', wait: 'WaitForX509Upload' },
-        'x509',
-      ),
-    )
-    .next(
-      command(
-        'BundleVolume',
-        { check: 'CheckBundleVolume', choice: 'BundleVolumeDone', wait: 'WaitForBundleVolume' },
-        'bundle',
-      ),
-    )
-    .next(
-      command(
-        'UploadBundle',
-        { check: 'CheckUploadBundle', choice: 'UploadBundleDone', wait: 'WaitForUploadBundle' },
-        'upload',
-      ),
-    )
+    .next(command('UploadX509Certificate', { check: 'CheckX509Upload', choice: 'X509UploadDone' }, 'x509'))
+    .next(command('BundleVolume', { check: 'CheckBundleVolume', choice: 'BundleVolumeDone' }, 'bundle'))
+    .next(command('UploadBundle', { check: 'CheckUploadBundle', choice: 'UploadBundleDone' }, 'upload'))
     .next(
       new Choice(states, name('ForceDeregisterChoice'), { comment: comment('ForceDeregisterChoice') })
         .when(

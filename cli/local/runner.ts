@@ -222,13 +222,24 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
       inFlight.delete(call);
     }
   };
+  // `$$.State` is not in aws-local-stepfunctions' context: the copy marks where the payloads read it, and the
+  // handlers fill it in (see stateContextOf).
+  const stateContext = new WeakMap<object, { retries: number; enteredTime: string }>();
+  const withStateContext = (name: string, input: unknown): unknown => {
+    if (!usesStateContext.has(name)) return input;
+    return fillStateContext(input, name, stateContextOf(stateContext, input));
+  };
+  const usesStateContext = markStateContext(timing.definition);
   walkStates(definition, (name, state) => {
     if (state.Type === 'Task' && typeof state.Resource === 'string') {
       const resource = state.Resource;
       if (resource === LAMBDA_INVOKE) {
         // The optimized integration wraps the call: `{ FunctionName, Payload }` in, `{ Payload, … }` out.
         taskHandlers[name] = async (raw: unknown) => {
-          const { FunctionName, Payload } = raw as { FunctionName: string; Payload: unknown };
+          const { FunctionName, Payload } = withStateContext(name, raw) as {
+            FunctionName: string;
+            Payload: unknown;
+          };
           return {
             Payload: await callHandler(FunctionName, Payload),
             StatusCode: 200,
@@ -238,7 +249,7 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
       } else if (stack.functions.has(resource)) {
         // A function ARN as the resource (CDK's `payloadResponseOnly`): the input is the event, the result is
         // the function's return value.
-        taskHandlers[name] = (input: unknown) => callHandler(resource, input);
+        taskHandlers[name] = (input: unknown) => callHandler(resource, withStateContext(name, input));
       } else {
         // aws-local-stepfunctions would call the real AWS service for it.
         throw new Error(`state "${name}" runs ${resource}, which has no local handler`);
@@ -353,6 +364,81 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
     });
   }
   return result;
+}
+
+/** A payload value the copy of the definition puts where a Task's Parameters read `$$.State.<field>`. */
+const STATE_CONTEXT_MARK = 'local:$$.State';
+const STATE_CONTEXT_PATH = /^\$\$\.State\.(RetryCount|EnteredTime|Name)$/;
+
+/**
+ * Replaces, in the Parameters of each Task state of `definition` (a copy: changed in place), every
+ * `"<key>.$": "$$.State.RetryCount|EnteredTime|Name"` by `"<key>": { "local:$$.State": "<field>" }`, which
+ * {@link fillStateContext} resolves when the task runs. aws-local-stepfunctions 3 has no `$$.State` in its
+ * context object (the path would fail), and it could not know the retry count anyway.
+ * @returns the names of the states changed
+ */
+export function markStateContext(definition: Record<string, unknown>): Set<string> {
+  const names = new Set<string>();
+  const mark = (value: unknown, name: string): unknown => {
+    if (Array.isArray(value)) return value.map((v) => mark(v, name));
+    if (typeof value !== 'object' || value === null) return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      const field = typeof v === 'string' && key.endsWith('.$') ? STATE_CONTEXT_PATH.exec(v)?.[1] : undefined;
+      if (field !== undefined) {
+        out[key.slice(0, -2)] = { [STATE_CONTEXT_MARK]: field };
+        names.add(name);
+      } else out[key] = mark(v, name);
+    }
+    return out;
+  };
+  walkStates(definition, (name, state) => {
+    if (state.Type === 'Task' && state.Parameters !== undefined)
+      state.Parameters = mark(state.Parameters, name);
+  });
+  return names;
+}
+
+/**
+ * The retry count and entry time of the state entry a Task call belongs to. aws-local-stepfunctions runs a retry
+ * with the very input object of the entry (a new entry gets a new object): the payload's `$` reference (`build`,
+ * the state's input) identifies the entry, and each call after the first is a retry.
+ */
+function stateContextOf(
+  entries: WeakMap<object, { retries: number; enteredTime: string }>,
+  payload: unknown,
+): { retries: number; enteredTime: string } {
+  const record = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
+  const key = [record.build, record.Payload && (record.Payload as Record<string, unknown>).build].find(
+    (v): v is object => typeof v === 'object' && v !== null,
+  );
+  if (key === undefined) return { retries: 0, enteredTime: new Date().toISOString() };
+  const previous = entries.get(key);
+  const current =
+    previous === undefined
+      ? { retries: 0, enteredTime: new Date().toISOString() }
+      : { retries: previous.retries + 1, enteredTime: previous.enteredTime };
+  entries.set(key, current);
+  return current;
+}
+
+/** `payload` with each mark of {@link markStateContext} replaced by its `$$.State` value. */
+function fillStateContext(
+  payload: unknown,
+  name: string,
+  context: { retries: number; enteredTime: string },
+): unknown {
+  if (Array.isArray(payload)) return payload.map((v) => fillStateContext(v, name, context));
+  if (typeof payload !== 'object' || payload === null) return payload;
+  const record = payload as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 1 && keys[0] === STATE_CONTEXT_MARK) {
+    const field = record[STATE_CONTEXT_MARK];
+    return field === 'RetryCount' ? context.retries : field === 'EnteredTime' ? context.enteredTime : name;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(record)) out[key] = fillStateContext(v, name, context);
+  return out;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -6,7 +6,7 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { AgentNotOnlineError, InstanceNotRunningError } from '../shared/errors.js';
-import { nextAttempt, pollResult } from '../shared/poll.js';
+import { checkProgress, nextAttempt, pending, pollResult } from '../shared/poll.js';
 import type { Clients } from '../shared/runtime.js';
 import type { PollResult, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
@@ -14,9 +14,6 @@ import { requireState } from '../shared/task-event.js';
 export interface CheckAgentDeps {
   clients: Pick<Clients, 'ec2' | 'ssm'>;
 }
-
-/** Seconds between two checks of the agent. */
-export const AGENT_POLL_SECONDS = 5;
 
 /** `$.poll` key of the agent wait. */
 export const AGENT_POLL_KEY = 'agent';
@@ -30,11 +27,6 @@ export interface CheckAgentArgs {
    * @default 'build'
    */
   instance?: 'build' | 'test';
-}
-
-/** Checks allowed for `ssh_timeout` seconds: the last one is made at about the timeout. */
-export function agentMaxAttempts(agentTimeoutSeconds: number): number {
-  return Math.max(1, Math.ceil(agentTimeoutSeconds / AGENT_POLL_SECONDS));
 }
 
 async function pingStatus(
@@ -69,10 +61,12 @@ async function instanceState(
 }
 
 /**
- * One check of the SSM agent. Returns `done` once the agent reports Online; otherwise waits
- * {@link AGENT_POLL_SECONDS} s, at most `ceil(ssh_timeout / 5)` checks.
+ * One check of the SSM agent. Returns `done` once the agent reports Online; otherwise throws
+ * {@link PollPendingError} (the state's Retry checks again on the poll schedule) until `ssh_timeout` seconds
+ * have been waited.
  *
  * @throws InstanceNotRunningError when the instance stopped or terminated meanwhile.
+ * @throws PollPendingError while the agent is not Online yet.
  * @throws AgentNotOnlineError when the agent is not Online by the last check; the message lists the usual causes.
  */
 export async function checkAgent(
@@ -82,9 +76,11 @@ export async function checkAgent(
   const { build, args } = event;
   const { config } = build;
   const test = args.instance === 'test';
+  const key = test ? TEST_AGENT_POLL_KEY : AGENT_POLL_KEY;
   const instanceId = requireState(build, test ? 'testInstance' : 'instance').instanceId;
-  const attempt = nextAttempt(build, test ? TEST_AGENT_POLL_KEY : AGENT_POLL_KEY, instanceId);
-  const waitSeconds = AGENT_POLL_SECONDS;
+  const progress = checkProgress(event.check, key);
+  const attempt = nextAttempt(build, key, instanceId) + progress.attempt - 1;
+  const waitSeconds = progress.nextDelaySeconds;
 
   const ping = await pingStatus(deps, config.region, instanceId);
   if (ping === 'Online') {
@@ -102,8 +98,7 @@ export async function checkAgent(
   }
 
   const status = ping ?? 'not registered';
-  const maxAttempts = agentMaxAttempts(config.agentTimeoutSeconds);
-  if (attempt >= maxAttempts) {
+  if (progress.waitedSeconds >= config.agentTimeoutSeconds) {
     const profile = build.instanceRole?.instanceProfileName ?? config.iamInstanceProfile ?? '';
     throw new AgentNotOnlineError(
       `The SSM agent of ${test ? 'the ami_test instance (launched from the new AMI) ' : 'instance '}${instanceId} did not report Online within ${config.agentTimeoutSeconds} s ` +
@@ -118,5 +113,5 @@ export async function checkAgent(
         'interface endpoints. A slow first boot may also need a longer ssh_timeout.',
     );
   }
-  return pollResult({ done: false, attempt, waitSeconds, status, target: instanceId });
+  throw pending(`The SSM agent of instance ${instanceId}`, status, progress);
 }

@@ -14,7 +14,15 @@ export const handler = lambdaHandler(async (event: unknown) => {
   const task = parseTaskEvent(event, argsSchema);
   const result = await checkAgent(task, deps);
   if (task.args.instance === 'test') {
-    return timedCheck(task.build, TEST_AGENT_POLL_KEY, result, systemClock.now(), {}, task.state);
+    return timedCheck(task.build, TEST_AGENT_POLL_KEY, result, systemClock.now(), {}, task.state, task.check);
   }
-  return timedCheck(task.build, AGENT_POLL_KEY, result, systemClock.now(), { phase: 'agent' }, task.state);
+  return timedCheck(
+    task.build,
+    AGENT_POLL_KEY,
+    result,
+    systemClock.now(),
+    { phase: 'agent' },
+    task.state,
+    task.check,
+  );
 });

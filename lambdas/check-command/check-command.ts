@@ -1,7 +1,8 @@
 /**
  * Check Provisioner Command / Check X509 Upload / Check Bundle Volume / Check Upload Bundle: one check of the
  * SSM command at `$.command` (docs/ARCHITECTURE.md, "Poll loops", key `command`). Packer blocks on the SSH
- * session until the remote command exits; here a Wait → Check → Choice loop polls `GetCommandInvocation`.
+ * session until the remote command exits; here the Check state polls `GetCommandInvocation`, its Retry on
+ * PollPendingError checking again on the poll schedule (lambdas/shared/poll.ts).
  *
  * A failure names the step, the exit code and the last lines of its output (scrubbed of secrets), and says where
  * the full output is; the bundle and upload steps add Packer's own explanations.
@@ -21,7 +22,7 @@ import {
   VolumeBundleError,
   X509UploadError,
 } from '../shared/errors.js';
-import { nextAttempt, pollResult } from '../shared/poll.js';
+import { checkProgress, nextAttempt, pending, pollResult } from '../shared/poll.js';
 import type { Clients, TaskEnvironment } from '../shared/runtime.js';
 import {
   commandMaxRetries,
@@ -42,33 +43,15 @@ export interface CheckCommandDeps {
 /** `$.poll` key of every command wait. */
 export const COMMAND_POLL_KEY = 'command';
 
-/** Seconds between two checks during a command's first five minutes. */
-export const COMMAND_POLL_SECONDS = 10;
-
-/**
- * Seconds to wait after check number `attempt`: 10 s for the first 5 minutes, 60 s up to the first hour, then
- * 120 s. Most commands end within minutes and are seen at once; a command that runs for hours (bundling a large
- * volume, a provisioner with a 48 h timeout) costs a few hundred checks instead of thousands, which keeps the
- * execution far below Step Functions' 25,000 history events (a check loop writes about 9 per check).
- */
-export function commandWaitSeconds(attempt: number): number {
-  if (attempt <= 30) return COMMAND_POLL_SECONDS;
-  if (attempt <= 85) return 60;
-  return 120;
-}
-
 /** Beyond the execution timeout: delivery (up to 600 s) plus a minute of reporting delay. */
 const SLACK_SECONDS = DELIVERY_TIMEOUT_SECONDS + 60;
 
 /**
- * The attempt bound of one command's wait: the number of checks whose waits add up to its execution timeout,
- * plus the delivery timeout and a minute, so that SSM itself reports TimedOut first in every normal case.
+ * How long one command is waited for: its execution timeout, plus the delivery timeout and a minute, so that SSM
+ * itself reports TimedOut first in every normal case.
  */
-export function commandMaxAttempts(timeoutSeconds: number): number {
-  const total = timeoutSeconds + SLACK_SECONDS;
-  let attempts = 0;
-  for (let waited = 0; waited < total; waited += commandWaitSeconds(attempts)) attempts += 1;
-  return attempts;
+export function commandWaitBoundSeconds(timeoutSeconds: number): number {
+  return timeoutSeconds + SLACK_SECONDS;
 }
 
 /** Statuses that are not final yet. */
@@ -259,14 +242,15 @@ async function downloadFailure(
 }
 
 /**
- * One check of `$.command` on `$.instance`. Not final: `{ done: false }`, checked again after
- * {@link commandWaitSeconds}. Success, or an exit code in `valid_exit_codes`: `{ done: true }`. A failure or
- * SSM timeout with `max_retries` left: `{ done: false, retry: true }` (the Choice sends the command again).
+ * One check of `$.command` on `$.instance`. Not final: {@link PollPendingError}, checked again by the state's
+ * Retry. Success, or an exit code in `valid_exit_codes`: `{ done: true }`. A failure or SSM timeout with
+ * `max_retries` left: `{ done: false, retry: true }` (the Choice sends the command again).
  *
+ * @throws PollPendingError while the command is not final.
  * @throws ProvisionerFailedError / X509UploadError / VolumeBundleError / BundleUploadError when the command failed
  *   and no retry is left.
  * @throws CommandTimeoutError when SSM timed the command out or cancelled it, or it outlived
- *   {@link commandMaxAttempts} checks.
+ *   {@link commandWaitBoundSeconds} of waiting.
  */
 export async function checkCommand(event: TaskEvent, deps: CheckCommandDeps): Promise<PollResult> {
   const { build } = event;
@@ -275,8 +259,9 @@ export async function checkCommand(event: TaskEvent, deps: CheckCommandDeps): Pr
   const command = requireState(build, 'command');
   const { instanceId } = requireState(build, command.kind === 'test' ? 'testInstance' : 'instance');
   const { commandId } = command;
-  const attempt = nextAttempt(build, COMMAND_POLL_KEY, commandId);
-  const waitSeconds = commandWaitSeconds(attempt);
+  const progress = checkProgress(event.check, COMMAND_POLL_KEY);
+  const attempt = nextAttempt(build, COMMAND_POLL_KEY, commandId) + progress.attempt - 1;
+  const waitSeconds = progress.nextDelaySeconds;
   const location = outputLocation(deps.env, region, commandId, instanceId);
   const retriesLeft = command.attempt < commandMaxRetries(config, command) + 1;
   const result = (done: boolean, status: string, retry?: boolean) =>
@@ -296,11 +281,16 @@ export async function checkCommand(event: TaskEvent, deps: CheckCommandDeps): Pr
   const status = invocation?.Status ?? 'Pending';
   if (failure === undefined) {
     if (RUNNING.has(status)) {
-      if (attempt >= commandMaxAttempts(commandTimeoutSeconds(config, command))) {
+      if (progress.waitedSeconds >= commandWaitBoundSeconds(commandTimeoutSeconds(config, command))) {
         await cancel(deps, region, commandId, instanceId);
-        throw timeoutError(config, command, `was still ${status} after ${attempt} checks`, location);
+        throw timeoutError(
+          config,
+          command,
+          `was still ${status} after ${attempt} checks (${Math.round(progress.waitedSeconds)} s)`,
+          location,
+        );
       }
-      return result(false, status);
+      throw pending(`${commandStepName(config, command)} (command ${commandId})`, status, progress);
     }
     if (status === 'Success') return result(true, status);
     if (status === 'Cancelled' || status === 'Cancelling') {

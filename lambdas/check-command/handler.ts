@@ -16,5 +16,13 @@ const argsSchema = z.object({});
 export const handler = lambdaHandler(async (event: unknown) => {
   const task = parseTaskEvent(event, argsSchema);
   const result = await checkCommand(task, deps);
-  return timedCheck(task.build, COMMAND_POLL_KEY, result, systemClock.now(), { command: true }, task.state);
+  return timedCheck(
+    task.build,
+    COMMAND_POLL_KEY,
+    result,
+    systemClock.now(),
+    { command: true },
+    task.state,
+    task.check,
+  );
 });

@@ -1,13 +1,15 @@
 /**
- * Check AMI Available / Check AMI Copy: one check of the Wait → Check → Choice loop that replaces Packer's
- * `WaitUntilImageAvailable` / `WaitUntilAMIAvailable` (reference §1.1 steps 18–19, §1.4). The bound and the
- * delay are `aws_polling` (Packer's default for the AMI wait: 120 × 15 s).
+ * Check AMI Available / Check AMI Copy: one check of the wait that replaces Packer's `WaitUntilImageAvailable` /
+ * `WaitUntilAMIAvailable` (reference §1.1 steps 18–19, §1.4). The bound is `aws_polling` (Packer's default for
+ * the AMI wait: 120 × 15 s, so 30 min). Without `aws_polling` in the template, the checks follow the poll
+ * schedule (the state's Retry on PollPendingError, lambdas/shared/poll.ts) for those 30 min; a template that
+ * sets it gets Packer's fixed delay: `{ done: false, waitSeconds }`, and the Choice → Wait loop checks again.
  */
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
 import * as z from 'zod/mini';
 import '../shared/zod-english.js';
 import { ImageCopyError, ImageNotAvailableError, TaskInputError } from '../shared/errors.js';
-import { nextAttempt, pollResult } from '../shared/poll.js';
+import { checkProgress, nextAttempt, pending, pollResult } from '../shared/poll.js';
 import { type Clients, isTransient } from '../shared/runtime.js';
 import type { BuildState, ImageInfo, PollResult, TaskEvent } from '../shared/state.js';
 
@@ -31,10 +33,11 @@ export interface CheckImageDeps {
 const FAILED_STATES = new Set(['failed', 'invalid', 'error', 'deregistered', 'disabled']);
 
 /**
- * Describes the image once. `available` ends the loop; `pending` (and an image not visible yet, right after
- * RegisterImage or CopyImage) waits `aws_polling.delay_seconds` more; a failed state or the attempt bound
- * ends the build.
+ * Describes the image once. `available` ends the wait; `pending` (and an image not visible yet, right after
+ * RegisterImage or CopyImage) is checked again: after `aws_polling.delay_seconds` when the template sets it,
+ * else on the poll schedule ({@link PollPendingError}); a failed state or the bound ends the build.
  *
+ * @throws PollPendingError while the image is pending (no `aws_polling` in the template).
  * @throws ImageNotAvailableError (key `image`) or ImageCopyError (key `copy`, naming the region) when the
  *   image failed or did not become available within `aws_polling.max_attempts` checks.
  */
@@ -44,8 +47,10 @@ export async function checkImage(
 ): Promise<PollResult> {
   const { build, args } = event;
   const imageId = targetImage(build, args.key);
-  const { delaySeconds, maxAttempts } = build.config.polling;
-  const attempt = nextAttempt(build, args.key, imageId);
+  const { delaySeconds, maxAttempts, explicit } = build.config.polling;
+  const progress = checkProgress(event.check, args.key);
+  const attempt = nextAttempt(build, args.key, imageId) + progress.attempt - 1;
+  const waitSeconds = explicit === true ? delaySeconds : progress.nextDelaySeconds;
   const fail = (message: string) =>
     args.key === 'image' ? new ImageNotAvailableError(message) : new ImageCopyError(message);
   const what =
@@ -63,19 +68,25 @@ export async function checkImage(
   const status = image?.State ?? 'not-found';
 
   if (status === 'available') {
-    return pollResult({ done: true, attempt, waitSeconds: delaySeconds, status, target: imageId });
+    return pollResult({ done: true, attempt, waitSeconds, status, target: imageId });
   }
   if (FAILED_STATES.has(status)) {
     throw fail(`${what} went to state '${status}'${stateReason(image)}.`);
   }
-  if (attempt >= maxAttempts) {
-    const minutes = Math.round((maxAttempts * delaySeconds) / 60);
+  const boundSeconds = maxAttempts * delaySeconds;
+  if (explicit === true ? attempt >= maxAttempts : progress.waitedSeconds >= boundSeconds) {
+    const minutes = Math.round(boundSeconds / 60);
+    const bound =
+      explicit === true
+        ? `after ${maxAttempts} × ${delaySeconds} s (about ${minutes} min)`
+        : `within ${boundSeconds} s (about ${minutes} min, aws_polling's default ${maxAttempts} × ${delaySeconds} s; ${attempt} checks)`;
     throw fail(
-      `${what} was not available after ${maxAttempts} × ${delaySeconds} s (about ${minutes} min); last state '${status}'${stateReason(image)}. ` +
+      `${what} was not available ${bound}; last state '${status}'${stateReason(image)}. ` +
         'Large images can take longer: raise aws_polling { max_attempts, delay_seconds } in the template.',
     );
   }
-  return pollResult({ done: false, attempt, waitSeconds: delaySeconds, status, target: imageId });
+  if (explicit !== true) throw pending(what, status, progress);
+  return pollResult({ done: false, attempt, waitSeconds, status, target: imageId });
 }
 
 function targetImage(build: CopyIterationState, key: CheckImageArgs['key']): string {

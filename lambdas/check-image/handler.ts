@@ -15,5 +15,5 @@ export const handler = lambdaHandler(async (event: unknown) => {
   const task = parseTaskEvent(event, checkImageArgs);
   const result = await checkImage(task, deps);
   const phase = task.args.key === 'copy' ? 'copy' : 'register';
-  return timedCheck(task.build, task.args.key, result, systemClock.now(), { phase }, task.state);
+  return timedCheck(task.build, task.args.key, result, systemClock.now(), { phase }, task.state, task.check);
 });

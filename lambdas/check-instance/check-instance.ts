@@ -1,10 +1,11 @@
 /**
- * Check Instance Running / Check Instance Terminated: one check of the Wait → Check → Choice loops that stand in
- * for the SDK's InstanceRunning and InstanceTerminated waiters Packer uses (reference §1.1 step 7a).
+ * Check Instance Running / Check Instance Terminated: one check of the waits that stand in for the SDK's
+ * InstanceRunning and InstanceTerminated waiters Packer uses (reference §1.1 step 7a). Not there yet:
+ * PollPendingError, and the state's Retry checks again on the poll schedule (lambdas/shared/poll.ts).
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { InstanceNotRunningError, InstanceNotTerminatedError, TaskInputError } from '../shared/errors.js';
-import { nextAttempt, pollResult } from '../shared/poll.js';
+import { checkProgress, nextAttempt, pending, pollResult } from '../shared/poll.js';
 import type { Clients } from '../shared/runtime.js';
 import type { PollResult, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
@@ -24,7 +25,8 @@ export interface CheckInstanceDeps {
 }
 
 /**
- * Checks per wait, as the SDK's InstanceRunning / InstanceTerminated waiters (40 × 15 s = 10 min). The AMI's
+ * The bound of each wait, in `aws_polling.delay_seconds`, as the SDK's InstanceRunning / InstanceTerminated
+ * waiters (40 × 15 s = 10 min): the checks follow the poll schedule for 40 × delay seconds. The AMI's
  * `aws_polling.max_attempts` default (120) is for the image wait and does not apply here.
  */
 export const INSTANCE_WAIT_MAX_ATTEMPTS = 40;
@@ -71,13 +73,14 @@ async function observe(
 }
 
 /**
- * One check of the instance's state. Returns `done` when the wanted state is reached; otherwise the attempt
- * count and the wait before the next check (`polling.delaySeconds`). At most
- * {@link INSTANCE_WAIT_MAX_ATTEMPTS} checks are made per instance.
+ * One check of the instance's state. Returns `done` when the wanted state is reached; otherwise throws
+ * {@link PollPendingError} (checked again on the poll schedule) for at most
+ * {@link INSTANCE_WAIT_MAX_ATTEMPTS} × `polling.delaySeconds` seconds per instance.
  *
  * For `terminated`, an instance EC2 no longer knows counts as terminated, a build without an instance has nothing
  * to wait for, and an instance the cleanup kept on purpose (`on_error: abort`) is not waited on.
  *
+ * @throws PollPendingError while the wanted state is not reached yet.
  * @throws InstanceNotRunningError when the instance stops or terminates instead of running, or is still not
  *   running after the last check.
  * @throws InstanceNotTerminatedError when the instance is still not terminated after the last check.
@@ -88,7 +91,9 @@ export async function checkInstance(
 ): Promise<PollResult> {
   const { build, args } = event;
   const key = instancePollKey(args);
-  const waitSeconds = build.config.polling.delaySeconds;
+  const progress = checkProgress(event.check, key);
+  const waitSeconds = progress.nextDelaySeconds;
+  const boundSeconds = INSTANCE_WAIT_MAX_ATTEMPTS * build.config.polling.delaySeconds;
 
   if (args.want === 'terminated' && args.instance === 'test') {
     // Terminate Test Instance does not wait: the build's own cleanup outlasts the test instance's termination.
@@ -99,7 +104,7 @@ export async function checkInstance(
     if (instanceId === undefined) {
       return pollResult({ done: true, attempt: 1, waitSeconds, status: 'no instance', target: 'none' });
     }
-    const attempt = nextAttempt(build, key, instanceId);
+    const attempt = nextAttempt(build, key, instanceId) + progress.attempt - 1;
     if (build.cleanup?.kept.some((k) => k.resource === instanceId)) {
       return pollResult({ done: true, attempt, waitSeconds, status: 'kept', target: instanceId });
     }
@@ -107,17 +112,17 @@ export async function checkInstance(
     const status = observed?.state ?? 'terminated';
     if (status === 'terminated')
       return pollResult({ done: true, attempt, waitSeconds, status, target: instanceId });
-    if (attempt >= INSTANCE_WAIT_MAX_ATTEMPTS) {
+    if (progress.waitedSeconds >= boundSeconds) {
       throw new InstanceNotTerminatedError(
-        `Instance ${instanceId} is still ${status} after ${attempt} checks ${waitSeconds} s apart. Terminate it ` +
+        `Instance ${instanceId} is still ${status} after ${attempt} checks (${Math.round(progress.waitedSeconds)} s). Terminate it ` +
           `in the EC2 console (region ${build.config.region}); the Abort Cleanup also removes it by its tags.`,
       );
     }
-    return pollResult({ done: false, attempt, waitSeconds, status, target: instanceId });
+    throw pending(`Instance ${instanceId}`, status, progress);
   }
 
   const instanceId = requireState(build, args.instance === 'test' ? 'testInstance' : 'instance').instanceId;
-  const attempt = nextAttempt(build, key, instanceId);
+  const attempt = nextAttempt(build, key, instanceId) + progress.attempt - 1;
   const observed = await observe(deps, build.config.region, instanceId);
   const status = observed?.state ?? 'pending';
   if (status === 'running')
@@ -129,11 +134,11 @@ export async function checkInstance(
         'capacity and limits, the source AMI, and the launch block device mappings.',
     );
   }
-  if (attempt >= INSTANCE_WAIT_MAX_ATTEMPTS) {
+  if (progress.waitedSeconds >= boundSeconds) {
     throw new InstanceNotRunningError(
-      `Instance ${instanceId} is still ${status} after ${attempt} checks ${waitSeconds} s apart ` +
-        `(${attempt * waitSeconds} s).`,
+      `Instance ${instanceId} is still ${status} after ${attempt} checks ` +
+        `(${Math.round(progress.waitedSeconds)} s).`,
     );
   }
-  return pollResult({ done: false, attempt, waitSeconds, status, target: instanceId });
+  throw pending(`Instance ${instanceId}`, status, progress);
 }

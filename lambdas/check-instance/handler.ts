@@ -22,5 +22,5 @@ export const handler = lambdaHandler(async (event: unknown) => {
   // The test instance's launch is not the build's launch phase.
   const measures =
     task.args.want === 'running' && task.args.instance !== 'test' ? { phase: 'launch' as const } : {};
-  return timedCheck(task.build, key, result, systemClock.now(), measures, task.state);
+  return timedCheck(task.build, key, result, systemClock.now(), measures, task.state, task.check);
 });

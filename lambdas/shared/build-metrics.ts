@@ -3,17 +3,20 @@
  * or a command's duration; Report Build gives the build's duration and result; every cleanup report gives the
  * resources left behind. Names and dimensions: {@link MetricNames} in `observability.ts`.
  *
- * Durations come from the poll results' own clock: a loop's first check stamps `startedAt` (the loop starts
- * with a check, right after the step that started the work), every check stamps `checkedAt`.
+ * Durations come from the poll results' own clock: a wait's first check stamps `startedAt` (the wait starts
+ * with a check, right after the step that started the work; with Retry-based polling, that is when the Check
+ * state was entered, `$$.State.EnteredTime`), every check stamps `checkedAt`.
  */
 import { millisecondsBetween } from './duration.js';
 import { emitMetrics, MetricDimensions, MetricNames, type Phase } from './observability.js';
 import {
   type BuildOutput,
   type BuildState,
+  type CheckContext,
   type CleanupReport,
   isSuccessfulStatus,
   type PollResult,
+  retriedKey,
 } from './state.js';
 
 const secondsBetween = (from: string, to: Date): number => millisecondsBetween(from, to) / 1000;
@@ -46,8 +49,12 @@ function commandPhase(build: BuildState): { phase: Phase; since?: string } | und
 export function countCheck(
   previous: Record<string, number> | undefined,
   checkState: string,
+  retries = 0,
 ): Record<string, number> {
-  return { ...previous, [checkState]: (previous?.[checkState] ?? 0) + 1 };
+  const counts = { ...previous, [checkState]: (previous?.[checkState] ?? 0) + 1 + retries };
+  // Runs through the state's own Retry (1 transition each, not the loop's): counted apart as well.
+  if (retries > 0) counts[retriedKey(checkState)] = (previous?.[retriedKey(checkState)] ?? 0) + retries;
+  return counts;
 }
 
 /** What a Check task's loop measures. */
@@ -59,10 +66,11 @@ export interface CheckMetrics {
 }
 
 /**
- * Stamps a check's result with the loop's start (carried over while the target stays the same) and this check's
- * time; when the loop ends, emits its check count and the durations it closes.
+ * Stamps a check's result with the wait's start (carried over while the target stays the same, else the Check
+ * state's entry) and this check's time; when the wait ends, emits its check count and the durations it closes.
  *
  * @param key the `$.poll` key the result is stored at
+ * @param check the Check state's retries (`$$.State`), when the payload carries them
  */
 export function timedCheck(
   build: BuildState,
@@ -71,15 +79,20 @@ export function timedCheck(
   now: Date,
   measures: CheckMetrics = {},
   checkState?: string,
+  check?: CheckContext,
 ): PollResult {
   const previous = build.poll[key];
   const checkedAt = now.toISOString();
+  const entered = check?.enteredTime;
   const startedAt =
     previous !== undefined && previous.target === result.target && previous.startedAt !== undefined
       ? previous.startedAt
-      : checkedAt;
+      : entered !== undefined && !Number.isNaN(Date.parse(entered)) && Date.parse(entered) <= now.getTime()
+        ? new Date(entered).toISOString()
+        : checkedAt;
   const timed: PollResult = { ...result, startedAt, checkedAt };
-  if (checkState !== undefined) timed.counts = countCheck(previous?.counts, checkState);
+  if (checkState !== undefined)
+    timed.counts = countCheck(previous?.counts, checkState, check?.retryCount ?? 0);
   if (!result.done) return timed;
 
   const loopSeconds = secondsBetween(startedAt, now);

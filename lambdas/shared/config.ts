@@ -296,8 +296,12 @@ export interface BuildConfig {
    */
   lateVariables: Record<string, string>;
 
-  /** `aws_polling` (or Packer's defaults): AMI and copy waits. */
-  polling: { delaySeconds: number; maxAttempts: number };
+  /**
+   * `aws_polling` (or Packer's defaults): AMI and copy waits. `explicit` when the template sets it: the checks are
+   * then `delaySeconds` apart (a Choice → Wait loop), else they follow the poll schedule (lambdas/shared/poll.ts)
+   * within the same bound, `maxAttempts × delaySeconds`.
+   */
+  polling: { delaySeconds: number; maxAttempts: number; explicit?: true };
   provisioners: Provisioner[];
   /** `error-cleanup-provisioner`, run when a provisioner fails (before cleanup). */
   errorCleanupProvisioner?: Provisioner;

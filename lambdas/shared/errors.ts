@@ -149,6 +149,15 @@ export class AwsTransientError extends BuildError {
   override readonly name = 'AwsTransientError' as const;
 }
 
+/**
+ * A Check task's target is not there yet (the instance still pending, the command still running, the AMI still
+ * pending): the Check state's own Retry runs it again on its poll schedule. It ends a build only if a bound
+ * the check should have enforced was passed (a bug).
+ */
+export class PollPendingError extends BuildError {
+  override readonly name = 'PollPendingError' as const;
+}
+
 /** The task received input it cannot use (a wiring bug, not a user error). */
 export class TaskInputError extends BuildError {
   override readonly name = 'TaskInputError' as const;
@@ -221,6 +230,7 @@ export const ErrorNames = {
   InstanceNotTerminated: 'InstanceNotTerminatedError',
   SecurityGroupInUse: 'SecurityGroupInUseError',
   AwsTransient: 'AwsTransientError',
+  PollPending: 'PollPendingError',
   TaskInput: 'TaskInputError',
   AmiParameterNotAllowed: 'AmiParameterNotAllowedError',
   ForeignImage: 'ForeignImageError',
@@ -260,6 +270,7 @@ export const ErrorClasses = {
   InstanceNotTerminated: InstanceNotTerminatedError,
   SecurityGroupInUse: SecurityGroupInUseError,
   AwsTransient: AwsTransientError,
+  PollPending: PollPendingError,
   TaskInput: TaskInputError,
   AmiParameterNotAllowed: AmiParameterNotAllowedError,
   ForeignImage: ForeignImageError,

@@ -159,7 +159,10 @@ export interface PollResult {
   done: boolean;
   /** Checks made so far, this one included. */
   attempt: number;
-  /** How long the Wait state waits before the next check. */
+  /**
+   * How long the Wait state waits before the next check (the AMI waits of a template that sets `aws_polling`);
+   * for the others, the delay of the schedule after this check.
+   */
   waitSeconds: number;
   /** Last observed status, for the execution view. */
   status?: string;
@@ -223,6 +226,8 @@ export interface TaskEvent<A = Record<string, never>> {
   args: A;
   /** The state's name (the payload's `state`). */
   state?: string;
+  /** A Check task's place in its state's retries (lambdas/shared/poll.ts); absent for other tasks. */
+  check?: CheckContext;
 }
 
 /** How a build ended. `unchanged` succeeded too: its artifact is an AMI an earlier build made. */
@@ -232,6 +237,22 @@ export const BUILD_STATUSES = ['succeeded', 'unchanged', 'failed'] as const;
 /** True for a build that has artifacts: it succeeded, or nothing changed since an earlier build. */
 export function isSuccessfulStatus(status: BuildStatus): boolean {
   return status !== 'failed';
+}
+
+/**
+ * The key, in a poll result's `counts`, of the runs of `checkState` that its own Retry made (each one billed
+ * transition and one invocation), apart from the runs the state's entries made.
+ */
+export function retriedKey(checkState: string): string {
+  return `${checkState} (retries)`;
+}
+
+/** `$$.State.RetryCount` and `$$.State.EnteredTime` of a Check state, passed in its payload as `check`. */
+export interface CheckContext {
+  /** Retries of the state so far: 0 at the first check. */
+  retryCount: number;
+  /** When the state was entered (ISO 8601): the first check of this entry. */
+  enteredTime?: string;
 }
 
 /** One build's entry in the execution output. */

@@ -16,6 +16,9 @@ const envelope = z.object({
   }),
   args: z.optional(z.record(z.string(), z.unknown())),
   state: z.optional(z.string()),
+  check: z.optional(
+    z.object({ retryCount: z.int().check(z.minimum(0)), enteredTime: z.optional(z.string()) }),
+  ),
 });
 
 /**
@@ -30,11 +33,14 @@ export function parseTaskEvent<A>(event: unknown, args?: z.ZodMiniType<A>): Task
   const build = parsed.data.build as unknown as BuildState;
   if (build.poll === undefined) build.poll = {};
   const rawArgs = parsed.data.args ?? {};
-  const state = parsed.data.state === undefined ? {} : { state: parsed.data.state };
-  if (args === undefined) return { build, args: rawArgs as A, ...state };
+  const extra = {
+    ...(parsed.data.state === undefined ? {} : { state: parsed.data.state }),
+    ...(parsed.data.check === undefined ? {} : { check: parsed.data.check }),
+  };
+  if (args === undefined) return { build, args: rawArgs as A, ...extra };
   const a = args.safeParse(rawArgs);
   if (!a.success) throw new TaskInputError(`task args are malformed: ${z.prettifyError(a.error)}`);
-  return { build, args: a.data, ...state };
+  return { build, args: a.data, ...extra };
 }
 
 /** Returns `build[key]`, or throws a {@link TaskInputError} naming the missing state path. */

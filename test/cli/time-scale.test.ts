@@ -4,7 +4,12 @@
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TIME_SCALE, MIN_SCALED_WAIT_MS, scaledTiming } from '../../cli/local/runner.js';
+import {
+  DEFAULT_TIME_SCALE,
+  MIN_SCALED_WAIT_MS,
+  markStateContext,
+  scaledTiming,
+} from '../../cli/local/runner.js';
 import { parseTimeScale } from '../../cli/local.js';
 
 // aws-local-stepfunctions 3 needs Promise.withResolvers (Node 22+).
@@ -151,5 +156,40 @@ describe('parseTimeScale', () => {
     expect(parseTimeScale('0')).toBeUndefined();
     expect(parseTimeScale('2')).toBeUndefined();
     expect(parseTimeScale('fast')).toBeUndefined();
+  });
+});
+
+describe('markStateContext', () => {
+  it('marks the $$.State paths of Task payloads for the runner to fill, and nothing else', () => {
+    // Prepare
+    const definition: Record<string, unknown> = {
+      StartAt: 'Check',
+      States: {
+        Check: {
+          Type: 'Task',
+          Resource: 'arn:aws:lambda:us-east-1:123456789012:function:f',
+          Parameters: {
+            'build.$': '$',
+            check: { 'retryCount.$': '$$.State.RetryCount', 'enteredTime.$': '$$.State.EnteredTime' },
+            'id.$': '$$.Execution.Id',
+          },
+          End: true,
+        },
+      },
+    };
+
+    // Act
+    const names = markStateContext(definition);
+
+    // Assess
+    expect([...names]).toEqual(['Check']);
+    expect((definition.States as Record<string, { Parameters: unknown }>).Check?.Parameters).toEqual({
+      'build.$': '$',
+      check: {
+        retryCount: { 'local:$$.State': 'RetryCount' },
+        enteredTime: { 'local:$$.State': 'EnteredTime' },
+      },
+      'id.$': '$$.Execution.Id',
+    });
   });
 });

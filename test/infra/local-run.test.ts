@@ -5,6 +5,7 @@
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { markStateContext } from '../../cli/local/runner.js';
 import { StateNames } from '../../infra/state-names.js';
 import { type AslMachine, allStates, synth } from './synth.js';
 
@@ -45,6 +46,7 @@ interface TaskEvent {
     instance?: Json;
   };
   args: Json;
+  check?: { retryCount: number; enteredTime: string };
 }
 type Handler = (event: TaskEvent) => unknown;
 
@@ -112,11 +114,11 @@ function happyTasks(): Record<string, Handler> {
     [S.CreateSecurityGroup]: () => ({ securityGroupIds: ['sg-1'], temporarySecurityGroupId: 'sg-1' }),
     [S.CreateInstanceRole]: () => ({ instanceProfileName: 'build-first-1', temporary: true }),
     [S.LaunchInstance]: () => ({ instanceId: 'i-1' }),
-    // Not running at the first check: the loop waits once.
-    [S.CheckInstanceRunning]: (e) =>
-      e.build.poll.instanceRunning === undefined
-        ? { done: false, attempt: 1, waitSeconds: 15 }
-        : done('instanceRunning', e.build),
+    // Not running at the first check: the state's Retry checks once more.
+    [S.CheckInstanceRunning]: (e) => {
+      if (e.check?.retryCount === 0) throw new NamedError('PollPendingError', 'Instance i-1 is pending');
+      return done('instanceRunning', e.build);
+    },
     [S.CheckSsmAgent]: check('agent'),
     [S.SendProvisionerCommand]: command,
     [S.CheckProvisionerCommand]: check('command'),
@@ -166,7 +168,8 @@ async function run(
   const calls: Run['calls'] = [];
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const state of taskStates) {
-    handlers[state] = async (input: unknown) => {
+    handlers[state] = async (raw: unknown) => {
+      const input = withRetryCount(raw);
       calls.push({ state, event: input });
       if (state === S.ValidateTemplate) {
         const event = input as { input: unknown; execution: unknown };
@@ -198,7 +201,17 @@ async function run(
       return handler(input as TaskEvent);
     };
   }
-  const machine = new StateMachine(definition as never);
+  // `$$.State` is not in aws-local-stepfunctions' context: the CLI's runner fills it per call (cli/local/runner.ts);
+  // here each call of a state gets its retry count from the calls made with the same input object.
+  const machine = new StateMachine(markedDefinition() as never);
+  const entries = new WeakMap<object, number>();
+  const withRetryCount = (input: unknown): unknown => {
+    const event = input as { build?: object; check?: unknown };
+    if (event.check === undefined || event.build === undefined) return input;
+    const retryCount = entries.has(event.build) ? (entries.get(event.build) ?? 0) + 1 : 0;
+    entries.set(event.build, retryCount);
+    return { ...event, check: { retryCount, enteredTime: '2030-01-01T00:00:00.000Z' } };
+  };
   const execution = machine.run(
     { builders: [] },
     {
@@ -233,6 +246,13 @@ async function run(
   return result;
 }
 
+/** The definition with each `$$.State.*` payload path marked for {@link run} to fill (cli/local/runner.ts). */
+function markedDefinition(): AslMachine {
+  const copy = JSON.parse(JSON.stringify(definition)) as AslMachine;
+  markStateContext(copy as unknown as Record<string, unknown>);
+  return copy;
+}
+
 const callsTo = (r: Run, state: string) =>
   r.calls.filter((c) => c.state === state).map((c) => c.event as TaskEvent);
 
@@ -265,7 +285,9 @@ describe('the synthesized workflow, run offline', () => {
       failed: 0,
       notification: { detailType: 'AMI Build Succeeded' },
     });
-    expect(result.entered).toContain(S.WaitForInstanceRunning);
+    // Checked twice (a retry on PollPendingError), entered once per build.
+    expect(callsTo(result, S.CheckInstanceRunning)).toHaveLength(4);
+    expect(result.entered.filter((s) => s === S.CheckInstanceRunning)).toHaveLength(2);
     expect(result.entered.filter((s) => s === S.SendProvisionerCommand)).toHaveLength(4);
     expect(result.entered).not.toContain(S.ForceDeregister);
     expect(result.entered).not.toContain(S.RunErrorCleanupProvisionerChoice);
@@ -347,7 +369,6 @@ describe('the synthesized workflow, run offline', () => {
     // Assess
     expect(result.error).toBeUndefined();
     expect(callsTo(result, S.SendProvisionerCommand).map((e) => e.args.provisionerIndex)).toEqual([0, 0, 1]);
-    expect(result.entered).not.toContain(S.WaitForProvisionerCommand);
   });
 
   it('forces deregistration only when the build asks for it', async () => {
@@ -387,7 +408,6 @@ describe('the synthesized workflow, run offline', () => {
       S.CleanUpAfterFailure,
       S.InstanceTerminating,
       S.CheckInstanceTerminatedAfterFailure,
-      S.InstanceTerminatedAfterFailure,
       S.DeleteTemporaryResourcesAfterFailure,
       S.ReportFailedBuild,
     ];

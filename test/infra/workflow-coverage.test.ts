@@ -74,7 +74,23 @@ describe('coverageReport', () => {
     ]);
     const gaps = unexercised(report, COVERAGE_EXCLUSIONS);
     expect(gaps).toContain(`state ${StateNames.TemplateInvalid}`);
-    expect(gaps).toHaveLength(1 + inventory.catches.length - 1);
+    // No retry on PollPendingError fired: the waits were not exercised.
+    expect(gaps).toContain('retrier PollPendingError');
+    expect(gaps).toHaveLength(1 + inventory.catches.length - 1 + 1);
+    const polled = coverageReport(
+      inventory,
+      countEvents([
+        ...events,
+        {
+          type: 'StateRetried',
+          timestamp: 0,
+          state: { name: StateNames.CheckSsmAgent, type: 'Task', input: {} },
+          retry: { retrier: { ErrorEquals: ['PollPendingError'] }, attempt: 1 },
+        } as LocalEventLog,
+      ]),
+    );
+    expect(polled.retriers.covered).toEqual([`${StateNames.CheckSsmAgent} [PollPendingError]`]);
+    expect(unexercised(polled, COVERAGE_EXCLUSIONS)).not.toContain('retrier PollPendingError');
     expect(unexercised(report, { [StateNames.TemplateInvalid]: 'why' })).not.toContain(
       `state ${StateNames.TemplateInvalid}`,
     );

@@ -4,6 +4,13 @@ import { TASK_TIMEOUT_SECONDS } from '../../infra/constructs/task-function.js';
 import { StateDescriptions, StateNames } from '../../infra/state-names.js';
 import { pruneDefinition } from '../../lambdas/shared/cost/path.js';
 import { ErrorNames } from '../../lambdas/shared/errors.js';
+import {
+  AMI_POLL_SCHEDULE,
+  POLL_BACKSTOP_SECONDS,
+  POLL_SCHEDULE,
+  pollSchedule,
+  retriesFor,
+} from '../../lambdas/shared/poll.js';
 import { type AslMachine, type AslState, allStates, type Synthesized, successPath, synth } from './synth.js';
 
 const S = StateNames;
@@ -52,9 +59,7 @@ describe('the build state machine', () => {
           S.CreateInstanceRole,
           S.LaunchInstance,
           S.CheckInstanceRunning,
-          S.InstanceRunning,
           S.CheckSsmAgent,
-          S.SsmAgentOnline,
           {
             [S.RunProvisioners]: [
               S.PauseBeforeProvisioner,
@@ -81,12 +86,9 @@ describe('the build state machine', () => {
           S.AmiTestChoice,
           S.LaunchTestInstance,
           S.CheckTestInstanceRunning,
-          S.TestInstanceRunning,
           S.CheckTestSsmAgent,
-          S.TestSsmAgentOnline,
           S.SendTestCommand,
           S.CheckTestCommand,
-          S.TestCommandDone,
           S.TerminateTestInstance,
           {
             [S.CopyAndFinish]: [
@@ -99,7 +101,6 @@ describe('the build state machine', () => {
           S.TerminateInstance,
           S.InstanceTerminationRequested,
           S.CheckInstanceTerminated,
-          S.InstanceTerminated,
           S.DeleteTemporaryResources,
           S.ApplyRetentionChoice,
           S.ApplyRetention,
@@ -143,9 +144,7 @@ describe('the build state machine', () => {
     expect(next(S.CleanUpAfterFailure).Next).toBe(S.InstanceTerminating);
     expect(next(S.InstanceTerminating).Choices?.[0]?.Next).toBe(S.CheckInstanceTerminatedAfterFailure);
     expect(next(S.InstanceTerminating).Default).toBe(S.DeleteTemporaryResourcesAfterFailure);
-    expect(next(S.InstanceTerminatedAfterFailure).Choices?.[0]?.Next).toBe(
-      S.DeleteTemporaryResourcesAfterFailure,
-    );
+    expect(next(S.CheckInstanceTerminatedAfterFailure).Next).toBe(S.DeleteTemporaryResourcesAfterFailure);
     expect(next(S.DeleteTemporaryResourcesAfterFailure).Next).toBe(S.RollBackAmiIdsChoice);
     expect(next(S.FinishCleanupAfterFailure).Next).toBe(S.RollBackAmiIdsChoice);
     expect(next(S.RollBackAmiIds).Next).toBe(S.ReportFailedBuild);
@@ -319,34 +318,60 @@ describe('the build state machine', () => {
     });
   });
 
-  it('waits in one Check → Choice → Wait → Check pattern with SecondsPath from the check’s result', () => {
-    const loops: [string, string, string, string][] = [
-      [S.CheckInstanceRunning, S.InstanceRunning, S.WaitForInstanceRunning, 'instanceRunning'],
-      [S.CheckSsmAgent, S.SsmAgentOnline, S.WaitForSsmAgent, 'agent'],
-      [S.CheckProvisionerCommand, S.ProvisionerCommandDone, S.WaitForProvisionerCommand, 'command'],
-      [S.CheckX509Upload, S.X509UploadDone, S.WaitForX509Upload, 'command'],
-      [S.CheckBundleVolume, S.BundleVolumeDone, S.WaitForBundleVolume, 'command'],
-      [S.CheckUploadBundle, S.UploadBundleDone, S.WaitForUploadBundle, 'command'],
+  it('waits by retrying each Check task on PollPendingError, on its poll schedule, 1 transition per check', () => {
+    // [check, choice, wait, key]: the Choice only where a check can return something other than done (a command
+    // retry; a fixed delay of aws_polling, with its Wait state).
+    const waits: [string, string | undefined, string | undefined, string][] = [
+      [S.CheckInstanceRunning, undefined, undefined, 'instanceRunning'],
+      [S.CheckSsmAgent, undefined, undefined, 'agent'],
+      [S.CheckProvisionerCommand, S.ProvisionerCommandDone, undefined, 'command'],
+      [S.CheckX509Upload, S.X509UploadDone, undefined, 'command'],
+      [S.CheckBundleVolume, S.BundleVolumeDone, undefined, 'command'],
+      [S.CheckUploadBundle, S.UploadBundleDone, undefined, 'command'],
       [S.CheckAmiAvailable, S.AmiAvailable, S.WaitForAmi, 'image'],
       [S.CheckAmiCopy, S.AmiCopyAvailable, S.WaitForAmiCopy, 'copy'],
-      [S.CheckInstanceTerminated, S.InstanceTerminated, S.WaitForInstanceTermination, 'instanceTerminated'],
-      [
-        S.CheckInstanceTerminatedAfterFailure,
-        S.InstanceTerminatedAfterFailure,
-        S.WaitForInstanceTerminationAfterFailure,
-        'instanceTerminated',
-      ],
-      [S.CheckErrorCleanupCommand, S.ErrorCleanupCommandDone, S.WaitForErrorCleanupCommand, 'command'],
+      [S.CheckInstanceTerminated, undefined, undefined, 'instanceTerminated'],
+      [S.CheckInstanceTerminatedAfterFailure, undefined, undefined, 'instanceTerminated'],
+      [S.CheckErrorCleanupCommand, S.ErrorCleanupCommandDone, undefined, 'command'],
     ];
-    for (const [check, choice, wait, key] of loops) {
-      expect(stateNamed(check), check).toMatchObject({ ResultPath: `$.poll.${key}`, Next: choice });
+    for (const [check, choice, wait, key] of waits) {
+      const schedule = pollSchedule(key);
+      expect(stateNamed(check), check).toMatchObject({
+        ResultPath: `$.poll.${key}`,
+        Parameters: {
+          check: { 'retryCount.$': '$$.State.RetryCount', 'enteredTime.$': '$$.State.EnteredTime' },
+        },
+      });
+      expect(stateNamed(check).Retry, check).toContainEqual({
+        ErrorEquals: [ErrorNames.PollPending],
+        IntervalSeconds: schedule.intervalSeconds,
+        BackoffRate: schedule.backoffRate,
+        MaxDelaySeconds: schedule.maxDelaySeconds,
+        MaxAttempts: schedule.maxAttempts,
+        JitterStrategy: 'NONE',
+      });
+      if (choice === undefined) continue;
+      expect(stateNamed(check).Next, check).toBe(choice);
       expect(stateNamed(choice).Choices?.[0], choice).toMatchObject({
         Variable: `$.poll.${key}.done`,
         BooleanEquals: true,
       });
       expect(stateNamed(choice).Default, choice).toBe(wait);
-      expect(stateNamed(wait), wait).toMatchObject({ SecondsPath: `$.poll.${key}.waitSeconds`, Next: check });
+      if (wait !== undefined) {
+        expect(stateNamed(wait), wait).toMatchObject({
+          SecondsPath: `$.poll.${key}.waitSeconds`,
+          Next: check,
+        });
+      }
     }
+    // The schedules meet the shape of the targets: each delay at most 10 % longer than the one before, capped.
+    for (const schedule of [POLL_SCHEDULE, AMI_POLL_SCHEDULE]) {
+      expect(schedule.backoffRate).toBeLessThanOrEqual(1.1);
+      expect(schedule.maxDelaySeconds).toBeLessThanOrEqual(300);
+      expect(retriesFor(schedule, POLL_BACKSTOP_SECONDS)).toBeLessThan(schedule.maxAttempts);
+    }
+    // The AMI waits notice sooner than Packer's (15 s between checks).
+    expect(AMI_POLL_SCHEDULE.maxDelaySeconds).toBeLessThan(15);
   });
 
   it('sends a command again when its check asks for a retry (max_retries)', () => {
@@ -373,19 +398,24 @@ describe('the build state machine', () => {
     const buildPath = JSON.stringify(
       pruneDefinition(stateNamed(S.BuildEachBuilder).ItemProcessor as unknown as Record<string, unknown>),
     );
+    // A Check task's payload also carries its place in the state's retries.
+    const check = { 'retryCount.$': '$$.State.RetryCount', 'enteredTime.$': '$$.State.EnteredTime' };
     const expected: Record<string, [Record<string, unknown>, string | null]> = {
       [S.Prevalidate]: [{ 'build.$': '$', args: {} }, '$.source'],
       [S.EnsureBundleBucket]: [{ 'build.$': '$', args: {} }, '$.bucket'],
       [S.CreateSecurityGroup]: [{ 'build.$': '$', args: {} }, '$.network'],
       [S.CreateInstanceRole]: [{ 'build.$': '$', args: {} }, '$.instanceRole'],
       [S.LaunchInstance]: [{ 'build.$': '$', args: {} }, '$.instance'],
-      [S.CheckInstanceRunning]: [{ 'build.$': '$', args: { want: 'running' } }, '$.poll.instanceRunning'],
-      [S.CheckSsmAgent]: [{ 'build.$': '$', args: {} }, '$.poll.agent'],
+      [S.CheckInstanceRunning]: [
+        { 'build.$': '$', args: { want: 'running' }, check },
+        '$.poll.instanceRunning',
+      ],
+      [S.CheckSsmAgent]: [{ 'build.$': '$', args: {}, check }, '$.poll.agent'],
       [S.SendProvisionerCommand]: [
         { 'build.$': '$', args: { kind: 'provision', 'provisionerIndex.$': '$.provisionerIndex' } },
         '$.command',
       ],
-      [S.CheckProvisionerCommand]: [{ 'build.$': '$', args: {} }, '$.poll.command'],
+      [S.CheckProvisionerCommand]: [{ 'build.$': '$', args: {}, check }, '$.poll.command'],
       [S.UploadX509Certificate]: [{ 'build.$': '$', args: { kind: 'x509' } }, '$.command'],
       [S.BundleVolume]: [{ 'build.$': '$', args: { kind: 'bundle' } }, '$.command'],
       [S.UploadBundle]: [{ 'build.$': '$', args: { kind: 'upload' } }, '$.command'],
@@ -396,12 +426,17 @@ describe('the build state machine', () => {
         {
           'build.$': '$',
           args: { key: 'image', 'region.$': '$.image.region', 'imageId.$': '$.image.imageId' },
+          check,
         },
         '$.poll.image',
       ],
       [S.CopyAmi]: [{ 'build.$': '$', args: { 'region.$': '$.region' } }, '$.copy'],
       [S.CheckAmiCopy]: [
-        { 'build.$': '$', args: { key: 'copy', 'region.$': '$.region', 'imageId.$': '$.copy.imageId' } },
+        {
+          'build.$': '$',
+          args: { key: 'copy', 'region.$': '$.region', 'imageId.$': '$.copy.imageId' },
+          check,
+        },
         '$.poll.copy',
       ],
       [S.FinishAmiCopy]: [
@@ -414,7 +449,7 @@ describe('the build state machine', () => {
       ],
       [S.TerminateInstance]: [{ 'build.$': '$', args: { reason: 'success' } }, '$.cleanup'],
       [S.CheckInstanceTerminated]: [
-        { 'build.$': '$', args: { want: 'terminated' } },
+        { 'build.$': '$', args: { want: 'terminated' }, check },
         '$.poll.instanceTerminated',
       ],
       [S.DeleteTemporaryResources]: [{ 'build.$': '$', args: { reason: 'success' } }, '$.cleanup'],

@@ -290,7 +290,7 @@ describe('ami_test', () => {
     expect(result.status).toBe('FAILED');
     expect(build?.error?.Error).toBe(ErrorNames.AgentNotOnline);
     expect(build?.error?.Cause).toContain('the ami_test instance');
-    expect(enteredStates(result)).toContain(S.WaitForTestSsmAgent);
+    expect(enteredStates(result)).toContain(S.CheckTestSsmAgent);
     expect(await testInstanceState(h)).toBe('terminated');
     expect(await builtImages(h, BUILD_REGION)).toEqual([]);
     expect(await h.leftovers([BUILD_REGION, COPY_REGION])).toEqual(NO_LEFTOVERS);

@@ -256,10 +256,22 @@ export function combineRecords(records: readonly CoverageRecord[]): {
  */
 export const COVERAGE_EXCLUSIONS: Readonly<Record<string, string>> = {};
 
-/** The states and Catch handlers the report shows as never exercised, minus the documented exclusions. */
+/**
+ * Retrier classes that must fire somewhere in the workflow tier: the Retry on PollPendingError is how every wait
+ * polls (lambdas/shared/poll.ts), so a tier in which none fired did not exercise the waits at all.
+ */
+export const REQUIRED_RETRIER_CLASSES: readonly string[] = ['PollPendingError'];
+
+/**
+ * The states and Catch handlers the report shows as never exercised, minus the documented exclusions, and each
+ * {@link REQUIRED_RETRIER_CLASSES} class that fired on no state.
+ */
 export function unexercised(report: CoverageReport, exclusions: Readonly<Record<string, string>>): string[] {
   return [
     ...report.states.missed.map((s) => `state ${s}`),
     ...report.catches.missed.map((c) => `catch ${c}`),
-  ].filter((item) => exclusions[item.replace(/^(state|catch) /, '')] === undefined);
+    ...REQUIRED_RETRIER_CLASSES.filter(
+      (errors) => (report.retrierClasses.find((c) => c.errors === errors)?.fired ?? 0) === 0,
+    ).map((errors) => `retrier ${errors}`),
+  ].filter((item) => exclusions[item.replace(/^(state|catch|retrier) /, '')] === undefined);
 }

@@ -54,6 +54,8 @@ function fullTemplate(staging: string, x509: { certUri: string; keyUri: string }
           { device_name: '/dev/sdf', volume_size: 20, volume_type: 'gp3', delete_on_termination: true },
         ],
         force_deregister: true,
+        // The template's own AMI polling: Packer's fixed delay, through the AMI waits' Choice → Wait loops.
+        aws_polling: { delay_seconds: 5, max_attempts: 60 },
       },
     ],
     provisioners: [
@@ -261,6 +263,17 @@ describe('a successful build', () => {
     expect(scripts[4]).toContain('-e /mnt/x509/*');
     expect(scripts[5]).toContain('ec2-upload-bundle');
     expect(scripts[5]).toContain(FULL_BUCKET);
+
+    // aws_polling is set: each AMI wait ended through its Choice; the other waits polled by retries.
+    const entered = result.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name);
+    expect(entered).toContain('AMI Available?');
+    // The emulator keeps a new image pending for 200 ms: the first checks wait delay_seconds (scaled) and check again.
+    expect(entered).toContain('Wait For AMI');
+    expect(entered).toContain('Wait For AMI Copy');
+    expect(entered.filter((n) => n === 'AMI Copy Available?').length).toBeGreaterThanOrEqual(
+      COPY_REGIONS.length,
+    );
+    expect(result.events.some((e) => e.type === 'StateRetried')).toBe(true);
 
     // Every state's input and output stays within Step Functions' 256 KB (command output never grows the state).
     const sizes = result.events.flatMap((e) =>

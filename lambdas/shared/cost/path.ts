@@ -16,6 +16,8 @@
  *   when the Check repeats through a Retry — and one invocation.
  */
 
+import { retriedKey } from '../state.js';
+
 export interface ChoiceRule {
   Variable?: string;
   IsPresent?: boolean;
@@ -253,9 +255,11 @@ export function countBuildPath(
       total.unrecorded.push(name);
       continue;
     }
-    const extra = Math.max(0, recorded - times);
-    total.transitions += extra * loopLength(m, name);
-    if (s.Lambda) total.invocations += extra;
+    // Runs through the state's own Retry are one transition each; the other extra runs went round its loop.
+    const retried = counts[retriedKey(name)] ?? 0;
+    const extra = Math.max(0, recorded - retried - times);
+    total.transitions += extra * loopLength(m, name) + retried;
+    if (s.Lambda) total.invocations += extra + retried;
   }
   total.unrecorded.sort();
   return total;

@@ -2,8 +2,13 @@ import { DescribeInstancesCommand, EC2Client, type InstanceStateName } from '@aw
 import { DescribeInstanceInformationCommand, type PingStatus, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { agentMaxAttempts, checkAgent } from '../../../lambdas/check-agent/check-agent.js';
-import { AgentNotOnlineError, InstanceNotRunningError } from '../../../lambdas/shared/errors.js';
+import { checkAgent } from '../../../lambdas/check-agent/check-agent.js';
+import {
+  AgentNotOnlineError,
+  InstanceNotRunningError,
+  PollPendingError,
+} from '../../../lambdas/shared/errors.js';
+import { POLL_SCHEDULE, retriesFor, waitedSeconds } from '../../../lambdas/shared/poll.js';
 import { createClients } from '../../../lambdas/shared/runtime.js';
 import type { PollResult, TaskEvent } from '../../../lambdas/shared/state.js';
 import {
@@ -18,7 +23,8 @@ const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
 const deps = { clients: createClients({ ec2: EC2Client, ssm: SSMClient }), env: makeEnvironment() };
 
-function event(overrides: BuildStateOverrides = {}): TaskEvent {
+/** A check's event; `retryCount`: the Check state's retries so far (`$$.State.RetryCount`). */
+function event(overrides: BuildStateOverrides = {}, retryCount?: number): TaskEvent {
   return {
     build: makeBuildState({
       instance: { instanceId: 'i-1', architecture: 'x86_64' },
@@ -26,6 +32,7 @@ function event(overrides: BuildStateOverrides = {}): TaskEvent {
       ...overrides,
     }),
     args: {},
+    ...(retryCount === undefined ? {} : { check: { retryCount, enteredTime: '2030-01-01T00:00:00.000Z' } }),
   };
 }
 
@@ -59,6 +66,9 @@ const previous = (attempt: number, target = 'i-1'): PollResult => ({
   target,
 });
 
+/** The retries after which the poll schedule has waited `seconds`: the check then fails. */
+const lastRetry = (seconds: number) => retriesFor(POLL_SCHEDULE, seconds);
+
 describe('checkAgent', () => {
   beforeEach(() => {
     ec2Mock.reset();
@@ -73,29 +83,26 @@ describe('checkAgent', () => {
     const result = await checkAgent(event({ config: { region: 'eu-west-1' } }), deps);
 
     // Assess
-    expect(result).toEqual({ done: true, attempt: 1, waitSeconds: 5, status: 'Online', target: 'i-1' });
+    expect(result).toEqual({ done: true, attempt: 1, waitSeconds: 2, status: 'Online', target: 'i-1' });
     const calls = ssmMock.commandCalls(DescribeInstanceInformationCommand);
     expect(calls[0]?.args[0].input).toEqual({ Filters: [{ Key: 'InstanceIds', Values: ['i-1'] }] });
     expect(await regionOf(calls[0]!)).toBe('eu-west-1');
     expect(ec2Mock.calls()).toHaveLength(0);
   });
 
-  it('waits 5 s while the agent has not registered and the instance runs', async () => {
+  it('asks the state’s Retry to check again while the agent has not registered and the instance runs', async () => {
     // Prepare
     agent();
     instance('running');
 
     // Act
-    const result = await checkAgent(event({ poll: { agent: previous(4) } }), deps);
+    const result = checkAgent(event({}, 4), deps);
 
-    // Assess
-    expect(result).toEqual({
-      done: false,
-      attempt: 5,
-      waitSeconds: 5,
-      status: 'not registered',
-      target: 'i-1',
-    });
+    // Assess: check 5, the next one after the schedule's fifth delay
+    await expect(result).rejects.toThrow(PollPendingError);
+    await expect(result).rejects.toThrow(
+      `The SSM agent of instance i-1 is not registered (check 5, next in ${Math.round(2 * 1.08 ** 4)} s).`,
+    );
     expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]?.args[0].input).toEqual({
       InstanceIds: ['i-1'],
     });
@@ -107,10 +114,21 @@ describe('checkAgent', () => {
     instance('running');
 
     // Act
-    const result = await checkAgent(event(), deps);
+    const result = checkAgent(event(), deps);
 
     // Assess
-    expect(result).toMatchObject({ done: false, attempt: 1, status: 'ConnectionLost' });
+    await expect(result).rejects.toThrow(/is ConnectionLost \(check 1, next in 2 s\)/);
+  });
+
+  it('counts the checks of the state’s retries in its result', async () => {
+    // Prepare
+    agent('Online');
+
+    // Act
+    const result = await checkAgent(event({}, 9), deps);
+
+    // Assess
+    expect(result).toMatchObject({ done: true, attempt: 10, status: 'Online' });
   });
 
   it('fails when the instance terminated while waiting for the agent', async () => {
@@ -146,10 +164,7 @@ describe('checkAgent', () => {
     instance('running');
 
     // Act
-    const result = checkAgent(
-      event({ config: { agentTimeoutSeconds: 120 }, poll: { agent: previous(23) } }),
-      deps,
-    );
+    const result = checkAgent(event({ config: { agentTimeoutSeconds: 120 } }, lastRetry(120)), deps);
 
     // Assess
     await expect(result).rejects.toThrow(AgentNotOnlineError);
@@ -169,19 +184,15 @@ describe('checkAgent', () => {
     instance('running');
 
     // Act
-    const result = await checkAgent(
-      event({ config: { agentTimeoutSeconds: 120 }, poll: { agent: previous(22) } }),
-      deps,
-    );
+    const result = checkAgent(event({ config: { agentTimeoutSeconds: 120 } }, lastRetry(120) - 1), deps);
 
     // Assess
-    expect(result).toMatchObject({ done: false, attempt: 23 });
+    await expect(result).rejects.toThrow(PollPendingError);
   });
 
   it('starts counting again for another instance', async () => {
     // Prepare
-    agent();
-    instance('pending');
+    agent('Online');
 
     // Act
     const result = await checkAgent(event({ poll: { agent: previous(59, 'i-old') } }), deps);
@@ -190,9 +201,9 @@ describe('checkAgent', () => {
     expect(result.attempt).toBe(1);
   });
 
-  it('bounds the wait by ceil(ssh_timeout / 5) checks', () => {
-    expect(agentMaxAttempts(300)).toBe(60);
-    expect(agentMaxAttempts(301)).toBe(61);
-    expect(agentMaxAttempts(0)).toBe(1);
+  it('bounds the wait by ssh_timeout seconds of the poll schedule', () => {
+    expect(waitedSeconds(POLL_SCHEDULE, lastRetry(120))).toBeGreaterThanOrEqual(120);
+    expect(waitedSeconds(POLL_SCHEDULE, lastRetry(120) - 1)).toBeLessThan(120);
+    expect(lastRetry(0)).toBe(0);
   });
 });

@@ -11,8 +11,7 @@ import {
   AMI_TOOLS_HINT,
   COMMAND_POLL_KEY,
   checkCommand,
-  commandMaxAttempts,
-  commandWaitSeconds,
+  commandWaitBoundSeconds,
   PACKER_BUNDLE_FAILED,
   PACKER_UPLOAD_FAILED,
 } from '../../../lambdas/check-command/check-command.js';
@@ -20,12 +19,14 @@ import type { FileProvisioner, ShellProvisioner } from '../../../lambdas/shared/
 import {
   BundleUploadError,
   CommandTimeoutError,
+  PollPendingError,
   ProvisionerFailedError,
   VolumeBundleError,
   X509UploadError,
 } from '../../../lambdas/shared/errors.js';
+import { POLL_SCHEDULE, retriesFor, waitedSeconds } from '../../../lambdas/shared/poll.js';
 import { createClients } from '../../../lambdas/shared/runtime.js';
-import type { CommandInfo, CommandKind, PollResult, TaskEvent } from '../../../lambdas/shared/state.js';
+import type { CommandInfo, CommandKind, TaskEvent } from '../../../lambdas/shared/state.js';
 import {
   awsError,
   type BuildStateOverrides,
@@ -70,8 +71,10 @@ function commandInfo(kind: CommandKind, overrides: Partial<CommandInfo> = {}): C
   };
 }
 
-function event(command: CommandInfo, overrides: BuildStateOverrides = {}): TaskEvent {
+/** A check's event; `retryCount`: the Check state's retries so far (`$$.State.RetryCount`). */
+function event(command: CommandInfo, overrides: BuildStateOverrides = {}, retryCount?: number): TaskEvent {
   return {
+    ...(retryCount === undefined ? {} : { check: { retryCount, enteredTime: '2030-01-01T00:00:00.000Z' } }),
     build: makeBuildState({
       instance: { instanceId: INSTANCE_ID, architecture: 'x86_64' },
       command,
@@ -119,7 +122,7 @@ describe('checkCommand', () => {
 
   it('asks for the run step of the command on the build instance, in the build region', async () => {
     // Prepare
-    invocations({ runScript: { Status: 'InProgress' } });
+    invocations({ runScript: { Status: 'Success', ResponseCode: 0 } });
 
     // Act
     await checkCommand(event(commandInfo('x509'), { config: { region: 'eu-central-1' } }), deps);
@@ -134,75 +137,64 @@ describe('checkCommand', () => {
     expect(await regionOf(calls[0]!)).toBe('eu-central-1');
   });
 
-  it('waits when the invocation does not exist yet, right after the send', async () => {
+  it('asks the state’s Retry to check again when the invocation does not exist yet, right after the send', async () => {
     // Prepare
     invocations({});
 
     // Act
-    const result = await checkCommand(event(commandInfo('bundle')), deps);
+    const error = await failure(event(commandInfo('bundle')));
 
     // Assess
-    expect(result).toEqual<PollResult>({
-      done: false,
-      attempt: 1,
-      waitSeconds: 10,
-      status: 'Pending',
-      target: COMMAND_ID,
-    });
+    expect(error).toBeInstanceOf(PollPendingError);
+    expect(error.message).toMatch(/is Pending \(check 1, next in 2 s\)\.$/);
   });
 
-  it.each(['Pending', 'InProgress', 'Delayed'])('waits 10 s while the command is %s', async (status) => {
+  it.each(['Pending', 'InProgress', 'Delayed'])('checks again while the command is %s', async (status) => {
     // Prepare
     invocations({ runScript: { Status: status as 'Pending' }, overall: { Status: 'InProgress' } });
 
     // Act
-    const result = await checkCommand(event(commandInfo('bundle')), deps);
+    const error = await failure(event(commandInfo('bundle')));
 
     // Assess
-    expect(result).toMatchObject({ done: false, waitSeconds: 10, status });
-    expect(result.retry).toBeUndefined();
+    expect(error).toBeInstanceOf(PollPendingError);
+    expect(error.message).toContain(`(command ${COMMAND_ID}) is ${status} (check 1`);
   });
 
-  it('counts attempts for the same command and restarts for a new one', async () => {
+  it('counts the checks of the state’s retries, and restarts for a new command', async () => {
     // Prepare
-    invocations({ runScript: { Status: 'InProgress' } });
-    const previous = { done: false, attempt: 7, waitSeconds: 10, target: COMMAND_ID };
+    invocations({ runScript: { Status: 'Success', ResponseCode: 0 } });
+    const previous = { done: true, attempt: 7, waitSeconds: 10, target: 'another-command' };
 
     // Act
-    const same = await checkCommand(
-      event(commandInfo('upload'), { poll: { [COMMAND_POLL_KEY]: previous } }),
-      deps,
-    );
-    const other = await checkCommand(
-      event(commandInfo('upload'), {
-        poll: { [COMMAND_POLL_KEY]: { ...previous, target: 'another-command' } },
-      }),
+    const result = await checkCommand(
+      event(commandInfo('upload'), { poll: { [COMMAND_POLL_KEY]: previous } }, 7),
       deps,
     );
 
     // Assess
-    expect(same.attempt).toBe(8);
-    expect(other.attempt).toBe(1);
+    expect(result.attempt).toBe(8);
   });
 
-  it('waits longer between checks as a command runs on: 10 s for 5 minutes, 60 s up to an hour, then 120 s', async () => {
+  it('checks less often as a command runs on: each delay 8 % longer, up to 5 minutes', async () => {
     // Prepare
     invocations({ runScript: { Status: 'InProgress' } });
-    const poll = { [COMMAND_POLL_KEY]: { done: false, attempt: 30, waitSeconds: 10, target: COMMAND_ID } };
 
     // Act
-    const result = await checkCommand(event(commandInfo('bundle'), { poll }), deps);
+    const error = await failure(event(commandInfo('bundle'), {}, 30));
 
     // Assess
-    expect(result).toMatchObject({ attempt: 31, waitSeconds: 60 });
-    expect([1, 30, 31, 85, 86, 1000].map(commandWaitSeconds)).toEqual([10, 10, 60, 60, 120, 120]);
+    expect(error.message).toMatch(new RegExp(`check 31, next in ${Math.round(2 * 1.08 ** 30)} s`));
+    expect(POLL_SCHEDULE).toMatchObject({ intervalSeconds: 2, backoffRate: 1.08, maxDelaySeconds: 300 });
   });
 
   it('bounds a wait by the timeout plus the delivery timeout and a minute', () => {
-    // 7200 s + 660 s: 30 checks × 10 s, 55 × 60 s, then 36 × 120 s.
-    expect(commandMaxAttempts(7200)).toBe(30 + 55 + 36);
-    // The longest timeout stays far below 25,000 history events at about 9 per check.
-    expect(commandMaxAttempts(172_800) * 9).toBeLessThan(15_000);
+    expect(commandWaitBoundSeconds(7200)).toBe(7200 + 660);
+    // The longest timeout (48 h) stays far below 25,000 history events at about 5 per retry.
+    expect(retriesFor(POLL_SCHEDULE, commandWaitBoundSeconds(172_800)) * 5).toBeLessThan(15_000);
+    expect(retriesFor(POLL_SCHEDULE, commandWaitBoundSeconds(172_800))).toBeLessThan(
+      POLL_SCHEDULE.maxAttempts,
+    );
   });
 
   it('is done when the command succeeded', async () => {
@@ -216,7 +208,7 @@ describe('checkCommand', () => {
     expect(result).toEqual({
       done: true,
       attempt: 1,
-      waitSeconds: 10,
+      waitSeconds: 2,
       status: 'Success',
       target: COMMAND_ID,
     });
@@ -246,7 +238,7 @@ describe('checkCommand', () => {
     expect(result).toEqual({
       done: false,
       attempt: 1,
-      waitSeconds: 10,
+      waitSeconds: 2,
       status: 'Failed',
       target: COMMAND_ID,
       retry: true,
@@ -516,22 +508,23 @@ describe('checkCommand', () => {
     );
   });
 
-  it('cancels the command and fails when it outlives its bound of checks', async () => {
+  it('cancels the command and fails when it outlives its bound', async () => {
     // Prepare
     invocations({ runScript: { Status: 'InProgress' } });
     ssmMock.on(CancelCommandCommand).resolves({});
-    const bound = commandMaxAttempts(600);
-    const poll = {
-      [COMMAND_POLL_KEY]: { done: false, attempt: bound - 1, waitSeconds: 10, target: COMMAND_ID },
-    };
+    const retries = retriesFor(POLL_SCHEDULE, commandWaitBoundSeconds(600));
 
     // Act
-    const error = await failure(event(commandInfo('provision'), { poll }));
+    const before = await failure(event(commandInfo('provision'), {}, retries - 1));
+    const error = await failure(event(commandInfo('provision'), {}, retries));
 
     // Assess
-    expect(bound).toBe(46);
+    expect(before).toBeInstanceOf(PollPendingError);
     expect(error).toBeInstanceOf(CommandTimeoutError);
-    expect(error.message).toContain(`was still InProgress after ${bound} checks`);
+    expect(error.message).toContain(
+      `was still InProgress after ${retries + 1} checks (${Math.round(waitedSeconds(POLL_SCHEDULE, retries))} s)`,
+    );
+    expect(ssmMock.commandCalls(CancelCommandCommand)).toHaveLength(1);
     expect(ssmMock.commandCalls(CancelCommandCommand)[0]?.args[0].input).toEqual({
       CommandId: COMMAND_ID,
       InstanceIds: [INSTANCE_ID],

@@ -10,8 +10,10 @@ import {
   AwsTransientError,
   ImageCopyError,
   ImageNotAvailableError,
+  PollPendingError,
   TaskInputError,
 } from '../../../lambdas/shared/errors.js';
+import { AMI_POLL_SCHEDULE, retriesFor, waitedSeconds } from '../../../lambdas/shared/poll.js';
 import { lambdaHandler } from '../../../lambdas/shared/runtime.js';
 import type { PollResult } from '../../../lambdas/shared/state.js';
 import { type BuildStateOverrides, makeBuildState } from '../fixtures.js';
@@ -44,7 +46,8 @@ function awsError(name: string, message: string, httpStatusCode = 400): Error {
 function imageState(overrides: BuildStateOverrides = {}): CopyIterationState {
   return makeBuildState({
     image: { region: 'us-east-1', imageId: 'ami-main' },
-    config: { polling: { delaySeconds: 15, maxAttempts: 120 } },
+    // The template sets aws_polling: Packer's fixed delay, through the Choice → Wait loop.
+    config: { polling: { delaySeconds: 15, maxAttempts: 120, explicit: true } },
     ...overrides,
   });
 }
@@ -87,7 +90,7 @@ describe('checkImage', () => {
       ?.on(DescribeImagesCommand)
       .resolves({ Images: [{ ImageId: 'ami-main', State: 'pending' }] });
     const build = imageState({
-      config: { polling: { delaySeconds: 30, maxAttempts: 10 } },
+      config: { polling: { delaySeconds: 30, maxAttempts: 10, explicit: true } },
       poll: { image: { done: false, attempt: 4, waitSeconds: 30, target: 'ami-main' } },
     });
 
@@ -274,6 +277,93 @@ describe('checkImage', () => {
     await expect(act).rejects.toThrow(
       'Copy ami-copy of AMI ami-main to eu-west-1 was not available after 120 × 15 s',
     );
+  });
+
+  describe('without aws_polling in the template (Packer’s default bound, 120 × 15 s)', () => {
+    const defaults = (retryCount: number, key: 'image' | 'copy' = 'image') => {
+      const build: CopyIterationState =
+        key === 'image'
+          ? imageState({ config: { polling: { delaySeconds: 15, maxAttempts: 120 } } })
+          : {
+              ...copyState(),
+              config: { ...copyState().config, polling: { delaySeconds: 15, maxAttempts: 120 } },
+            };
+      return checkImage(
+        {
+          build,
+          args: { region: key === 'image' ? 'us-east-1' : 'eu-west-1', key },
+          check: { retryCount, enteredTime: '2030-01-01T00:00:00.000Z' },
+        },
+        deps,
+      );
+    };
+    const last = retriesFor(AMI_POLL_SCHEDULE, 1800);
+
+    it('asks the state’s Retry to check again while the AMI is pending, sooner than Packer would', async () => {
+      // Prepare
+      ec2['us-east-1']
+        ?.on(DescribeImagesCommand)
+        .resolves({ Images: [{ ImageId: 'ami-main', State: 'pending' }] });
+
+      // Act
+      const act = defaults(2);
+
+      // Assess
+      await expect(act).rejects.toThrow(PollPendingError);
+      await expect(act).rejects.toThrow(
+        `AMI ami-main in us-east-1 is pending (check 3, next in ${Math.round(4 * 1.1 ** 2)} s).`,
+      );
+      expect(AMI_POLL_SCHEDULE.maxDelaySeconds).toBeLessThan(15);
+    });
+
+    it('is done with the checks of the state’s retries counted', async () => {
+      // Prepare
+      ec2['us-east-1']
+        ?.on(DescribeImagesCommand)
+        .resolves({ Images: [{ ImageId: 'ami-main', State: 'available' }] });
+
+      // Act
+      const result = await defaults(5);
+
+      // Assess
+      expect(result).toMatchObject({ done: true, attempt: 6, status: 'available' });
+    });
+
+    it('fails once the schedule has waited 30 min, saying how to wait longer', async () => {
+      // Prepare
+      ec2['us-east-1']
+        ?.on(DescribeImagesCommand)
+        .resolves({ Images: [{ ImageId: 'ami-main', State: 'pending' }] });
+
+      // Act
+      const before = defaults(last - 1);
+      const act = defaults(last);
+
+      // Assess
+      await expect(before).rejects.toThrow(PollPendingError);
+      expect(waitedSeconds(AMI_POLL_SCHEDULE, last)).toBeGreaterThanOrEqual(1800);
+      await expect(act).rejects.toThrow(ImageNotAvailableError);
+      await expect(act).rejects.toThrow(
+        `AMI ami-main in us-east-1 was not available within 1800 s (about 30 min, aws_polling's default 120 × 15 s; ${last + 1} checks); last state 'pending'. ` +
+          'Large images can take longer: raise aws_polling { max_attempts, delay_seconds } in the template.',
+      );
+    });
+
+    it('fails a copy that is not available within the bound, naming the region', async () => {
+      // Prepare
+      ec2['eu-west-1']
+        ?.on(DescribeImagesCommand)
+        .resolves({ Images: [{ ImageId: 'ami-copy', State: 'pending' }] });
+
+      // Act
+      const act = defaults(last, 'copy');
+
+      // Assess
+      await expect(act).rejects.toThrow(ImageCopyError);
+      await expect(act).rejects.toThrow(
+        'Copy ami-copy of AMI ami-main to eu-west-1 was not available within 1800 s',
+      );
+    });
   });
 
   it('fails when DescribeImages is refused, naming the region', async () => {

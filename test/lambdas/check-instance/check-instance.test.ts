@@ -6,8 +6,10 @@ import { checkInstance, INSTANCE_WAIT_MAX_ATTEMPTS } from '../../../lambdas/chec
 import {
   InstanceNotRunningError,
   InstanceNotTerminatedError,
+  PollPendingError,
   TaskInputError,
 } from '../../../lambdas/shared/errors.js';
+import { POLL_SCHEDULE, retriesFor, waitedSeconds } from '../../../lambdas/shared/poll.js';
 import { createClients } from '../../../lambdas/shared/runtime.js';
 import type { PollResult, TaskEvent } from '../../../lambdas/shared/state.js';
 import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '../fixtures.js';
@@ -15,15 +17,21 @@ import { awsError, type BuildStateOverrides, makeBuildState, regionOf } from '..
 const ec2Mock = mockClient(EC2Client);
 const deps = { clients: createClients({ ec2: EC2Client }) };
 
+/** A check's event; `retryCount`: the Check state's retries so far (`$$.State.RetryCount`). */
 function event(
   want: CheckInstanceArgs['want'],
   overrides: BuildStateOverrides = {},
+  retryCount?: number,
 ): TaskEvent<CheckInstanceArgs> {
   return {
     build: makeBuildState({ instance: { instanceId: 'i-1', architecture: 'x86_64' }, ...overrides }),
     args: { want },
+    ...(retryCount === undefined ? {} : { check: { retryCount, enteredTime: '2030-01-01T00:00:00.000Z' } }),
   };
 }
+
+/** The retries after which the schedule has waited the bound (40 × delay_seconds): the check then fails. */
+const lastRetry = (delaySeconds = 15) => retriesFor(POLL_SCHEDULE, INSTANCE_WAIT_MAX_ATTEMPTS * delaySeconds);
 
 function inState(name: InstanceStateName, reason?: string) {
   ec2Mock.on(DescribeInstancesCommand).resolves({
@@ -62,29 +70,29 @@ describe('checkInstance (running)', () => {
     const result = await checkInstance(event('running', { config: { region: 'eu-west-1' } }), deps);
 
     // Assess
-    expect(result).toEqual({ done: true, attempt: 1, waitSeconds: 15, status: 'running', target: 'i-1' });
+    expect(result).toEqual({ done: true, attempt: 1, waitSeconds: 2, status: 'running', target: 'i-1' });
     const calls = ec2Mock.commandCalls(DescribeInstancesCommand);
     expect(calls[0]?.args[0].input).toEqual({ InstanceIds: ['i-1'] });
     expect(await regionOf(calls[0]!)).toBe('eu-west-1');
   });
 
-  it('waits polling.delaySeconds while the instance is pending, counting attempts for the same instance', async () => {
+  it('asks the state’s Retry to check again while the instance is pending, counting its checks', async () => {
     // Prepare
     inState('pending');
 
     // Act
-    const result = await checkInstance(
-      event('running', { config: { polling: { delaySeconds: 7 } }, poll: { instanceRunning: previous(3) } }),
-      deps,
-    );
+    const result = checkInstance(event('running', {}, 3), deps);
 
     // Assess
-    expect(result).toEqual({ done: false, attempt: 4, waitSeconds: 7, status: 'pending', target: 'i-1' });
+    await expect(result).rejects.toThrow(PollPendingError);
+    await expect(result).rejects.toThrow(
+      `Instance i-1 is pending (check 4, next in ${Math.round(2 * 1.08 ** 3)} s).`,
+    );
   });
 
   it('starts counting again for another instance', async () => {
     // Prepare
-    inState('pending');
+    inState('running');
 
     // Act
     const result = await checkInstance(
@@ -101,10 +109,11 @@ describe('checkInstance (running)', () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound', 'not found'));
 
     // Act
-    const result = await checkInstance(event('running'), deps);
+    const result = checkInstance(event('running'), deps);
 
     // Assess
-    expect(result).toMatchObject({ done: false, status: 'pending' });
+    await expect(result).rejects.toThrow(PollPendingError);
+    await expect(result).rejects.toThrow('Instance i-1 is pending (check 1');
   });
 
   it.each(['shutting-down', 'terminated', 'stopping', 'stopped'] as const)(
@@ -124,33 +133,35 @@ describe('checkInstance (running)', () => {
     },
   );
 
-  it('fails when the instance is still pending at the last check', async () => {
+  it('fails when the instance is still pending once the schedule waited 40 × delay_seconds', async () => {
     // Prepare
     inState('pending');
 
     // Act
-    const result = checkInstance(
-      event('running', { poll: { instanceRunning: previous(INSTANCE_WAIT_MAX_ATTEMPTS - 1) } }),
-      deps,
-    );
+    const result = checkInstance(event('running', {}, lastRetry()), deps);
 
     // Assess
     await expect(result).rejects.toThrow(InstanceNotRunningError);
-    await expect(result).rejects.toThrow('Instance i-1 is still pending after 40 checks 15 s apart (600 s).');
+    await expect(result).rejects.toThrow(
+      `Instance i-1 is still pending after ${lastRetry() + 1} checks (${Math.round(waitedSeconds(POLL_SCHEDULE, lastRetry()))} s).`,
+    );
   });
 
-  it('makes the check before the last one without failing', async () => {
+  it('makes the check before the last one without failing, and scales the bound with delay_seconds', async () => {
     // Prepare
     inState('pending');
 
     // Act
-    const result = await checkInstance(
-      event('running', { poll: { instanceRunning: previous(INSTANCE_WAIT_MAX_ATTEMPTS - 2) } }),
+    const before = checkInstance(event('running', {}, lastRetry() - 1), deps);
+    const shorter = checkInstance(
+      event('running', { config: { polling: { delaySeconds: 5, maxAttempts: 40 } } }, lastRetry(5)),
       deps,
     );
 
     // Assess
-    expect(result).toMatchObject({ done: false, attempt: INSTANCE_WAIT_MAX_ATTEMPTS - 1 });
+    await expect(before).rejects.toThrow(PollPendingError);
+    await expect(shorter).rejects.toThrow(InstanceNotRunningError);
+    expect(lastRetry(5)).toBeLessThan(lastRetry());
   });
 
   it('fails when the state has no instance', async () => {
@@ -175,7 +186,7 @@ describe('checkInstance (terminated)', () => {
     const result = await checkInstance(event('terminated'), deps);
 
     // Assess
-    expect(result).toEqual({ done: true, attempt: 1, waitSeconds: 15, status: 'terminated', target: 'i-1' });
+    expect(result).toEqual({ done: true, attempt: 1, waitSeconds: 2, status: 'terminated', target: 'i-1' });
   });
 
   it('counts an instance EC2 no longer knows as terminated', async () => {
@@ -189,24 +200,16 @@ describe('checkInstance (terminated)', () => {
     expect(result).toMatchObject({ done: true, status: 'terminated' });
   });
 
-  it('waits while the instance is shutting down', async () => {
+  it('asks the state’s Retry to check again while the instance is shutting down', async () => {
     // Prepare
     inState('shutting-down');
 
     // Act
-    const result = await checkInstance(
-      event('terminated', { poll: { instanceTerminated: previous(2) } }),
-      deps,
-    );
+    const result = checkInstance(event('terminated', {}, 2), deps);
 
     // Assess
-    expect(result).toEqual({
-      done: false,
-      attempt: 3,
-      waitSeconds: 15,
-      status: 'shutting-down',
-      target: 'i-1',
-    });
+    await expect(result).rejects.toThrow(PollPendingError);
+    await expect(result).rejects.toThrow('Instance i-1 is shutting-down (check 3');
   });
 
   it('is done at once when the build never launched an instance', async () => {
@@ -243,14 +246,13 @@ describe('checkInstance (terminated)', () => {
     inState('shutting-down');
 
     // Act
-    const result = checkInstance(
-      event('terminated', { poll: { instanceTerminated: previous(INSTANCE_WAIT_MAX_ATTEMPTS - 1) } }),
-      deps,
-    );
+    const result = checkInstance(event('terminated', {}, lastRetry()), deps);
 
     // Assess
     await expect(result).rejects.toThrow(InstanceNotTerminatedError);
-    await expect(result).rejects.toThrow(/Instance i-1 is still shutting-down after 40 checks/);
+    await expect(result).rejects.toThrow(
+      `Instance i-1 is still shutting-down after ${lastRetry() + 1} checks`,
+    );
   });
 });
 

@@ -41,6 +41,34 @@ describe('timedCheck', () => {
     expect(records).toEqual([]);
   });
 
+  it('starts a Retry-based wait when its Check state was entered ($$.State.EnteredTime), counting its checks', () => {
+    // Prepare
+    const build = makeBuildState();
+
+    // Act
+    const timed = timedCheck(
+      build,
+      'agent',
+      result(true, 'i-1', 12),
+      new Date('2024-01-02T00:03:00.000Z'),
+      { phase: 'agent' },
+      undefined,
+      { retryCount: 11, enteredTime: '2024-01-02T00:01:00.000Z' },
+    );
+
+    // Assess
+    expect(timed).toMatchObject({
+      startedAt: '2024-01-02T00:01:00.000Z',
+      checkedAt: '2024-01-02T00:03:00.000Z',
+    });
+    expect(records).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Wait: 'agent', PollChecks: 12 }),
+        expect.objectContaining({ Phase: 'agent', PhaseDuration: 120 }),
+      ]),
+    );
+  });
+
   it('starts again for a new target (a retried command)', () => {
     // Prepare
     const build = makeBuildState({

@@ -137,7 +137,11 @@ export function buildBuilderConfig(
     agentTimeoutSeconds: Math.ceil(timeout),
     x509: { cert, key, uploadPath },
     bundle: { bucket, keyPrefix, destination, prefix, volCommand, uploadCommand },
-    polling: { delaySeconds: delay ?? 15, maxAttempts: attempts ?? (delay === undefined ? 120 : 40) },
+    polling: {
+      delaySeconds: delay ?? 15,
+      maxAttempts: attempts ?? (delay === undefined ? 120 : 40),
+      ...(delay === undefined && attempts === undefined ? {} : { explicit: true as const }),
+    },
     onError,
     commandTimeoutSeconds: Math.ceil(commandTimeout),
     family,
