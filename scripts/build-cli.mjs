@@ -3,8 +3,8 @@
 // source file (esbuild, no type checking: `npm run build` checks types), so that no command compiles TypeScript
 // at run time. Run by `npm ci` / `npm install` (the `prepare` script) and by bin/ami-builder.mjs and bin/cdk-app.mjs
 // when a source changed since the last build (scripts/dist-stamp.mjs).
-import { readdirSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isStale as distIsStale, writeStamp } from './dist-stamp.mjs';
 
@@ -16,7 +16,10 @@ export const QUICK_DIST = join(DIST, 'quick');
 export const QUICK_COMMANDS = ['validate', 'inspect', 'version', '--version', '-version', '-v'];
 const SOURCE_DIRS = ['cli', 'lambdas', 'infra', 'emulator'];
 
-/** Every TypeScript source file the CLI may load, and the directories walked to find them. */
+/**
+ * Every source file the CLI may load (TypeScript, and the JSON data modules it imports), and the directories walked
+ * to find them.
+ */
 export function sourceTree() {
   const files = [];
   const dirs = [];
@@ -25,7 +28,7 @@ export function sourceTree() {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (/\.m?ts$/.test(entry.name) && !/\.d\.m?ts$/.test(entry.name)) files.push(path);
+      else if (/\.(m?ts|json)$/.test(entry.name) && !/\.d\.m?ts$/.test(entry.name)) files.push(path);
     }
   };
   for (const dir of SOURCE_DIRS) walk(join(ROOT, dir));
@@ -53,6 +56,8 @@ export async function buildCli() {
     format: 'esm',
     platform: 'node',
     target: 'node20',
+    // Node 20.10+ reads import attributes (`with { type: 'json' }`): keep them.
+    supported: { 'import-attributes': true },
     sourcemap: 'inline',
     logLevel: 'warning',
   };
@@ -63,6 +68,12 @@ export async function buildCli() {
     entryPoints: files.filter((f) => f.endsWith('.mts')),
     outExtension: { '.js': '.mjs' },
   });
+  // JSON modules (`import … with { type: 'json' }`, e.g. the price table) are loaded as they are.
+  for (const file of files.filter((f) => f.endsWith('.json'))) {
+    const out = join(DIST, relative(ROOT, file));
+    mkdirSync(dirname(out), { recursive: true });
+    copyFileSync(file, out);
+  }
   // Chunk names change with their content: start empty, so that old chunks do not pile up.
   rmSync(QUICK_DIST, { recursive: true, force: true });
   // The commands that only read templates start from one bundle (a few files instead of a few hundred), so that

@@ -20,6 +20,7 @@ const OUTPUTS = [
   { OutputKey: 'CommandLogGroupName', OutputValue: '/ami-builder/commands' },
   { OutputKey: 'CommandDocumentName', OutputValue: 'AmiBuilder-RunStagedCommand' },
   { OutputKey: 'SweepFunctionName', OutputValue: 'AmiBuilder-TasksSweepOrphans' },
+  { OutputKey: 'RetentionFunctionName', OutputValue: 'AmiBuilder-TasksApplyRetention' },
 ];
 
 afterEach(() => {
@@ -51,6 +52,7 @@ describe('findStackOutputs', () => {
       commandLogGroupName: '/ami-builder/commands',
       commandDocumentName: 'AmiBuilder-RunStagedCommand',
       sweepFunctionName: 'AmiBuilder-TasksSweepOrphans',
+      retentionFunctionName: 'AmiBuilder-TasksApplyRetention',
     });
   });
 

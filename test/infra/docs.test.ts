@@ -30,6 +30,6 @@ describe('the generated docs', () => {
     expect(chart).toMatch(/subgraph s\d+ \["Build Each Builder \(Map\)"\]/);
     expect(chart).toMatch(/subgraph s\d+ \["Copy And Finish \(Parallel\)"\]/);
     expect(chart).toMatch(/-\.->\|"States\.ALL"\|/);
-    expect(chart).toMatch(/-->\|"\$\.poll\.agent\.done == true"\|/);
+    expect(chart).toMatch(/-->\|"\$\.poll\.command\.done == true"\|/);
   });
 });

@@ -65,9 +65,12 @@ const builders = (input: { template: JsonRecord }) => input.template.builders as
 const cli: ValidateOptions = { mode: 'cli', now: NOW, uuidSeed: 'e-1', checkLocalFile: () => undefined };
 
 describe('HCL2 equivalence with the JSON forms', () => {
-  /** A build's configuration without its name (Packer names HCL2 builds `<type>.<source>`). */
-  const unnamed = (build: { name: string }) => {
-    const { name: _, ...rest } = build;
+  /**
+   * A build's configuration without its name (Packer names HCL2 builds `<type>.<source>`) and the image family
+   * named after it by default.
+   */
+  const unnamed = (build: { name: string; family?: string }) => {
+    const { name: _, family: __, ...rest } = build;
     return JSON.parse(JSON.stringify(rest)) as JsonRecord;
   };
 

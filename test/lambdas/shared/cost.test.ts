@@ -5,6 +5,7 @@ import { type BuildUsage, costCustomData, estimateCost } from '../../../lambdas/
 import { countBuildPath, type PathMachine, pruneDefinition } from '../../../lambdas/shared/cost/path.js';
 import { PRICE_TABLE } from '../../../lambdas/shared/cost/prices.js';
 import shipped from '../../../lambdas/shared/cost/prices.json' with { type: 'json' };
+import { retriedKey } from '../../../lambdas/shared/state.js';
 import { synth } from '../../infra/synth.js';
 
 const GB = 1024 ** 3;
@@ -139,15 +140,28 @@ describe('countBuildPath on the synthesized definition', () => {
     StateNames.CheckInstanceTerminated,
   ]);
 
-  it('adds the loop of each extra check: Check, Choice and Wait, and one invocation', () => {
+  it('adds one transition and one invocation per retry of a Check state', () => {
     const base = countBuildPath(processor, build(0, []), checks, false);
     expect(base.unrecorded).toEqual([]);
     const more = countBuildPath(
       processor,
       build(0, []),
-      { ...checks, [StateNames.CheckBundleVolume]: 11 },
+      { ...checks, [StateNames.CheckBundleVolume]: 11, [retriedKey(StateNames.CheckBundleVolume)]: 10 },
       false,
     );
+    expect(more.transitions - base.transitions).toBe(10);
+    expect(more.invocations - base.invocations).toBe(10);
+  });
+
+  it('adds the loop of each extra check through Choice and Wait (aws_polling), and one invocation', () => {
+    const base = countBuildPath(processor, build(0, []), checks, false);
+    const more = countBuildPath(
+      processor,
+      build(0, []),
+      { ...checks, [StateNames.CheckAmiAvailable]: 11 },
+      false,
+    );
+    // Check, AMI Available?, Wait For AMI.
     expect(more.transitions - base.transitions).toBe(10 * 3);
     expect(more.invocations - base.invocations).toBe(10);
   });

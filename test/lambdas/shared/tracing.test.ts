@@ -80,7 +80,20 @@ const events: Record<TaskId, unknown> = {
   CreateSecurityGroup: { build, args: {} },
   CreateInstanceRole: { build, args: {} },
   LaunchInstance: { build, args: {} },
-  LaunchTestInstance: { build, args: {} },
+  LaunchTestInstance: {
+    build: {
+      ...build,
+      config: {
+        ...build.config,
+        amiTest: {
+          commands: { type: 'shell', index: -1, name: 'ami_test', inline: ['true'] },
+          instanceType: 'm3.medium',
+          onFailure: 'deregister',
+        },
+      },
+    },
+    args: {},
+  },
   CheckInstance: { build, args: { want: 'running' } },
   CheckAgent: { build, args: {} },
   SendCommand: { build, args: { kind: 'upload' } },

@@ -572,9 +572,13 @@ const CASES: KeyCase[] = [
   {
     key: 'aws_polling',
     valid: [
-      [{ delay_seconds: 30, max_attempts: 60 }, (c) => c.polling, { delaySeconds: 30, maxAttempts: 60 }],
-      [{ delay_seconds: '5' }, (c) => c.polling, { delaySeconds: 5, maxAttempts: 40 }],
-      [{ max_attempts: 200 }, (c) => c.polling, { delaySeconds: 15, maxAttempts: 200 }],
+      [
+        { delay_seconds: 30, max_attempts: 60 },
+        (c) => c.polling,
+        { delaySeconds: 30, maxAttempts: 60, explicit: true },
+      ],
+      [{ delay_seconds: '5' }, (c) => c.polling, { delaySeconds: 5, maxAttempts: 40, explicit: true }],
+      [{ max_attempts: 200 }, (c) => c.polling, { delaySeconds: 15, maxAttempts: 200, explicit: true }],
     ],
     absent: [(c) => c.polling, { delaySeconds: 15, maxAttempts: 120 }],
     invalid: [
