@@ -26,6 +26,7 @@ export const Tasks = {
   SweepOrphans: 'lambdas/sweep-orphans/handler.ts',
   Notify: 'lambdas/notify/handler.ts',
   PublishAmiIds: 'lambdas/publish-ami-ids/handler.ts',
+  AdoptKeptResources: 'lambdas/adopt-kept-resources/handler.ts',
 } as const;
 
 export type TaskId = keyof typeof Tasks;

@@ -312,19 +312,33 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       resultPath: JsonPath.DISCARD,
     }),
   ).itemProcessor(
-    Chain.start(
-      new Wait(states, name('PauseBeforeProvisioner'), {
-        comment: comment('PauseBeforeProvisioner'),
-        time: WaitTime.secondsPath('$.provisioner.pauseBeforeSeconds'),
-      }),
-    )
-      .next(sendProvisionerCommand)
-      .next(provisionerCommand.loop)
-      .next(
-        new Succeed(states, name('ProvisionerFinished'), {
-          comment: comment('ProvisionerFinished'),
-          outputPath: '$.command',
+    // A resumed build skips the provisioners that ran in the failed execution.
+    new Choice(states, name('ProvisionerDoneBefore'), { comment: comment('ProvisionerDoneBefore') })
+      .when(
+        Condition.and(
+          Condition.isPresent('$.config.resume.provisionerIndex'),
+          Condition.numberLessThanJsonPath('$.provisionerIndex', '$.config.resume.provisionerIndex'),
+        ),
+        new Succeed(states, name('ProvisionerSkipped'), {
+          comment: comment('ProvisionerSkipped'),
+          outputPath: '$.provisionerIndex',
         }),
+      )
+      .otherwise(
+        Chain.start(
+          new Wait(states, name('PauseBeforeProvisioner'), {
+            comment: comment('PauseBeforeProvisioner'),
+            time: WaitTime.secondsPath('$.provisioner.pauseBeforeSeconds'),
+          }),
+        )
+          .next(sendProvisionerCommand)
+          .next(provisionerCommand.loop)
+          .next(
+            new Succeed(states, name('ProvisionerFinished'), {
+              comment: comment('ProvisionerFinished'),
+              outputPath: '$.command',
+            }),
+          ),
       ),
   );
 
@@ -446,46 +460,34 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       .otherwise(deleteTemporaryResources),
   );
 
-  const build = Chain.start(prevalidate)
-    .next(ensureBundleBucket)
-    .next(createSecurityGroup)
-    .next(createInstanceRole)
-    .next(launchInstance)
-    .next(instanceRunning.loop)
-    .next(agentOnline.loop)
-    .next(runProvisioners)
-    .next(
-      command(
-        'UploadX509Certificate',
-        { check: 'CheckX509Upload', choice: 'X509UploadDone', wait: 'WaitForX509Upload' },
-        'x509',
-      ),
+  const x509Upload = command(
+    'UploadX509Certificate',
+    { check: 'CheckX509Upload', choice: 'X509UploadDone', wait: 'WaitForX509Upload' },
+    'x509',
+  );
+  const bundleVolume = command(
+    'BundleVolume',
+    { check: 'CheckBundleVolume', choice: 'BundleVolumeDone', wait: 'WaitForBundleVolume' },
+    'bundle',
+  );
+  const uploadBundle = command(
+    'UploadBundle',
+    { check: 'CheckUploadBundle', choice: 'UploadBundleDone', wait: 'WaitForUploadBundle' },
+    'upload',
+  );
+  const forceDeregisterChoice = new Choice(states, name('ForceDeregisterChoice'), {
+    comment: comment('ForceDeregisterChoice'),
+  })
+    .when(
+      Condition.booleanEquals('$.config.forceDeregister', true),
+      guard(invoke('ForceDeregister', 'ForceDeregister', { resultPath: '$.forceDeregister' })).next(registerAmi),
     )
-    .next(
-      command(
-        'BundleVolume',
-        { check: 'CheckBundleVolume', choice: 'BundleVolumeDone', wait: 'WaitForBundleVolume' },
-        'bundle',
-      ),
-    )
-    .next(
-      command(
-        'UploadBundle',
-        { check: 'CheckUploadBundle', choice: 'UploadBundleDone', wait: 'WaitForUploadBundle' },
-        'upload',
-      ),
-    )
-    .next(
-      new Choice(states, name('ForceDeregisterChoice'), { comment: comment('ForceDeregisterChoice') })
-        .when(
-          Condition.booleanEquals('$.config.forceDeregister', true),
-          guard(invoke('ForceDeregister', 'ForceDeregister', { resultPath: '$.forceDeregister' })).next(
-            registerAmi,
-          ),
-        )
-        .otherwise(registerAmi)
-        .afterwards(),
-    )
+    .otherwise(registerAmi);
+  const provisionOnwards = Chain.start(runProvisioners)
+    .next(x509Upload)
+    .next(bundleVolume)
+    .next(uploadBundle)
+    .next(forceDeregisterChoice.afterwards())
     .next(amiAvailable.loop)
     .next(copyAndFinish)
     .next(
@@ -497,6 +499,32 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
           ),
         )
         .otherwise(terminateInstance),
+    );
+
+  // A resumed build (Validate Template set `config.resume`) adopts what the failed build kept, checks that the
+  // instance and its agent are up, and enters at the failed step.
+  const resumeAt = new Choice(states, name('ResumeAtChoice'), { comment: comment('ResumeAtChoice') })
+    // A Choice rule on a missing path fails the execution: builds that do not resume leave first.
+    .when(Condition.isNotPresent('$.config.resume.step'), provisionOnwards)
+    .when(Condition.stringEquals('$.config.resume.step', 'x509'), x509Upload)
+    .when(Condition.stringEquals('$.config.resume.step', 'bundle'), bundleVolume)
+    .when(Condition.stringEquals('$.config.resume.step', 'upload'), uploadBundle)
+    .when(Condition.stringEquals('$.config.resume.step', 'register'), forceDeregisterChoice)
+    .otherwise(provisionOnwards);
+  const build = new Choice(states, name('ResumeBuildChoice'), { comment: comment('ResumeBuildChoice') })
+    .when(
+      Condition.isPresent('$.config.resume'),
+      guard(invoke('AdoptKeptResources', 'AdoptKeptResources', { resultPath: '$' })).next(instanceRunning.loop),
+    )
+    .otherwise(
+      Chain.start(prevalidate)
+        .next(ensureBundleBucket)
+        .next(createSecurityGroup)
+        .next(createInstanceRole)
+        .next(launchInstance)
+        .next(instanceRunning.loop)
+        .next(agentOnline.loop)
+        .next(resumeAt),
     );
 
   // ─── The execution: validate, build every builder, summarize ─────────────────────────────────────────────

@@ -15,6 +15,11 @@ export const TagKeys = {
    * Sweep Orphans deregisters only images of failed executions that lack it.
    */
   finished: 'ami-builder:finished',
+  /**
+   * On a resource a resumed build adopted: the ARN of the failed execution it was kept by (its
+   * `ami-builder:execution` now names the resuming execution).
+   */
+  resumedFrom: 'ami-builder:resumed-from',
 } as const;
 
 /** The tags every resource a build creates carries. */

@@ -12,6 +12,7 @@ import type { ValidatedTemplate } from '../shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../shared/errors.js';
 import type { ExecutionInfo } from '../shared/state.js';
 import type { ValidateOptions } from '../shared/template/validate.js';
+import { type ResumeReader, resumeBuilds } from './resume.js';
 
 /** The payload the state machine sends: `{ input: $, execution: { id, name, startTime } }` from the context. */
 export interface ValidateTemplatePayload {
@@ -22,6 +23,8 @@ export interface ValidateTemplatePayload {
 export interface ValidateTemplateDeps {
   /** The template-language validator (`lambdas/shared/template/validate.ts`). */
   validate: (input: unknown, options: ValidateOptions) => ValidatedTemplate;
+  /** What an input with `resume` needs: the stack's name and how to read the failed execution. */
+  resume?: { stackName: string; reader: ResumeReader };
 }
 
 /** What replaces the state: the builds the Map runs, plus what the final output reports. */
@@ -59,6 +62,13 @@ export function parseValidatePayload(event: unknown): ValidateTemplatePayload {
   return { input: parsed.data.input, execution: parsed.data.execution };
 }
 
+/** The input's `resume` (wrapper form), trimmed; the validator has checked that it is a string. */
+function resumeArn(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null || !Object.hasOwn(input, 'resume')) return undefined;
+  const value = (input as { resume?: unknown }).resume;
+  return typeof value === 'string' ? value.trim() : undefined;
+}
+
 /**
  * Validates the execution input in workflow mode. The clock (`{{timestamp}}`, `{{isotime}}`) is the execution's
  * start time and `{{uuid}}` is seeded by the execution id, so a retry or a redrive renders the same AMI name.
@@ -78,8 +88,14 @@ export async function validateTemplateTask(
   }
 
   const validated = deps.validate(input, { mode: 'workflow', now, uuidSeed: execution.id });
+  const resume = resumeArn(input);
+  let builds = validated.builds;
+  if (resume !== undefined) {
+    if (deps.resume === undefined) throw new TaskInputError('Validate Template cannot resume: no reader given');
+    builds = await resumeBuilds(resume, builds, execution, deps.resume);
+  }
   const result: ValidateTemplateResult = {
-    builds: validated.builds,
+    builds,
     warnings: validated.warnings,
     skipped: validated.skipped,
     execution,

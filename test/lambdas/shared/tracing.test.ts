@@ -115,6 +115,27 @@ const events: Record<TaskId, unknown> = {
     summary: { builds: [], warnings: [], skipped: [], failed: 0 },
     execution: makeExecution(),
   },
+  AdoptKeptResources: {
+    build: {
+      ...build,
+      config: {
+        ...build.config,
+        resume: {
+          from: EXECUTION_ID,
+          origin: { id: EXECUTION_ID, name: 'build-2024-01-02' },
+          step: 'x509',
+          kept: {
+            source: build.source,
+            bucket: build.bucket,
+            network: build.network,
+            instanceRole: build.instanceRole,
+            instance: build.instance,
+          },
+        },
+      },
+    },
+    args: {},
+  },
   PublishAmiIds: { build: { ...build, copies: [] }, args: {} },
   SweepOrphans: { dryRun: true, regions: ['us-east-1'] },
 };
