@@ -198,14 +198,15 @@ export function stepDigests(config: BuildConfig, point: ResumePoint): StepDigest
   });
   if (point.step === 'provision') return steps;
   steps.push({ key: 'provisioners', label: 'the number of provisioners', digest: digest(config.provisioners.length) });
-  steps.push({ key: 'x509', label: 'the X.509 upload (x509_*)', digest: digest(config.x509) });
   if (point.step === 'x509') return steps;
+  steps.push({ key: 'x509', label: 'the X.509 upload (x509_*)', digest: digest(config.x509) });
+  if (point.step === 'bundle') return steps;
   steps.push({
     key: 'bundle',
     label: 'the bundle (bundle_vol_command, bundle_destination)',
     digest: digest({ command: config.bundle.volCommand, destination: config.bundle.destination }),
   });
-  if (point.step === 'bundle') return steps;
+  if (point.step === 'upload') return steps;
   steps.push({
     key: 'upload',
     label: 'the upload (bundle_upload_command)',
