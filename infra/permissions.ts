@@ -225,7 +225,8 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
         sid: 'ReadFailedExecutions',
         actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
         resources: [`arn:${p}:states:${ctx.region}:${a}:execution:${ctx.stateMachineName}:*`],
-        wildcardReason: 'A resumed execution names the failed execution at run time; executions of this state machine only.',
+        wildcardReason:
+          'A resumed execution names the failed execution at run time; executions of this state machine only.',
       },
       describe('FindKeptResources', ['ec2:DescribeInstances', 'ec2:DescribeSecurityGroups']),
       {

@@ -299,6 +299,20 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     {},
     sendProvisionerCommand,
   );
+  const runProvisioner = Chain.start(
+    new Wait(states, name('PauseBeforeProvisioner'), {
+      comment: comment('PauseBeforeProvisioner'),
+      time: WaitTime.secondsPath('$.provisioner.pauseBeforeSeconds'),
+    }),
+  )
+    .next(sendProvisionerCommand)
+    .next(provisionerCommand.loop)
+    .next(
+      new Succeed(states, name('ProvisionerFinished'), {
+        comment: comment('ProvisionerFinished'),
+        outputPath: '$.command',
+      }),
+    );
   const runProvisioners = guard(
     new MapState(states, name('RunProvisioners'), {
       comment: comment('RunProvisioners'),
@@ -314,32 +328,16 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   ).itemProcessor(
     // A resumed build skips the provisioners that ran in the failed execution.
     new Choice(states, name('ProvisionerDoneBefore'), { comment: comment('ProvisionerDoneBefore') })
+      // A Choice rule on a missing path fails the execution: builds that do not resume leave first.
+      .when(Condition.isNotPresent('$.config.resume.provisionerIndex'), runProvisioner)
       .when(
-        Condition.and(
-          Condition.isPresent('$.config.resume.provisionerIndex'),
-          Condition.numberLessThanJsonPath('$.provisionerIndex', '$.config.resume.provisionerIndex'),
-        ),
+        Condition.numberLessThanJsonPath('$.provisionerIndex', '$.config.resume.provisionerIndex'),
         new Succeed(states, name('ProvisionerSkipped'), {
           comment: comment('ProvisionerSkipped'),
           outputPath: '$.provisionerIndex',
         }),
       )
-      .otherwise(
-        Chain.start(
-          new Wait(states, name('PauseBeforeProvisioner'), {
-            comment: comment('PauseBeforeProvisioner'),
-            time: WaitTime.secondsPath('$.provisioner.pauseBeforeSeconds'),
-          }),
-        )
-          .next(sendProvisionerCommand)
-          .next(provisionerCommand.loop)
-          .next(
-            new Succeed(states, name('ProvisionerFinished'), {
-              comment: comment('ProvisionerFinished'),
-              outputPath: '$.command',
-            }),
-          ),
-      ),
+      .otherwise(runProvisioner),
   );
 
   const command = (
@@ -480,7 +478,9 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   })
     .when(
       Condition.booleanEquals('$.config.forceDeregister', true),
-      guard(invoke('ForceDeregister', 'ForceDeregister', { resultPath: '$.forceDeregister' })).next(registerAmi),
+      guard(invoke('ForceDeregister', 'ForceDeregister', { resultPath: '$.forceDeregister' })).next(
+        registerAmi,
+      ),
     )
     .otherwise(registerAmi);
   const provisionOnwards = Chain.start(runProvisioners)
@@ -514,7 +514,9 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   const build = new Choice(states, name('ResumeBuildChoice'), { comment: comment('ResumeBuildChoice') })
     .when(
       Condition.isPresent('$.config.resume'),
-      guard(invoke('AdoptKeptResources', 'AdoptKeptResources', { resultPath: '$' })).next(instanceRunning.loop),
+      guard(invoke('AdoptKeptResources', 'AdoptKeptResources', { resultPath: '$' })).next(
+        instanceRunning.loop,
+      ),
     )
     .otherwise(
       Chain.start(prevalidate)

@@ -525,7 +525,8 @@ async function listRolesUnder(
     );
     for (const r of page.Roles ?? []) {
       const under = deep ? r.Path?.startsWith(path) === true : r.Path === path;
-      if (under && r.RoleName !== undefined && r.Path !== undefined) roles.push({ name: r.RoleName, path: r.Path });
+      if (under && r.RoleName !== undefined && r.Path !== undefined)
+        roles.push({ name: r.RoleName, path: r.Path });
     }
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker !== undefined);

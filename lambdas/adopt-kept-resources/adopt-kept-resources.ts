@@ -11,7 +11,11 @@
  * Its result replaces the state: the build as the skipped steps had left it (`source`, `bucket`, `network`,
  * `instanceRole`, `instance`).
  */
-import { CreateTagsCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  DescribeSecurityGroupsCommand,
+} from '@aws-sdk/client-ec2';
 import {
   ListRoleTagsCommand,
   PutRolePolicyCommand,
@@ -55,7 +59,10 @@ function adoptionTags(build: BuildState, from: string): { Key: string; Value: st
 function checkKept(what: string, tags: TagList, build: BuildState, stackName: string): void {
   const from = build.config.resume?.from ?? '';
   const execution = tagValue(tags, TagKeys.execution);
-  if (tagValue(tags, TagKeys.stack) === stackName && (execution === from || execution === build.execution.id)) {
+  if (
+    tagValue(tags, TagKeys.stack) === stackName &&
+    (execution === from || execution === build.execution.id)
+  ) {
     return;
   }
   throw new ResourceNotOwnedError(
@@ -109,7 +116,10 @@ export async function adoptKeptResources(
     checkKept(`instance role ${identity.path}${identity.roleName}`, roleTags, build, deps.env.stackName);
     await iam.send(new TagRoleCommand({ RoleName: identity.roleName, Tags: tags }));
     await iam.send(
-      new TagInstanceProfileCommand({ InstanceProfileName: kept.instanceRole.instanceProfileName, Tags: tags }),
+      new TagInstanceProfileCommand({
+        InstanceProfileName: kept.instanceRole.instanceProfileName,
+        Tags: tags,
+      }),
     );
     // The instance downloads this execution's staged commands: its role's own policy names them now.
     const policy = buildInstancePolicy(build, {

@@ -188,8 +188,7 @@ export function stepDigests(config: BuildConfig, point: ResumePoint): StepDigest
       digest: digest(launch),
     },
   ];
-  const provisioners =
-    point.step === 'provision' ? (point.provisionerIndex ?? 0) : Number.POSITIVE_INFINITY;
+  const provisioners = point.step === 'provision' ? (point.provisionerIndex ?? 0) : Number.POSITIVE_INFINITY;
   config.provisioners.forEach((p, i) => {
     if (i < provisioners) {
       const { index: _index, ...rest } = p;
@@ -197,7 +196,11 @@ export function stepDigests(config: BuildConfig, point: ResumePoint): StepDigest
     }
   });
   if (point.step === 'provision') return steps;
-  steps.push({ key: 'provisioners', label: 'the number of provisioners', digest: digest(config.provisioners.length) });
+  steps.push({
+    key: 'provisioners',
+    label: 'the number of provisioners',
+    digest: digest(config.provisioners.length),
+  });
   if (point.step === 'x509') return steps;
   steps.push({ key: 'x509', label: 'the X.509 upload (x509_*)', digest: digest(config.x509) });
   if (point.step === 'bundle') return steps;

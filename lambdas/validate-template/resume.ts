@@ -12,6 +12,7 @@ import {
   GetExecutionHistoryCommand,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
+import { awsErrorCode } from '../shared/cleanup-report.js';
 import type { BuildConfig } from '../shared/config.js';
 import { TemplateValidationError } from '../shared/errors.js';
 import { type TagList, tagValue } from '../shared/ownership.js';
@@ -24,7 +25,6 @@ import {
   type KeptState,
   ResumeStateNames,
 } from '../shared/resume.js';
-import { awsErrorCode } from '../shared/cleanup-report.js';
 import { type Clients, TagKeys } from '../shared/runtime.js';
 import type { BuildState, ExecutionInfo } from '../shared/state.js';
 
@@ -184,7 +184,9 @@ export async function resumeBuilds(
     throw new TemplateValidationError(problems.map((p) => `resume: ${p}`));
   };
   if (!EXECUTION_ARN.test(arn)) {
-    refuse([`"${arn}" is not an execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>)`]);
+    refuse([
+      `"${arn}" is not an execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>)`,
+    ]);
   }
   if (machineOf(arn) !== machineOf(execution.id)) {
     refuse([`${arn} is not an execution of this state machine (${machineOf(execution.id)})`]);
@@ -270,7 +272,10 @@ export async function resumeBuilds(
         );
       }
     }
-    if (instanceRole.temporary && !(await context.reader.instanceProfileExists(instanceRole.instanceProfileName))) {
+    if (
+      instanceRole.temporary &&
+      !(await context.reader.instanceProfileExists(instanceRole.instanceProfileName))
+    ) {
       problems.push(
         `${where}: the kept instance profile ${instanceRole.instanceProfileName} is gone: run a new build`,
       );

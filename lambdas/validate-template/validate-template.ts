@@ -91,7 +91,8 @@ export async function validateTemplateTask(
   const resume = resumeArn(input);
   let builds = validated.builds;
   if (resume !== undefined) {
-    if (deps.resume === undefined) throw new TaskInputError('Validate Template cannot resume: no reader given');
+    if (deps.resume === undefined)
+      throw new TaskInputError('Validate Template cannot resume: no reader given');
     builds = await resumeBuilds(resume, builds, execution, deps.resume);
   }
   const result: ValidateTemplateResult = {

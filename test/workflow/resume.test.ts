@@ -58,7 +58,7 @@ async function failedBuild(h: ReturnType<typeof harness>): Promise<RunResult> {
   await h.emulator.addFault({ type: 'command', match: BROKEN, exitCode: 3, stderr: 'E: broken' });
   const failed = await h.run(template(h.x509), { label: 'resume-failed' });
   expect(failed.status).toBe('FAILED');
-  expect(failed.error).toBe('ProvisionerFailedError');
+  expect(failed.error, failed.cause).toBe('ProvisionerFailedError');
   return failed;
 }
 
@@ -90,7 +90,9 @@ describe('resume a failed build', () => {
       (c.staged?.runScript ?? '').includes('first-step'),
     );
     expect(provisionCommands).toHaveLength(1);
-    const fixed = (await h.emulator.commands()).filter((c) => (c.staged?.runScript ?? '').includes('fixed-last-step'));
+    const fixed = (await h.emulator.commands()).filter((c) =>
+      (c.staged?.runScript ?? '').includes('fixed-last-step'),
+    );
     expect(fixed.map((c) => c.instanceIds)).toEqual([[instanceId]]);
     // The AMI has the failed build's name.
     const build = resumed.output?.builds[0];

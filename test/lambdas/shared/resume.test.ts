@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { StateNames } from '../../../infra/state-names.js';
 import type { Provisioner } from '../../../lambdas/shared/config.js';
 import { changedSteps, failedStep, ResumeStateNames, stepDigests } from '../../../lambdas/shared/resume.js';
-import { StateNames } from '../../../infra/state-names.js';
 import { makeConfig } from '../fixtures.js';
 
 const shell = (index: number, inline: string[], extra: Partial<Provisioner> = {}): Provisioner => ({
@@ -48,15 +48,30 @@ describe('changedSteps', () => {
       provisioners: [shell(0, ['apt-get upgrade']), shell(1, ['fixed'])],
     });
     expect(changedSteps(failed, changed, { step: 'provision', provisionerIndex: 1 })).toEqual([
-      expect.objectContaining({ key: 'launch', message: expect.stringMatching(/^the template changed the instance launch/) }),
+      expect.objectContaining({
+        key: 'launch',
+        message: expect.stringMatching(/^the template changed the instance launch/),
+      }),
       { key: 'provisioner 0', message: 'the template changed provisioner 0 (shell)' },
     ]);
   });
 
   it('compares the content of staged files, not the execution folder they were staged in', () => {
-    const a = makeConfig({ provisioners: [{ ...shell(0, []), inline: undefined, scripts: [staged('exec-1', 'aaaaaaaaaaaa')] } as Provisioner] });
-    const same = makeConfig({ provisioners: [{ ...shell(0, []), inline: undefined, scripts: [staged('exec-2', 'aaaaaaaaaaaa')] } as Provisioner] });
-    const edited = makeConfig({ provisioners: [{ ...shell(0, []), inline: undefined, scripts: [staged('exec-2', 'bbbbbbbbbbbb')] } as Provisioner] });
+    const a = makeConfig({
+      provisioners: [
+        { ...shell(0, []), inline: undefined, scripts: [staged('exec-1', 'aaaaaaaaaaaa')] } as Provisioner,
+      ],
+    });
+    const same = makeConfig({
+      provisioners: [
+        { ...shell(0, []), inline: undefined, scripts: [staged('exec-2', 'aaaaaaaaaaaa')] } as Provisioner,
+      ],
+    });
+    const edited = makeConfig({
+      provisioners: [
+        { ...shell(0, []), inline: undefined, scripts: [staged('exec-2', 'bbbbbbbbbbbb')] } as Provisioner,
+      ],
+    });
     const point = { step: 'x509' as const };
     expect(changedSteps(a, same, point)).toEqual([]);
     expect(changedSteps(a, edited, point).map((c) => c.key)).toEqual(['provisioner 0']);
@@ -73,7 +88,10 @@ describe('changedSteps', () => {
       'provisioner 2',
     ]);
     // The failed step itself may change.
-    expect(changedSteps(failed, more, { step: 'bundle' }).map((c) => c.key)).toEqual(['provisioners', 'provisioner 2']);
+    expect(changedSteps(failed, more, { step: 'bundle' }).map((c) => c.key)).toEqual([
+      'provisioners',
+      'provisioner 2',
+    ]);
   });
 
   it('digests only the steps before the resume point', () => {

@@ -3,7 +3,11 @@ import { StateNames } from '../../../infra/state-names.js';
 import type { BuildConfig, Provisioner } from '../../../lambdas/shared/config.js';
 import { TemplateValidationError } from '../../../lambdas/shared/errors.js';
 import { TagKeys } from '../../../lambdas/shared/tags.js';
-import { type ExecutionHistory, type ResumeReader, resumeBuilds } from '../../../lambdas/validate-template/resume.js';
+import {
+  type ExecutionHistory,
+  type ResumeReader,
+  resumeBuilds,
+} from '../../../lambdas/validate-template/resume.js';
 import { EXECUTION_ID, makeBuildState, makeConfig, makeExecution } from '../fixtures.js';
 
 const FAILED_ARN = EXECUTION_ID;
@@ -14,7 +18,14 @@ const NEW = makeExecution({
 const STACK = 'AmiBuilder';
 
 const shell = (index: number, line: string): Provisioner =>
-  ({ type: 'shell', index, name: 'shell', inline: [line], scripts: [], environmentVars: [] }) as unknown as Provisioner;
+  ({
+    type: 'shell',
+    index,
+    name: 'shell',
+    inline: [line],
+    scripts: [],
+    environmentVars: [],
+  }) as unknown as Provisioner;
 
 const failedConfig = makeConfig({
   onError: 'abort',
@@ -27,7 +38,12 @@ const failedState = makeBuildState({
   source: { imageId: 'ami-0123456789abcdef0' } as never,
   bucket: { name: 'my-bundles' } as never,
   network: { securityGroupIds: ['sg-0123456789abcdef0'], temporarySecurityGroupId: 'sg-0123456789abcdef0' },
-  instanceRole: { instanceProfileName: 'build-p', temporary: true, roleName: 'build-p', path: '/ami-builder/x/' },
+  instanceRole: {
+    instanceProfileName: 'build-p',
+    temporary: true,
+    roleName: 'build-p',
+    path: '/ami-builder/x/',
+  },
   instance: { instanceId: 'i-0123456789abcdef0' },
 });
 
@@ -99,7 +115,10 @@ describe('resumeBuilds', () => {
   });
 
   it('keeps the first execution as the role’s origin across resumes', async () => {
-    const origin = { id: 'arn:aws:states:us-east-1:123456789012:execution:AmiBuilderStateMachine:first', name: 'first' };
+    const origin = {
+      id: 'arn:aws:states:us-east-1:123456789012:execution:AmiBuilderStateMachine:first',
+      name: 'first',
+    };
     const state = { ...failedState, config: { ...failedConfig, resume: { origin } as never } };
     const [build] = await resumeBuilds(FAILED_ARN, [current()], NEW, {
       stackName: STACK,
@@ -142,9 +161,9 @@ describe('resumeBuilds', () => {
 
   it('refuses another state machine’s execution, an execution that did not fail, and one without on_error abort', async () => {
     const other = 'arn:aws:states:us-east-1:123456789012:execution:OtherMachine:x';
-    expect(await problems(resumeBuilds(other, [current()], NEW, { stackName: STACK, reader: reader() }))).toEqual([
-      expect.stringContaining('is not an execution of this state machine'),
-    ]);
+    expect(
+      await problems(resumeBuilds(other, [current()], NEW, { stackName: STACK, reader: reader() })),
+    ).toEqual([expect.stringContaining('is not an execution of this state machine')]);
     expect(
       await problems(
         resumeBuilds(FAILED_ARN, [current()], NEW, {
@@ -156,7 +175,10 @@ describe('resumeBuilds', () => {
     const cleanup = { ...failedState, config: { ...failedConfig, onError: 'cleanup' as const } };
     expect(
       await problems(
-        resumeBuilds(FAILED_ARN, [current()], NEW, { stackName: STACK, reader: reader({}, history({}, cleanup)) }),
+        resumeBuilds(FAILED_ARN, [current()], NEW, {
+          stackName: STACK,
+          reader: reader({}, history({}, cleanup)),
+        }),
       ),
     ).toEqual([expect.stringContaining('ran with on_error cleanup, not abort')]);
     expect(
