@@ -328,8 +328,9 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   ).itemProcessor(
     // A resumed build skips the provisioners that ran in the failed execution.
     new Choice(states, name('ProvisionerDoneBefore'), { comment: comment('ProvisionerDoneBefore') })
-      // A Choice rule on a missing path fails the execution: builds that do not resume leave first.
-      .when(Condition.isNotPresent('$.config.resume.provisionerIndex'), runProvisioner)
+      // A Choice rule on a missing path fails the execution: builds that do not resume leave first (Not IsPresent:
+      // the local runner mishandles `IsPresent: false`).
+      .when(Condition.not(Condition.isPresent('$.config.resume.provisionerIndex')), runProvisioner)
       .when(
         Condition.numberLessThanJsonPath('$.provisionerIndex', '$.config.resume.provisionerIndex'),
         new Succeed(states, name('ProvisionerSkipped'), {
@@ -504,8 +505,9 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   // A resumed build (Validate Template set `config.resume`) adopts what the failed build kept, checks that the
   // instance and its agent are up, and enters at the failed step.
   const resumeAt = new Choice(states, name('ResumeAtChoice'), { comment: comment('ResumeAtChoice') })
-    // A Choice rule on a missing path fails the execution: builds that do not resume leave first.
-    .when(Condition.isNotPresent('$.config.resume.step'), provisionOnwards)
+    // A Choice rule on a missing path fails the execution: builds that do not resume leave first (Not IsPresent:
+    // the local runner mishandles `IsPresent: false`).
+    .when(Condition.not(Condition.isPresent('$.config.resume.step')), provisionOnwards)
     .when(Condition.stringEquals('$.config.resume.step', 'x509'), x509Upload)
     .when(Condition.stringEquals('$.config.resume.step', 'bundle'), bundleVolume)
     .when(Condition.stringEquals('$.config.resume.step', 'upload'), uploadBundle)

@@ -44,7 +44,8 @@ function failedAmiName(result: RunResult): string {
   const report = result.events.find(
     (e) => e.type === 'StateEntered' && e.state?.name === StateNames.ReportFailedBuild,
   );
-  return (report?.state?.input as { config: { amiName: string } }).config.amiName;
+  const state = report?.state?.input as { config?: { amiName?: string } } | undefined;
+  return state?.config?.amiName ?? '';
 }
 
 async function runInstancesCalls(h: ReturnType<typeof harness>): Promise<number> {
