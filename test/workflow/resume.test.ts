@@ -17,6 +17,8 @@ const harness = useWorkflowHarness({ leastPrivilege: true });
 
 const NO_LEFTOVERS = { instances: [], securityGroups: [], stagedObjects: [], instanceRoles: [] };
 const BROKEN = 'broken-last-step';
+const LAST_PROVISIONER = '-provision-01-a1';
+const FIRST_PROVISIONER = '-provision-00-a1';
 
 /** Two shell provisioners; the last one fails (a command fault matches its text) until it is fixed. */
 function template(x509: X509Pair, options: { last?: string; first?: string } = {}): Record<string, unknown> {
@@ -56,7 +58,14 @@ async function runInstancesCalls(h: ReturnType<typeof harness>): Promise<number>
 
 /** Fails the build in its last provisioner, keeping the instance. */
 async function failedBuild(h: ReturnType<typeof harness>): Promise<RunResult> {
-  await h.emulator.addFault({ type: 'command', match: BROKEN, exitCode: 3, stderr: 'E: broken' });
+  // The last provisioner's first command fails (its staged folder is `…-provision-01-a1`).
+  await h.emulator.addFault({
+    type: 'command',
+    match: LAST_PROVISIONER,
+    exitCode: 3,
+    stderr: 'E: broken',
+    times: 1,
+  });
   const failed = await h.run(template(h.x509), { label: 'resume-failed' });
   expect(failed.status).toBe('FAILED');
   expect(failed.error, failed.cause).toBe('ProvisionerFailedError');
@@ -87,14 +96,14 @@ describe('resume a failed build', () => {
     expect(entered).not.toContain(StateNames.CreateInstanceRole);
     // One instance for both executions, and the first provisioner ran once.
     expect(await runInstancesCalls(h)).toBe(1);
-    const provisionCommands = (await h.emulator.commands()).filter((c) =>
-      (c.staged?.runScript ?? '').includes('first-step'),
-    );
-    expect(provisionCommands).toHaveLength(1);
-    const fixed = (await h.emulator.commands()).filter((c) =>
-      (c.staged?.runScript ?? '').includes('fixed-last-step'),
-    );
-    expect(fixed.map((c) => c.instanceIds)).toEqual([[instanceId]]);
+    const commands = await h.emulator.commands();
+    const first = commands.filter((c) => (c.staged?.prefix ?? '').includes(FIRST_PROVISIONER));
+    expect(first).toHaveLength(1);
+    const last = commands.filter((c) => (c.staged?.prefix ?? '').includes(LAST_PROVISIONER));
+    expect(last.map((c) => [c.status, c.instanceIds])).toEqual([
+      ['Failed', [instanceId]],
+      ['Success', [instanceId]],
+    ]);
     // The AMI has the failed build's name.
     const build = resumed.output?.builds[0];
     expect(build?.status).toBe('succeeded');
