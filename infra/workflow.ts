@@ -515,12 +515,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     .otherwise(provisionOnwards);
   const build = new Choice(states, name('ResumeBuildChoice'), { comment: comment('ResumeBuildChoice') })
     .when(
-      Condition.isPresent('$.config.resume'),
-      guard(invoke('AdoptKeptResources', 'AdoptKeptResources', { resultPath: '$' })).next(
-        instanceRunning.loop,
-      ),
-    )
-    .otherwise(
+      Condition.not(Condition.isPresent('$.config.resume')),
       Chain.start(prevalidate)
         .next(ensureBundleBucket)
         .next(createSecurityGroup)
@@ -529,6 +524,11 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
         .next(instanceRunning.loop)
         .next(agentOnline.loop)
         .next(resumeAt),
+    )
+    .otherwise(
+      guard(invoke('AdoptKeptResources', 'AdoptKeptResources', { resultPath: '$' })).next(
+        instanceRunning.loop,
+      ),
     );
 
   // ─── The execution: validate, build every builder, summarize ─────────────────────────────────────────────

@@ -42,6 +42,7 @@ describe('the build state machine', () => {
       S.ValidateTemplate,
       {
         [S.BuildEachBuilder]: [
+          S.ResumeBuildChoice,
           S.Prevalidate,
           S.EnsureBundleBucket,
           S.CreateSecurityGroup,
@@ -51,8 +52,10 @@ describe('the build state machine', () => {
           S.InstanceRunning,
           S.CheckSsmAgent,
           S.SsmAgentOnline,
+          S.ResumeAtChoice,
           {
             [S.RunProvisioners]: [
+              S.ProvisionerDoneBefore,
               S.PauseBeforeProvisioner,
               S.SendProvisionerCommand,
               S.CheckProvisionerCommand,
