@@ -226,7 +226,12 @@ function parseOptions(argv: readonly string[], io: CliIo): Options | undefined {
  * Runs `build`. Resolves to the exit code: 0 when every build succeeded (or with --detach), 2 when a build left resources
  * behind (see the listing), else 1.
  */
-export async function runBuild(argv: readonly string[], given: CliIo, deps: BuildDeps): Promise<number> {
+export async function runBuild(
+  argv: readonly string[],
+  given: CliIo,
+  deps: BuildDeps,
+  extra: { resume?: string } = {},
+): Promise<number> {
   // Everything printed is masked: the caller's credentials now, the sensitive values once validation found them.
   const masker = new Masker(credentialValues(given.env));
   const io = maskedIo(given, masker);
@@ -249,6 +254,11 @@ export async function runBuild(argv: readonly string[], given: CliIo, deps: Buil
       message,
       parallelBuilds: options.parallelBuilds,
       masker,
+      ...(extra.resume === undefined
+        ? {}
+        : {
+            resume: () => resumeExecutionArn(extra.resume ?? '', stack?.stateMachineArn ?? ''),
+          }),
       beforeValidation: (input) => applyRunFlags(input, options),
       onValidated: (validated) => {
         if (validated.builds.length === 1) {
@@ -335,6 +345,12 @@ export async function runBuild(argv: readonly string[], given: CliIo, deps: Buil
     printRunError(io, error);
     return 1;
   }
+}
+
+/** An execution named by its ARN, or by its name on the stack's state machine. */
+export function resumeExecutionArn(execution: string, stateMachineArn: string): string {
+  if (execution.startsWith('arn:')) return execution;
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
 }
 
 interface FollowContext {

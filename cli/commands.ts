@@ -12,6 +12,10 @@ export interface CommandEntry {
 export const commands: Readonly<Record<string, CommandEntry>> = {
   validate: { summary: 'check that a template is valid', load: () => import('./validate.js') },
   build: { summary: 'build a template on the deployed stack', load: () => import('./build.js') },
+  resume: {
+    summary: 'resume a build that failed with on_error: abort, on the instance it kept',
+    load: () => import('./resume.js'),
+  },
   local: {
     summary: 'build a template offline, against a local AWS emulator',
     load: () => import('./local.js'),

@@ -80,6 +80,8 @@ export interface ExecutionInput {
   except?: string[];
   /** Packer's `-parallel-builds=N`: the Build Each Builder Map's MaxConcurrencyPath. */
   parallel_builds?: number;
+  /** `ami-builder resume`: the failed execution (ARN) whose builds this execution resumes. */
+  resume?: string;
 }
 
 /** What the user asked to build: Packer's `TEMPLATE`, `-var`, `-var-file`, `-only` and `-except`. */
@@ -102,6 +104,8 @@ export interface StagingTarget {
 
 export interface PrepareContext {
   io: CliIo;
+  /** `ami-builder resume`: the failed execution's ARN, asked once the stack is found (a name needs its ARN). */
+  resume?: () => string;
   /** The run's clock: `{{timestamp}}` while validating, and the execution name. */
   now: Date;
   /** Four random hex digits, for the execution name. */
@@ -605,6 +609,7 @@ export async function prepareExecution(
     vars: plan.vars,
     ...filters,
     ...(context.parallelBuilds === undefined ? {} : { parallel_builds: context.parallelBuilds }),
+    ...(context.resume === undefined ? {} : { resume: context.resume() }),
   };
   checkNoCredentials(executionInput, io.env);
   const body = JSON.stringify(executionInput);

@@ -283,8 +283,29 @@ export interface Emulator {
   launches(): Promise<RecordedLaunch[]>;
   calls(): Promise<ApiCallCount[]>;
   resetCalls(): Promise<void>;
+  /**
+   * Records an execution that ran outside the emulator (the local runner): Step Functions' DescribeExecution
+   * and GetExecutionHistory then answer for it, as for a deployed execution. Cleared by reset.
+   */
+  recordExecution(record: RecordedExecution): Promise<void>;
   /** Changes timings until the next reset; returns the timings now in force. */
   setOptions(options: Partial<EmulatorTimings>): Promise<EmulatorTimings>;
+}
+
+/** An execution as DescribeExecution and GetExecutionHistory report it (dates in epoch seconds). */
+export interface RecordedExecution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+  startDate: number;
+  stopDate: number;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  /** History events, oldest first, shaped as GetExecutionHistory returns them. */
+  events: Record<string, unknown>[];
 }
 
 /** The emulator did not start (no python3, wrong moto, port taken, timeout); the message carries its stderr. */
@@ -438,6 +459,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     commands: () => control('GET', 'commands') as Promise<RecordedCommand[]>,
     events: () => control('GET', 'events') as Promise<RecordedEvent[]>,
     launches: () => control('GET', 'instances') as Promise<RecordedLaunch[]>,
+    recordExecution: async (record) => {
+      await control('POST', 'executions', record);
+    },
     calls: () => control('GET', 'calls') as Promise<ApiCallCount[]>,
     resetCalls: async () => {
       await control('DELETE', 'calls');

@@ -145,6 +145,12 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
   const withBoundary: Conditions = {
     StringEquals: { 'iam:PermissionsBoundary': ctx.instanceRoleBoundaryArn },
   };
+  // A resumed build re-tags what the failed build kept: these keys only, never ami-builder:stack.
+  const adoptionTagKeys: Conditions = {
+    'ForAllValues:StringEquals': {
+      'aws:TagKeys': [TagKeys.execution, TagKeys.build, TagKeys.onError, TagKeys.resumedFrom],
+    },
+  };
   const rolePathReason = `Temporary build-instance roles and profiles are named per execution and build at run time; only those under the stack's path ${ctx.instanceRolePath} are named.`;
   const deleteInstanceRoles: TaskGrant[] = [
     {
@@ -213,7 +219,50 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
   });
 
   return {
-    ValidateTemplate: [],
+    // Resuming a failed build (input `resume`): read its execution and check what it kept.
+    ValidateTemplate: [
+      {
+        sid: 'ReadFailedExecutions',
+        actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+        resources: [`arn:${p}:states:${ctx.region}:${a}:execution:${ctx.stateMachineName}:*`],
+        wildcardReason:
+          'A resumed execution names the failed execution at run time; executions of this state machine only.',
+      },
+      describe('FindKeptResources', ['ec2:DescribeInstances', 'ec2:DescribeSecurityGroups']),
+      {
+        sid: 'FindKeptInstanceProfiles',
+        actions: ['iam:GetInstanceProfile'],
+        resources: [instanceProfiles],
+        wildcardReason: rolePathReason,
+      },
+    ],
+
+    AdoptKeptResources: [
+      describe('DescribeKeptResources', ['ec2:DescribeInstances', 'ec2:DescribeSecurityGroups']),
+      {
+        sid: 'RetagKeptResources',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2('instance'), ec2('security-group')],
+        conditions: { ...taggedByStack, ...adoptionTagKeys },
+        wildcardReason: ec2Reason(
+          'Only instances and groups tagged ami-builder:stack with this stack, and only the execution, build, on-error and resumed-from tags (conditions).',
+        ),
+      },
+      {
+        sid: 'RetagKeptInstanceRoles',
+        actions: ['iam:ListRoleTags', 'iam:TagRole', 'iam:TagInstanceProfile'],
+        resources: [instanceRoles, instanceProfiles],
+        conditions: adoptionTagKeys,
+        wildcardReason: `${rolePathReason} Only the execution, build, on-error and resumed-from tags (condition).`,
+      },
+      {
+        sid: 'RepointKeptInstanceRoles',
+        actions: ['iam:PutRolePolicy'],
+        resources: [instanceRoles],
+        conditions: withBoundary,
+        wildcardReason: `${rolePathReason} Only roles with the stack's permissions boundary (condition).`,
+      },
+    ],
 
     Prevalidate: [
       describe('DescribeRegionsAndImages', ['ec2:DescribeRegions', 'ec2:DescribeImages']),

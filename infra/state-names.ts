@@ -8,6 +8,12 @@ export const StateNames = {
   TemplateInvalid: 'Template Invalid',
   BuildEachBuilder: 'Build Each Builder',
 
+  ResumeBuildChoice: 'Resume Build?',
+  AdoptKeptResources: 'Adopt Kept Resources',
+  ResumeAtChoice: 'Resume At?',
+  ProvisionerDoneBefore: 'Provisioner Done Before?',
+  ProvisionerSkipped: 'Provisioner Skipped',
+
   Prevalidate: 'Prevalidate',
   SkipIfUnchangedChoice: 'Skip If Unchanged?',
   CheckUnchanged: 'Check Unchanged',
@@ -106,6 +112,15 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Ends the execution with TemplateValidationError and the list of problems. Nothing was created.',
   BuildEachBuilder:
     'Runs every selected builder as its own build, all in parallel. A failed build ends in Report Failed Build, so the others finish and clean up.',
+  ResumeBuildChoice:
+    'Starts a resumed build (input resume: a failed execution) at Adopt Kept Resources; any other build at Prevalidate.',
+  AdoptKeptResources:
+    'Makes the failed build’s kept instance, security group and temporary role this execution’s (tags, with ami-builder:resumed-from), points the role at this execution’s staged folder, and restores the state the skipped steps had produced.',
+  ResumeAtChoice:
+    'Enters a resumed build at its failed step (X.509 upload, bundle, upload or registration); otherwise runs the provisioners.',
+  ProvisionerDoneBefore:
+    'In a resumed build, skips the provisioners before the one that failed (they ran in the failed execution).',
+  ProvisionerSkipped: 'Ends a skipped provisioner’s iteration.',
   Prevalidate:
     'Checks the regions, that ami_name is unused (unless force_deregister or skip_if_unchanged), resolves the source AMI and checks that the instance type can launch it.',
   SkipIfUnchangedChoice: 'Runs Check Unchanged only when the template sets skip_if_unchanged.',

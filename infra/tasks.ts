@@ -29,6 +29,7 @@ export const Tasks = {
   Notify: 'lambdas/notify/handler.ts',
   PublishAmiIds: 'lambdas/publish-ami-ids/handler.ts',
   ApplyRetention: 'lambdas/apply-retention/handler.ts',
+  AdoptKeptResources: 'lambdas/adopt-kept-resources/handler.ts',
 } as const;
 
 export type TaskId = keyof typeof Tasks;

@@ -335,6 +335,20 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     {},
     sendProvisionerCommand,
   );
+  const runProvisioner = Chain.start(
+    new Wait(states, name('PauseBeforeProvisioner'), {
+      comment: comment('PauseBeforeProvisioner'),
+      time: WaitTime.secondsPath('$.provisioner.pauseBeforeSeconds'),
+    }),
+  )
+    .next(sendProvisionerCommand)
+    .next(provisionerCommand.loop)
+    .next(
+      new Succeed(states, name('ProvisionerFinished'), {
+        comment: comment('ProvisionerFinished'),
+        outputPath: '$.poll.command',
+      }),
+    );
   const runProvisioners = guard(
     new MapState(states, name('RunProvisioners'), {
       comment: comment('RunProvisioners'),
@@ -348,20 +362,19 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       resultPath: '$.provisioned',
     }),
   ).itemProcessor(
-    Chain.start(
-      new Wait(states, name('PauseBeforeProvisioner'), {
-        comment: comment('PauseBeforeProvisioner'),
-        time: WaitTime.secondsPath('$.provisioner.pauseBeforeSeconds'),
-      }),
-    )
-      .next(sendProvisionerCommand)
-      .next(provisionerCommand.loop)
-      .next(
-        new Succeed(states, name('ProvisionerFinished'), {
-          comment: comment('ProvisionerFinished'),
-          outputPath: '$.poll.command',
+    // A resumed build skips the provisioners that ran in the failed execution.
+    new Choice(states, name('ProvisionerDoneBefore'), { comment: comment('ProvisionerDoneBefore') })
+      // A Choice rule on a missing path fails the execution: builds that do not resume leave first (Not IsPresent:
+      // the local runner mishandles `IsPresent: false`).
+      .when(Condition.not(Condition.isPresent('$.config.resume.provisionerIndex')), runProvisioner)
+      .when(
+        Condition.numberLessThanJsonPath('$.provisionerIndex', '$.config.resume.provisionerIndex'),
+        new Succeed(states, name('ProvisionerSkipped'), {
+          comment: comment('ProvisionerSkipped'),
+          outputPath: '$.provisionerIndex',
         }),
-      ),
+      )
+      .otherwise(runProvisioner),
   );
 
   const command = (
@@ -579,29 +592,36 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
       )
       .otherwise(ensureBundleBucket),
   );
-  const build = Chain.start(prevalidate);
-
-  Chain.start(ensureBundleBucket)
-    .next(createSecurityGroup)
-    .next(createInstanceRole)
-    .next(launchInstance)
-    .next(instanceRunning.loop)
-    .next(agentOnline.loop)
-    .next(runProvisioners)
-    .next(command('UploadX509Certificate', { check: 'CheckX509Upload', choice: 'X509UploadDone' }, 'x509'))
-    .next(command('BundleVolume', { check: 'CheckBundleVolume', choice: 'BundleVolumeDone' }, 'bundle'))
-    .next(command('UploadBundle', { check: 'CheckUploadBundle', choice: 'UploadBundleDone' }, 'upload'))
-    .next(
-      new Choice(states, name('ForceDeregisterChoice'), { comment: comment('ForceDeregisterChoice') })
-        .when(
-          Condition.booleanEquals('$.config.forceDeregister', true),
-          guard(invoke('ForceDeregister', 'ForceDeregister', { resultPath: '$.forceDeregister' })).next(
-            registerAmi,
-          ),
-        )
-        .otherwise(registerAmi)
-        .afterwards(),
+  const x509Upload = command(
+    'UploadX509Certificate',
+    { check: 'CheckX509Upload', choice: 'X509UploadDone' },
+    'x509',
+  );
+  const bundleVolume = command(
+    'BundleVolume',
+    { check: 'CheckBundleVolume', choice: 'BundleVolumeDone' },
+    'bundle',
+  );
+  const uploadBundle = command(
+    'UploadBundle',
+    { check: 'CheckUploadBundle', choice: 'UploadBundleDone' },
+    'upload',
+  );
+  const forceDeregisterChoice = new Choice(states, name('ForceDeregisterChoice'), {
+    comment: comment('ForceDeregisterChoice'),
+  })
+    .when(
+      Condition.booleanEquals('$.config.forceDeregister', true),
+      guard(invoke('ForceDeregister', 'ForceDeregister', { resultPath: '$.forceDeregister' })).next(
+        registerAmi,
+      ),
     )
+    .otherwise(registerAmi);
+  const provisionOnwards = Chain.start(runProvisioners)
+    .next(x509Upload)
+    .next(bundleVolume)
+    .next(uploadBundle)
+    .next(forceDeregisterChoice.afterwards())
     .next(amiAvailable.loop)
     .next(
       new Choice(states, name('AmiTestChoice'), { comment: comment('AmiTestChoice') })
@@ -610,6 +630,32 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
         .afterwards(),
     )
     .next(publishAmiIdsChoice);
+
+  // A resumed build (Validate Template set `config.resume`) adopts what the failed build kept, checks that the
+  // instance and its agent are up, and enters at the failed step.
+  const resumeAt = new Choice(states, name('ResumeAtChoice'), { comment: comment('ResumeAtChoice') })
+    // A Choice rule on a missing path fails the execution: builds that do not resume leave first (Not IsPresent:
+    // the local runner mishandles `IsPresent: false`).
+    .when(Condition.not(Condition.isPresent('$.config.resume.step')), provisionOnwards)
+    .when(Condition.stringEquals('$.config.resume.step', 'x509'), x509Upload)
+    .when(Condition.stringEquals('$.config.resume.step', 'bundle'), bundleVolume)
+    .when(Condition.stringEquals('$.config.resume.step', 'upload'), uploadBundle)
+    .when(Condition.stringEquals('$.config.resume.step', 'register'), forceDeregisterChoice)
+    .otherwise(provisionOnwards);
+  Chain.start(ensureBundleBucket)
+    .next(createSecurityGroup)
+    .next(createInstanceRole)
+    .next(launchInstance)
+    .next(instanceRunning.loop)
+    .next(agentOnline.loop)
+    .next(resumeAt);
+  const build = new Choice(states, name('ResumeBuildChoice'), { comment: comment('ResumeBuildChoice') })
+    .when(Condition.not(Condition.isPresent('$.config.resume')), prevalidate)
+    .otherwise(
+      guard(invoke('AdoptKeptResources', 'AdoptKeptResources', { resultPath: '$' })).next(
+        instanceRunning.loop,
+      ),
+    );
 
   // ─── The execution: validate, build every builder, summarize ─────────────────────────────────────────────
   const validateTemplate = invoke('ValidateTemplate', 'ValidateTemplate', {

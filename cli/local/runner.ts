@@ -7,7 +7,7 @@ import { CloudWatchLogsClient, CreateLogGroupCommand } from '@aws-sdk/client-clo
 import { CreatePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateDocumentCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { Emulator } from '../../emulator/index.js';
+import type { Emulator, RecordedExecution } from '../../emulator/index.js';
 import { type TaskId, Tasks } from '../../infra/tasks.js';
 import { fromLocalEvent, type LocalEventLog, type ProgressEvent } from '../progress/events.js';
 import type { WorkflowOutput } from '../progress/printer.js';
@@ -154,6 +154,60 @@ export interface RunResult {
   stateTransitions: number;
   /** Handler calls by task, the abort cleanup included. */
   invocations: Record<string, number>;
+  /** `$$.Execution.StartTime`, ISO 8601. */
+  startTime?: string;
+}
+
+/**
+ * The run as Step Functions' DescribeExecution and GetExecutionHistory report it, for the emulator's
+ * `recordExecution`: the execution's input, status and error, and its history events (states entered with their
+ * input, exited with their output), oldest first.
+ */
+export function executionRecord(
+  stack: Pick<SynthesizedStack, 'stateMachineArn'>,
+  input: unknown,
+  result: RunResult,
+): RecordedExecution {
+  const seconds = (ms: number) => ms / 1000;
+  const started = result.startTime === undefined ? Date.now() : Date.parse(result.startTime);
+  const events: Record<string, unknown>[] = [];
+  const push = (timestamp: number, type: string, details: Record<string, unknown>) => {
+    const id = events.length + 1;
+    events.push({ id, previousEventId: id - 1, timestamp: seconds(timestamp), type, ...details });
+  };
+  const json = (value: unknown) => JSON.stringify(value ?? null);
+  for (const e of result.events) {
+    if (e.type === 'ExecutionStarted') {
+      push(e.timestamp, 'ExecutionStarted', { executionStartedEventDetails: { input: json(input) } });
+    } else if ((e.type === 'StateEntered' || e.type === 'StateExited') && e.state) {
+      const entered = e.type === 'StateEntered';
+      push(e.timestamp, `${e.state.type}${entered ? 'StateEntered' : 'StateExited'}`, {
+        [entered ? 'stateEnteredEventDetails' : 'stateExitedEventDetails']: entered
+          ? { name: e.state.name, input: json(e.state.input) }
+          : { name: e.state.name, output: json(e.state.output) },
+      });
+    } else if (e.type === 'ExecutionFailed') {
+      push(e.timestamp, 'ExecutionFailed', {
+        executionFailedEventDetails: { error: e.Error ?? result.error, cause: result.cause },
+      });
+    } else if (e.type === 'ExecutionSucceeded') {
+      push(e.timestamp, 'ExecutionSucceeded', { executionSucceededEventDetails: { output: json(e.output) } });
+    }
+  }
+  const last = result.events.at(-1)?.timestamp ?? Date.now();
+  return {
+    executionArn: result.executionArn,
+    stateMachineArn: stack.stateMachineArn,
+    name: result.executionArn.split(':').pop() ?? '',
+    status: result.status,
+    startDate: seconds(started),
+    stopDate: seconds(last),
+    input: json(input),
+    ...(result.status === 'SUCCEEDED' ? { output: json(result.output) } : {}),
+    ...(result.error === undefined ? {} : { error: result.error }),
+    ...(result.cause === undefined ? {} : { cause: result.cause }),
+    events,
+  };
 }
 
 /** Time as on AWS, 200 times faster: a 10 s poll interval lasts 50 ms, a 30 min bound 9 s. */
@@ -305,6 +359,7 @@ export async function runExecution(options: RunOptions): Promise<RunResult> {
     events,
     stateTransitions: 0,
     invocations,
+    startTime: startTime.toISOString(),
   };
   let failure: unknown;
   try {

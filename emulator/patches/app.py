@@ -6,6 +6,7 @@ backends never see two writers and status progressions stay deterministic howeve
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from importlib.metadata import version
@@ -52,6 +53,10 @@ class EmulatorApp:
                     status, headers, body = error_response(call, fault.error, fault.code, fault.message)
                     start_response(f"{status} Injected", headers)
                     return [body]
+                if call.service == "states" and call.operation in ("DescribeExecution", "GetExecutionHistory"):
+                    answered = _recorded_execution(environ, start_response, call.operation)
+                    if answered is not None:
+                        return answered
             result = self.moto_app(environ, start_response)
             try:
                 return [b"".join(result)]
@@ -59,6 +64,40 @@ class EmulatorApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+
+
+def _recorded_execution(
+    environ: dict[str, Any], start_response: StartResponse, operation: str
+) -> Iterable[bytes] | None:
+    """DescribeExecution / GetExecutionHistory of an execution the local runner recorded (`POST executions`), as
+    Step Functions answers them (no `output` unless it succeeded; history in order, one page). None: not recorded,
+    moto answers (the request body is put back for it)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return None
+    arn = body.get("executionArn") if isinstance(body, dict) else None
+    record = STATE.executions.get(arn) if isinstance(arn, str) else None
+    if record is None:
+        return None
+    if operation == "DescribeExecution":
+        keys = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "input", "error", "cause")
+        payload = {k: record[k] for k in keys if record.get(k) is not None}
+        if record.get("status") == "SUCCEEDED" and record.get("output") is not None:
+            payload["output"] = record["output"]
+    else:
+        events = list(record.get("events") or [])
+        if body.get("reverseOrder") is True:
+            events.reverse()
+        payload = {"events": events}
+    data = json.dumps(payload, default=str).encode("utf-8")
+    start_response(
+        "200 OK", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
 
 
 def _auth_code(service: str, code: str, message: str) -> tuple[str, str]:
@@ -131,6 +170,12 @@ def _route(method: str, route: str, environ: dict[str, Any]) -> tuple[int, Any]:
         if method == "DELETE":
             STATE.calls.clear()
             return 200, []
+    if route == "executions" and method == "POST":
+        body = _read_json(environ)
+        if not isinstance(body, dict) or not isinstance(body.get("executionArn"), str):
+            raise ControlRequestError("an execution record needs an executionArn")
+        STATE.executions[body["executionArn"]] = body
+        return 200, {"ok": True}
     if route == "images" and method == "POST":
         return 200, ec2_images.seed_image(_read_json(environ))
     if route == "instance-profiles" and method == "POST":
@@ -146,7 +191,7 @@ def _route(method: str, route: str, environ: dict[str, Any]) -> tuple[int, Any]:
             return 200, STATE.options.to_json()
     known = {
         "health", "reset", "faults", "commands", "events", "instances", "calls", "images", "instance-profiles",
-        "options",
+        "options", "executions",
     }
     if route in known:
         return 405, {"error": f"{method} is not allowed on {PREFIX}{route}"}

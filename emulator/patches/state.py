@@ -119,6 +119,9 @@ class EmulatorState:
     launched_at: dict[str, float] = field(default_factory=dict)
     # AWS calls served, by (service, operation, region): the benchmark's "API calls by operation".
     calls: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # Executions that ran outside the emulator (the local runner), by ARN: what DescribeExecution and
+    # GetExecutionHistory answer for them (see app.py).
+    executions: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Bumped by every reset, so that timers started before a reset do not touch what came after it.
     generation: int = 0
 
@@ -137,6 +140,7 @@ class EmulatorState:
         self.launches.clear()
         self.launched_at.clear()
         self.calls.clear()
+        self.executions.clear()
 
     def faults_json(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

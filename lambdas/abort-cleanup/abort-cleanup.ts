@@ -50,7 +50,7 @@ import {
   mergeCleanupReports,
 } from '../shared/cleanup-report.js';
 import { TaskInputError } from '../shared/errors.js';
-import { executionRolePath } from '../shared/instance-role.js';
+import { executionRolePath, stackRolePath } from '../shared/instance-role.js';
 import { deleteInstanceRole } from '../shared/instance-role-iam.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
 import { deleteStaged, executionStagingPrefix } from '../shared/staging.js';
@@ -512,7 +512,11 @@ async function deleteExecutionStaging(
   return report;
 }
 
-async function listRolesUnder(iam: IAMClient, path: string): Promise<{ name: string; path: string }[]> {
+async function listRolesUnder(
+  iam: IAMClient,
+  path: string,
+  deep = false,
+): Promise<{ name: string; path: string }[]> {
   const roles: { name: string; path: string }[] = [];
   let marker: string | undefined;
   do {
@@ -520,7 +524,9 @@ async function listRolesUnder(iam: IAMClient, path: string): Promise<{ name: str
       new ListRolesCommand({ PathPrefix: path, Marker: marker }),
     );
     for (const r of page.Roles ?? []) {
-      if (r.Path === path && r.RoleName !== undefined) roles.push({ name: r.RoleName, path: r.Path });
+      const under = deep ? r.Path?.startsWith(path) === true : r.Path === path;
+      if (under && r.RoleName !== undefined && r.Path !== undefined)
+        roles.push({ name: r.RoleName, path: r.Path });
     }
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker !== undefined);
@@ -558,12 +564,16 @@ async function sweepInstanceRoles(
   const iam = deps.clients.iam(deps.homeRegion);
   const deleted: string[] = [];
   try {
-    const roles = await listRolesUnder(iam, path);
+    // A resumed build adopted the role of the execution it resumed: that role stays under the failed
+    // execution's path, tagged with this execution and ami-builder:resumed-from.
+    const roles = await listRolesUnder(iam, stackRolePath(deps.env.stackName), true);
     const handled = new Set<string>();
     for (const role of roles) {
+      const own = role.path === path;
       const tags = (await iam.send(new ListRoleTagsCommand({ RoleName: role.name }))).Tags ?? [];
       const tag = (key: string) => tags.find((t) => t.Key === key)?.Value;
-      handled.add(role.name);
+      if (!own && tag(TagKeys.resumedFrom) === undefined) continue;
+      if (own) handled.add(role.name);
       if (
         tag(TagKeys.execution) !== change.detail.executionArn ||
         tag(TagKeys.stack) !== deps.env.stackName
@@ -571,14 +581,14 @@ async function sweepInstanceRoles(
         continue;
       }
       if (tag(TagKeys.onError) === 'keep') {
-        report.kept.push(keptInstanceRole(role.name, path, KEEP_TAG));
+        report.kept.push(keptInstanceRole(role.name, role.path, KEEP_TAG));
         continue;
       }
       try {
-        if (await deleteInstanceRole(iam, { roleName: role.name, path })) deleted.push(role.name);
+        if (await deleteInstanceRole(iam, { roleName: role.name, path: role.path })) deleted.push(role.name);
       } catch (error) {
         report.kept.push(
-          keptInstanceRole(role.name, path, `could not be deleted (${awsErrorCode(error) ?? 'error'})`),
+          keptInstanceRole(role.name, role.path, `could not be deleted (${awsErrorCode(error) ?? 'error'})`),
         );
       }
     }

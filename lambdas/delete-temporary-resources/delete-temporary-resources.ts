@@ -192,6 +192,9 @@ async function deleteBuildInstanceRole(
   leaked: LeakedResource[],
 ): Promise<void> {
   if (build.config.iamInstanceProfile !== undefined) return;
+  // A resumed build that failed before it adopted the kept role (Adopt Kept Resources) leaves it to the failed
+  // execution it still belongs to.
+  if (build.config.resume !== undefined && build.instanceRole === undefined) return;
   const identity = instanceRoleIdentity(deps.env.stackName, build);
   const instanceKept =
     args.reason === 'failure' && build.config.onError === 'abort' && build.instance?.instanceId !== undefined;

@@ -7,6 +7,7 @@
  * Field names are camelCase; each JSDoc names the template key it comes from.
  */
 
+import type { KeptState, ResumeStep } from './resume.js';
 import type { BuildRetention } from './retention-policy.js';
 import type { SensitiveLocation } from './sensitive.js';
 
@@ -345,6 +346,27 @@ export interface BuildConfig {
    * Locations, not values: the values themselves are already here, nowhere else.
    */
   sensitive?: SensitiveLocation[];
+  /**
+   * Set by Validate Template when the execution input names `resume`: this build adopts what the failed build
+   * kept and enters the workflow at its failed step (README, "Resume a failed build").
+   */
+  resume?: ResumeConfig;
+}
+
+/** A resumed build: which execution it resumes, where it enters, and what it adopts. */
+export interface ResumeConfig {
+  /** The failed execution's ARN. */
+  from: string;
+  /**
+   * The execution whose build created the kept resources (the failed one, or the first of a chain of resumes):
+   * the temporary instance role's name and path derive from it.
+   */
+  origin: { id: string; name: string };
+  /** The failed step, run again: `provision` (with `provisionerIndex`), `x509`, `bundle`, `upload`, `register`. */
+  step: ResumeStep;
+  provisionerIndex?: number;
+  /** The failed build's state that the skipped steps had produced. */
+  kept: KeptState;
 }
 
 /** The result of validating a template: one config per selected builder. */

@@ -51,9 +51,11 @@ export function instanceRoleIdentity(
   stackName: string,
   build: Pick<BuildState, 'execution' | 'config'>,
 ): InstanceRoleIdentity {
+  // A resumed build's role is the one the build it resumes created (its first execution's names).
+  const owner = build.config.resume?.origin ?? build.execution;
   return {
-    roleName: instanceRoleName(build.execution.id, build.config.name),
-    path: executionRolePath(stackName, build.execution.name),
+    roleName: instanceRoleName(owner.id, build.config.name),
+    path: executionRolePath(stackName, owner.name),
   };
 }
 

@@ -35,6 +35,11 @@ export const TagKeys = {
   family: 'ami-builder:family',
   /** On an AMI and each copy when the template sets `ami_retention`: its policy, for the daily retention run. */
   retention: 'ami-builder:retention',
+  /**
+   * On a resource a resumed build adopted: the ARN of the failed execution it was kept by (its
+   * `ami-builder:execution` now names the resuming execution).
+   */
+  resumedFrom: 'ami-builder:resumed-from',
 } as const;
 
 /** The tags every resource a build creates carries. */

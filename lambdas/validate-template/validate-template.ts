@@ -14,6 +14,7 @@ import { FINGERPRINT_CLOCK, FINGERPRINT_UUID_SEED } from '../shared/fingerprint.
 import type { RetentionPolicy } from '../shared/retention-policy.js';
 import type { ExecutionInfo } from '../shared/state.js';
 import type { ValidateOptions } from '../shared/template/validate.js';
+import { type ResumeReader, resumeBuilds } from './resume.js';
 
 /** The payload the state machine sends: `{ input: $, execution: { id, name, startTime } }` from the context. */
 export interface ValidateTemplatePayload {
@@ -26,6 +27,8 @@ export interface ValidateTemplateDeps {
   validate: (input: unknown, options: ValidateOptions) => ValidatedTemplate;
   /** The stack's `retention` default: a build whose template has no `ami_retention` gets it. */
   retentionDefault?: RetentionPolicy;
+  /** What an input with `resume` needs: the stack's name and how to read the failed execution. */
+  resume?: { stackName: string; reader: ResumeReader };
 }
 
 /** What replaces the state: the builds the Map runs, plus what the final output reports. */
@@ -61,6 +64,13 @@ export function parseValidatePayload(event: unknown): ValidateTemplatePayload {
     throw new TaskInputError(`Validate Template payload is malformed: ${issues.join('; ')}`);
   }
   return { input: parsed.data.input, execution: parsed.data.execution };
+}
+
+/** The input's `resume` (wrapper form), trimmed; the validator has checked that it is a string. */
+function resumeArn(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null || !Object.hasOwn(input, 'resume')) return undefined;
+  const value = (input as { resume?: unknown }).resume;
+  return typeof value === 'string' ? value.trim() : undefined;
 }
 
 /**
@@ -111,12 +121,18 @@ export async function validateTemplateTask(
   const validated = deps.validate(input, { mode: 'workflow', now, uuidSeed: execution.id });
   if (validated.builds.some((b) => b.skipIfUnchanged === true)) addFingerprintNames(input, validated, deps);
   const defaultPolicy = deps.retentionDefault;
-  const builds =
+  let builds: ValidatedTemplate['builds'] =
     defaultPolicy === undefined
       ? validated.builds
       : validated.builds.map((b) =>
           b.retention === undefined ? { ...b, retention: { ...defaultPolicy, source: 'stack' as const } } : b,
         );
+  const resume = resumeArn(input);
+  if (resume !== undefined) {
+    if (deps.resume === undefined)
+      throw new TaskInputError('Validate Template cannot resume: no reader given');
+    builds = await resumeBuilds(resume, builds, execution, deps.resume);
+  }
   const result: ValidateTemplateResult = {
     builds,
     warnings: validated.warnings,

@@ -25,6 +25,7 @@ import {
   stripCredentials,
 } from '../../cli/build.js';
 import { readManifest } from '../../cli/manifest.js';
+import { command as resumeCommand } from '../../cli/resume.js';
 import type { BuildOutput } from '../../lambdas/shared/state.js';
 import { validateTemplate } from '../../lambdas/shared/template/validate.js';
 import { makeConfig } from '../lambdas/fixtures.js';
@@ -222,6 +223,34 @@ afterEach(async () => {
   sfnMock.reset();
   s3Mock.reset();
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('ami-builder resume', () => {
+  it('stages the template as build does and names the failed execution in the input, by ARN or by name', async () => {
+    // Act
+    const byName = await runBuild(['template.json'], captureIo(dir, { ...ENV }), deps(), {
+      resume: 'failed-build',
+    });
+    const first = sentInput();
+    sfnMock.resetHistory();
+    const failedArn = 'arn:aws:states:us-east-1:123456789012:execution:AmiBuilder-builds:other';
+    await runBuild(['template.json'], captureIo(dir, { ...ENV }), deps(), { resume: failedArn });
+
+    // Assess
+    expect(byName).toBe(0);
+    expect(first.resume).toBe(`${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:failed-build`);
+    expect((first.template as typeof TEMPLATE).builders[0]?.x509_cert_path).toMatch(
+      /^s3:\/\/amibuilder-staging\//,
+    );
+    expect(sentInput().resume).toBe(failedArn);
+  });
+
+  it('asks for the execution first', async () => {
+    const io = captureIo(dir, { ...ENV });
+    expect(await resumeCommand.run(['--detach', 'template.json'], io)).toBe(1);
+    expect(io.stderr.join('\n')).toContain('the first argument must be the failed execution');
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
 });
 
 describe('ami-builder build', () => {

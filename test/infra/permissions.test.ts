@@ -132,6 +132,7 @@ describe('IAM', () => {
       'CreateBoundedInstanceRoles',
       'DeleteTemporaryInstanceRolePolicies',
       'DeleteTemporaryInstanceRolePolicies',
+      'RepointKeptInstanceRoles',
     ]);
     for (const statement of writes) {
       expect(statement.Condition, statement.Sid).toEqual({
@@ -336,12 +337,12 @@ describe('IAM', () => {
     ] as [TaskId, string, string][]) {
       expect(withSid(task, sid).Condition, sid).toEqual({ StringEquals: { 'ec2:CreateAction': action } });
     }
-    // Every CreateTags outside FinishImage and ForceDeregister (the tag of an AMI whose ami_test failed) is tied
-    // to a create action.
+    // Every CreateTags outside FinishImage, ForceDeregister (the tag of an AMI whose ami_test failed) and Adopt
+    // Kept Resources is tied to a create action.
     for (const [task, statements] of Object.entries(statementsByTask)) {
       for (const s of statements.filter((x) => list(x.Action).includes('ec2:CreateTags'))) {
         expect(Object.keys(s.Condition?.StringEquals ?? {}), task).toEqual(
-          task === 'FinishImage' || task === 'ForceDeregister'
+          task === 'FinishImage' || task === 'ForceDeregister' || task === 'AdoptKeptResources'
             ? ['ec2:ResourceTag/ami-builder:stack']
             : ['ec2:CreateAction'],
         );
@@ -356,6 +357,22 @@ describe('IAM', () => {
       StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' },
     });
     expect(withSid('LaunchTestInstance', 'RunTaggedTestInstance').Condition).toEqual(requestTag);
+    // A resumed build re-tags what the failed build kept: this stack's resources, and never their stack tag.
+    const adoptionKeys = {
+      'ForAllValues:StringEquals': {
+        'aws:TagKeys': [
+          'ami-builder:execution',
+          'ami-builder:build',
+          'ami-builder:on-error',
+          'ami-builder:resumed-from',
+        ],
+      },
+    };
+    expect(withSid('AdoptKeptResources', 'RetagKeptResources').Condition).toEqual({
+      StringEquals: { 'ec2:ResourceTag/ami-builder:stack': 'ImageFactory' },
+      ...adoptionKeys,
+    });
+    expect(withSid('AdoptKeptResources', 'RetagKeptInstanceRoles').Condition).toEqual(adoptionKeys);
   });
 
   it('sends commands only with the stack’s document to instances tagged by this stack', () => {

@@ -50,6 +50,7 @@ describe('the build state machine', () => {
       S.ValidateTemplate,
       {
         [S.BuildEachBuilder]: [
+          S.ResumeBuildChoice,
           S.Prevalidate,
           S.SkipIfUnchangedChoice,
           S.CheckUnchanged,
@@ -60,8 +61,10 @@ describe('the build state machine', () => {
           S.LaunchInstance,
           S.CheckInstanceRunning,
           S.CheckSsmAgent,
+          S.ResumeAtChoice,
           {
             [S.RunProvisioners]: [
+              S.ProvisionerDoneBefore,
               S.PauseBeforeProvisioner,
               S.SendProvisionerCommand,
               S.CheckProvisionerCommand,

@@ -26,6 +26,7 @@ import { afterAll, beforeAll, beforeEach, expect, inject, vi } from 'vitest';
 import {
   applyLambdaEnvironment,
   deployToEmulator,
+  executionRecord,
   type RunOptions,
   type RunResult,
   runExecution,
@@ -293,6 +294,8 @@ export async function createWorkflowHarness(options: HarnessOptions = {}): Promi
         stack.definition,
         result.events,
       );
+      // Step Functions keeps every execution's history: a later execution (resume) reads it.
+      await emulator.recordExecution(executionRecord(stack, input, result));
       return result;
     },
     leftovers: async (regions = [BUILD_REGION]) => {

@@ -52,7 +52,7 @@ export interface TemplateDocument {
   wrapper: { vars: Map<string, string>; only?: string[]; except?: string[]; parallelBuilds?: number };
 }
 
-const WRAPPER_KEYS = ['template', 'vars', 'only', 'except', 'parallel_builds'] as const;
+const WRAPPER_KEYS = ['template', 'vars', 'only', 'except', 'parallel_builds', 'resume'] as const;
 
 /** Largest `parallel_builds` (Step Functions' MaxConcurrency is at most 1000 for an inline Map). */
 export const MAX_PARALLEL_BUILDS = 1000;
@@ -100,6 +100,11 @@ export function readInput(input: unknown, report: Report): TemplateDocument | un
     parallelBuilds: readParallelBuilds(own(record, 'parallel_builds'), report),
   };
   checkOnlyExcept(wrapper.only, wrapper.except, [], report);
+  // `resume` (an execution ARN) is the workflow's business (Validate Template resumes that execution's builds).
+  const resume = own(record, 'resume');
+  if (resume !== undefined && (typeof resume !== 'string' || resume.trim() === '')) {
+    report.error(['resume'], `resume must be the ARN of a failed execution, got ${describeValue(resume)}`);
+  }
 
   let template = own(record, 'template');
   if (typeof template === 'string') {

@@ -152,6 +152,11 @@ export function templateSchema(): Schema {
             additionalProperties: SCALAR,
           },
           only: { ...stringList, description: 'Build only these builds (by name).' },
+          resume: {
+            type: 'string',
+            description:
+              'The ARN of a failed execution (on_error: abort) whose builds this execution resumes at their failed step.',
+          },
           except: { ...stringList, description: 'Build every build but these.' },
         },
       },

@@ -237,6 +237,40 @@ describe('abortCleanup', () => {
       iamMock.on(DeleteRoleCommand).resolves({});
     });
 
+    it('deletes a role a resumed build adopted under the failed execution’s path, and no other execution’s', async () => {
+      // Prepare
+      const failedPath = '/ami-builder/AmiBuilder/failed-build/';
+      const adopted = role('build-a-9', { ...ours, 'ami-builder:resumed-from': `${EXECUTION_ID}-failed` });
+      const other = role('build-z-8', { ...ours, 'ami-builder:execution': `${EXECUTION_ID}-other` });
+      iamMock.on(ListRolesCommand).resolves({
+        Roles: [
+          { ...(adopted as object), Path: failedPath },
+          { ...(other as object), Path: '/ami-builder/AmiBuilder/other/' },
+        ] as never,
+        IsTruncated: false,
+      });
+      iamMock.on(GetRoleCommand, { RoleName: 'build-a-9' }).resolves({
+        Role: { RoleName: 'build-a-9', Path: failedPath } as never,
+      });
+      iamMock.on(GetInstanceProfileCommand, { InstanceProfileName: 'build-a-9' }).resolves({
+        InstanceProfile: {
+          InstanceProfileName: 'build-a-9',
+          Path: failedPath,
+          Roles: [{ RoleName: 'build-a-9' }],
+        } as never,
+      });
+      const { deps } = makeDeps();
+
+      // Act
+      const report = await abortCleanup(parseStatusChange(statusChange()), deps);
+
+      // Assess
+      expect(report.deletedInstanceRoles).toEqual(['build-a-9']);
+      expect(iamMock.commandCalls(DeleteRoleCommand).map((c) => c.args[0].input.RoleName)).toEqual([
+        'build-a-9',
+      ]);
+    });
+
     it('deletes the execution’s roles found under its path, and keeps those tagged keep', async () => {
       // Prepare
       iamMock.on(ListRolesCommand).resolves({
@@ -253,7 +287,9 @@ describe('abortCleanup', () => {
       const report = await abortCleanup(parseStatusChange(statusChange()), deps);
 
       // Assess
-      expect(iamMock.commandCalls(ListRolesCommand)[0]?.args[0].input).toMatchObject({ PathPrefix: PATH });
+      expect(iamMock.commandCalls(ListRolesCommand)[0]?.args[0].input).toMatchObject({
+        PathPrefix: '/ami-builder/AmiBuilder/',
+      });
       expect(report.deletedInstanceRoles).toEqual(['build-a-1']);
       expect(iamMock.commandCalls(DeleteRoleCommand).map((c) => c.args[0].input.RoleName)).toEqual([
         'build-a-1',

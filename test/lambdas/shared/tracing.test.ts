@@ -35,7 +35,7 @@ const mocks = [
 ];
 
 /** Tasks that call no AWS service: nothing to capture. */
-const WITHOUT_CLIENTS: readonly TaskId[] = ['ValidateTemplate', 'SummarizeBuilds'];
+const WITHOUT_CLIENTS: readonly TaskId[] = ['SummarizeBuilds'];
 
 const build = makeBuildState({
   config: {
@@ -73,7 +73,25 @@ const build = makeBuildState({
 
 /** One payload per task, shaped as the state machine (or EventBridge) sends it. */
 const events: Record<TaskId, unknown> = {
-  ValidateTemplate: { input: {}, execution: makeExecution() },
+  // A resume reads the failed execution (a plain template calls nothing).
+  ValidateTemplate: {
+    input: {
+      resume: EXECUTION_ID.replace(/:[^:]+$/, ':failed'),
+      template: {
+        type: 'amazon-instance',
+        account_id: '1234-5678-9012',
+        ami_name: 'my-ami-{{timestamp}}',
+        instance_type: 'm3.medium',
+        region: 'us-east-1',
+        s3_bucket: 'my-bundles',
+        source_ami: 'ami-0123456789abcdef0',
+        ssh_username: 'ec2-user',
+        x509_cert_path: 's3://staging-bucket/x509/cert.pem',
+        x509_key_path: 's3://staging-bucket/x509/key.pem',
+      },
+    },
+    execution: makeExecution(),
+  },
   Prevalidate: { build, args: {} },
   CheckUnchanged: { build, args: {} },
   EnsureBundleBucket: { build, args: {} },
@@ -130,6 +148,27 @@ const events: Record<TaskId, unknown> = {
   Notify: {
     summary: { builds: [], warnings: [], skipped: [], failed: 0 },
     execution: makeExecution(),
+  },
+  AdoptKeptResources: {
+    build: {
+      ...build,
+      config: {
+        ...build.config,
+        resume: {
+          from: EXECUTION_ID,
+          origin: { id: EXECUTION_ID, name: 'build-2024-01-02' },
+          step: 'x509',
+          kept: {
+            source: build.source,
+            bucket: build.bucket,
+            network: build.network,
+            instanceRole: build.instanceRole,
+            instance: build.instance,
+          },
+        },
+      },
+    },
+    args: {},
   },
   PublishAmiIds: { build: { ...build, copies: [] }, args: {} },
   SweepOrphans: { dryRun: true, regions: ['us-east-1'] },

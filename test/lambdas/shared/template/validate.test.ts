@@ -232,7 +232,7 @@ describe('the wrapper form', () => {
 
   it('fails on unknown wrapper keys and bad JSON text', () => {
     expect(problems({ template: builder(), variables: {} })).toContain(
-      'unknown key "variables" next to "template"; allowed: template, vars, only, except, parallel_builds',
+      'unknown key "variables" next to "template"; allowed: template, vars, only, except, parallel_builds, resume',
     );
     expect(problems({ template: '{ nope' }).join('\n')).toContain(
       'Failed to parse template: Error parsing JSON:',
