@@ -397,7 +397,7 @@ describe('a failure inside the cleanup after a success', () => {
     // Assess
     expect(caught(result)).toEqual([
       `${S.DeleteTemporaryResources} → ${S.FinishCleanup}`,
-      `${S.FinishCleanup} → ${S.ReportBuild}`,
+      `${S.FinishCleanup} → ${S.ApplyRetentionChoice}`,
     ]);
     expect(enteredStates(result)).toContain(S.ReportBuild);
     // The build succeeded; what no cleanup step removed is reported as left behind, and is really there.
