@@ -55,7 +55,7 @@ export function bundleScript(input: BundleScriptInput): string {
     // A mark older than anything the command writes, to find a manifest it wrote somewhere else. Its time is set
     // back: a file written within the same clock tick as the mark is not -newer than it.
     'AMI_BUILDER_MARK=$(mktemp) || exit 1',
-    "touch -d '2 seconds ago' \"$AMI_BUILDER_MARK\" 2>/dev/null || :",
+    'touch -d \'2 seconds ago\' "$AMI_BUILDER_MARK" 2>/dev/null || :',
     'printf \'    Running: %s\\n\' "$VOL_COMMAND"',
     '/bin/sh -c "$VOL_COMMAND"',
     'AMI_BUILDER_STATUS=$?',
