@@ -174,8 +174,8 @@ describe('countBuildPath on the synthesized definition', () => {
       { ...checks, [StateNames.CheckProvisionerCommand]: 1 },
       false,
     );
-    // Pause, Send, Check, Choice, Provisioner Finished; Send and Check invoke.
-    expect([one.transitions - base.transitions, one.invocations - base.invocations]).toEqual([5, 2]);
+    // Provisioner Done Before?, Pause, Send, Check, Choice, Provisioner Finished; Send and Check invoke.
+    expect([one.transitions - base.transitions, one.invocations - base.invocations]).toEqual([6, 2]);
     const copy = countBuildPath(
       processor,
       build(0, ['us-west-2']),
