@@ -4,10 +4,10 @@
  * would go; nothing is changed). It runs with the function's role: the caller needs only `lambda:InvokeFunction`.
  * Exits 0 unless an image the policy retires could not be deprecated or deregistered.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { RetentionReport } from '../lambdas/apply-retention/apply-retention.js';
 import { describeRetention } from '../lambdas/apply-retention/apply-retention.js';
 import { type FlagSpec, flagUsage, parseArgs } from './args.js';
+import { invokeStackFunction } from './invoke-function.js';
 import type { CliIo, Command } from './io.js';
 import { cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
 import { describeCliError, STACK_FLAGS } from './status.js';
@@ -48,18 +48,8 @@ const defaultDeps = (io: CliIo): RetentionCommandDeps => ({
   functionName: async (region, stackName) =>
     (await findStackOutputs(cliClients(region, io.env).cloudformation, stackName, ['retentionFunctionName']))
       .retentionFunctionName,
-  invoke: async (region, functionName, request) => {
-    const lambda = new LambdaClient(region === undefined ? {} : { region });
-    const result = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        Payload: new TextEncoder().encode(JSON.stringify(request)),
-      }),
-    );
-    const text = new TextDecoder().decode(result.Payload ?? new Uint8Array());
-    if (result.FunctionError !== undefined) throw new Error(`retention failed: ${text.slice(0, 2000)}`);
-    return JSON.parse(text) as RetentionReport;
-  },
+  invoke: (region, functionName, request) =>
+    invokeStackFunction<RetentionReport>(region, functionName, request, 'retention'),
 });
 
 /** Runs `retention` with the given dependencies. */

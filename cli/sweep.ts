@@ -4,10 +4,10 @@
  * runs with the function's role, not the caller's credentials: the caller needs only `lambda:InvokeFunction`.
  * Exits 0 when nothing was kept that the sweep meant to remove, 1 otherwise.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { SweepReport } from '../lambdas/sweep-orphans/sweep-orphans.js';
 import { describeSweep } from '../lambdas/sweep-orphans/sweep-orphans.js';
 import { type FlagSpec, flagUsage, parseArgs } from './args.js';
+import { invokeStackFunction } from './invoke-function.js';
 import type { CliIo, Command } from './io.js';
 import { cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
 import { describeCliError, STACK_FLAGS } from './status.js';
@@ -44,18 +44,8 @@ const defaultDeps = (io: CliIo): SweepCommandDeps => ({
   functionName: async (region, stackName) =>
     (await findStackOutputs(cliClients(region, io.env).cloudformation, stackName, ['sweepFunctionName']))
       .sweepFunctionName,
-  invoke: async (region, functionName, request) => {
-    const lambda = new LambdaClient(region === undefined ? {} : { region });
-    const result = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        Payload: new TextEncoder().encode(JSON.stringify(request)),
-      }),
-    );
-    const text = new TextDecoder().decode(result.Payload ?? new Uint8Array());
-    if (result.FunctionError !== undefined) throw new Error(`the sweep failed: ${text.slice(0, 2000)}`);
-    return JSON.parse(text) as SweepReport;
-  },
+  invoke: (region, functionName, request) =>
+    invokeStackFunction<SweepReport>(region, functionName, request, 'the sweep'),
 });
 
 /** Runs `sweep` with the given dependencies. */
