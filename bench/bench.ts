@@ -84,7 +84,10 @@ const TARGETS = {
 
 const S = StateNames;
 const PHASES: readonly { name: string; states: readonly string[] }[] = [
-  { name: 'validate', states: [S.ValidateTemplate, S.TemplateInvalid] },
+  {
+    name: 'validate',
+    states: [S.ValidateTemplate, S.TemplateInvalid, S.ResumeRequestedChoice, S.PrepareResume],
+  },
   {
     name: 'prevalidate…launch',
     states: [

@@ -219,8 +219,11 @@ export function taskGrants(ctx: PermissionContext): Record<TaskId, TaskGrant[]> 
   });
 
   return {
+    // Validate Template makes no AWS call.
+    ValidateTemplate: [],
+
     // Resuming a failed build (input `resume`): read its execution and check what it kept.
-    ValidateTemplate: [
+    PrepareResume: [
       {
         sid: 'ReadFailedExecutions',
         actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],

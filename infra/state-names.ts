@@ -6,6 +6,8 @@
 export const StateNames = {
   ValidateTemplate: 'Validate Template',
   TemplateInvalid: 'Template Invalid',
+  ResumeRequestedChoice: 'Resume Requested?',
+  PrepareResume: 'Prepare Resume',
   BuildEachBuilder: 'Build Each Builder',
 
   ResumeBuildChoice: 'Resume Build?',
@@ -110,6 +112,10 @@ export const StateDescriptions: Record<StateKey, string> = {
     'Parses the Packer template and its variables, selects the amazon-instance builders (only/except) and lists every problem at once. Its result replaces the state.',
   TemplateInvalid:
     'Ends the execution with TemplateValidationError and the list of problems. Nothing was created.',
+  ResumeRequestedChoice:
+    'Goes to Prepare Resume when the input resumes a failed execution (resume); otherwise straight to the builds.',
+  PrepareResume:
+    'Reads the failed execution’s history and checks that each selected build can resume it (it failed with on_error abort after provisioning started, what it kept is still there and still its own, no earlier step changed); gives each build the failed build’s names and kept resources. A refusal lists every reason (Template Invalid); nothing is created.',
   BuildEachBuilder:
     'Runs every selected builder as its own build, all in parallel. A failed build ends in Report Failed Build, so the others finish and clean up.',
   ResumeBuildChoice:

@@ -4,6 +4,7 @@
  */
 export const Tasks = {
   ValidateTemplate: 'lambdas/validate-template/handler.ts',
+  PrepareResume: 'lambdas/prepare-resume/handler.ts',
   Prevalidate: 'lambdas/prevalidate/handler.ts',
   CheckUnchanged: 'lambdas/check-unchanged/handler.ts',
   EnsureBundleBucket: 'lambdas/ensure-bucket/handler.ts',

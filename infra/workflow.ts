@@ -631,7 +631,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     )
     .next(publishAmiIdsChoice);
 
-  // A resumed build (Validate Template set `config.resume`) adopts what the failed build kept, checks that the
+  // A resumed build (Prepare Resume set `config.resume`) adopts what the failed build kept, checks that the
   // instance and its agent are up, and enters at the failed step.
   const resumeAt = new Choice(states, name('ResumeAtChoice'), { comment: comment('ResumeAtChoice') })
     // A Choice rule on a missing path fails the execution: builds that do not resume leave first (Not IsPresent:
@@ -669,14 +669,31 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
     },
     resultPath: '$',
   });
-  validateTemplate.addCatch(
-    new Fail(states, name('TemplateInvalid'), {
-      comment: comment('TemplateInvalid'),
-      error: ErrorNames.TemplateValidation,
-      causePath: `${ERROR_PATH}.Cause`,
-    }),
-    { errors: [ErrorNames.TemplateValidation], resultPath: ERROR_PATH },
-  );
+  const templateInvalid = new Fail(states, name('TemplateInvalid'), {
+    comment: comment('TemplateInvalid'),
+    error: ErrorNames.TemplateValidation,
+    causePath: `${ERROR_PATH}.Cause`,
+  });
+  validateTemplate.addCatch(templateInvalid, {
+    errors: [ErrorNames.TemplateValidation],
+    resultPath: ERROR_PATH,
+  });
+  // A resume (Validate Template passed its ARN on) is read and checked before any build starts.
+  const prepareResume = invoke('PrepareResume', 'PrepareResume', {
+    payload: {
+      resume: JsonPath.stringAt('$.resume'),
+      builds: JsonPath.listAt('$.builds'),
+      warnings: JsonPath.listAt('$.warnings'),
+      skipped: JsonPath.listAt('$.skipped'),
+      parallelBuilds: JsonPath.numberAt('$.parallelBuilds'),
+      execution: JsonPath.objectAt('$.execution'),
+    },
+    resultPath: '$',
+  });
+  prepareResume.addCatch(templateInvalid, {
+    errors: [ErrorNames.TemplateValidation],
+    resultPath: ERROR_PATH,
+  });
 
   const buildEachBuilder = new MapState(states, name('BuildEachBuilder'), {
     comment: comment('BuildEachBuilder'),
@@ -720,8 +737,13 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
   });
   notifyBuildResult.addCatch(allBuildsSucceeded, { resultPath: '$.notificationError' });
 
-  return Chain.start(validateTemplate)
-    .next(buildEachBuilder)
+  prepareResume.next(buildEachBuilder);
+  const resumeRequested = new Choice(states, name('ResumeRequestedChoice'), {
+    comment: comment('ResumeRequestedChoice'),
+  })
+    .when(Condition.not(Condition.isPresent('$.resume')), buildEachBuilder)
+    .otherwise(prepareResume);
+  Chain.start(buildEachBuilder)
     .next(summarizeBuilds)
     .next(notifyBuildResult)
     .next(
@@ -738,6 +760,7 @@ export function buildWorkflow(scope: Construct, functions: WorkflowFunctions): I
           }),
         ),
     );
+  return Chain.start(validateTemplate).next(resumeRequested);
 }
 
 /** States that can catch errors. */

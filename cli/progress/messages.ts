@@ -85,6 +85,8 @@ function inlineName(p: { name?: string; index?: number; inline?: unknown }): str
 
 const onEnter: Record<string, EnterHandler> = {
   [StateNames.ValidateTemplate]: () => [],
+  [StateNames.PrepareResume]: (i) =>
+    typeof i.resume === 'string' ? [say(`Checking what the failed execution ${i.resume} kept...`)] : [],
   [StateNames.Prevalidate]: (i, b) => {
     const lines = [say('Prevalidating any provided VPC information', b)];
     const config = i.config;

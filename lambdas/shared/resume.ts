@@ -1,8 +1,8 @@
 /**
  * Resuming a failed build (README, "Resume a failed build"): what the failed execution's history says about
  * each of its builds, where a resumed build enters the workflow, and whether the template changed a step that
- * the resumed build will not run again. No AWS call here: Validate Template reads the history
- * (lambdas/validate-template/resume-source.ts) and passes it in.
+ * the resumed build will not run again. No AWS call here: Prepare Resume reads the history
+ * (lambdas/prepare-resume/resume.ts) and passes it in.
  *
  * A step's identity is a digest of its part of the normalized config. Files the CLI staged are
  * content-addressed (`staging/<execution>/files/<sha256 prefix>/<name>`, cli/stage.ts): the execution folder is
@@ -11,6 +11,27 @@
 import { createHash } from 'node:crypto';
 import type { BuildConfig, Provisioner } from './config.js';
 import type { BuildState } from './state.js';
+
+const EXECUTION_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/;
+
+/** `arn:…:execution:<state machine>:<name>` → the state machine's part (`arn:…:execution:<state machine>`). */
+const machineOf = (arn: string): string => arn.split(':').slice(0, 7).join(':');
+
+/**
+ * What is wrong with `arn` as the execution that the execution `executionId` resumes, from the ARNs alone: it
+ * must be an execution ARN, of the same state machine, and not the execution itself. Empty: nothing.
+ */
+export function resumeArnProblems(arn: string, executionId: string): string[] {
+  if (!EXECUTION_ARN.test(arn)) {
+    return [
+      `"${arn}" is not an execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>)`,
+    ];
+  }
+  if (machineOf(arn) !== machineOf(executionId)) {
+    return [`${arn} is not an execution of this state machine (${machineOf(executionId)})`];
+  }
+  return arn === executionId ? ['an execution cannot resume itself'] : [];
+}
 
 /** Where a resumed build enters: the failed step, which it runs again, then everything after it. */
 export type ResumeStep = 'provision' | 'x509' | 'bundle' | 'upload' | 'register';

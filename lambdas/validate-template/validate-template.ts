@@ -11,10 +11,13 @@ import '../shared/zod-english.js';
 import type { ValidatedTemplate } from '../shared/config.js';
 import { TaskInputError, TemplateValidationError } from '../shared/errors.js';
 import { FINGERPRINT_CLOCK, FINGERPRINT_UUID_SEED } from '../shared/fingerprint.js';
+import { resumeArnProblems } from '../shared/resume.js';
 import type { RetentionPolicy } from '../shared/retention-policy.js';
 import type { ExecutionInfo } from '../shared/state.js';
+import { checkResultSize } from '../shared/state-size.js';
 import type { ValidateOptions } from '../shared/template/validate.js';
-import { type ResumeReader, resumeBuilds } from './resume.js';
+
+export { MAX_RESULT_BYTES } from '../shared/state-size.js';
 
 /** The payload the state machine sends: `{ input: $, execution: { id, name, startTime } }` from the context. */
 export interface ValidateTemplatePayload {
@@ -27,8 +30,6 @@ export interface ValidateTemplateDeps {
   validate: (input: unknown, options: ValidateOptions) => ValidatedTemplate;
   /** The stack's `retention` default: a build whose template has no `ami_retention` gets it. */
   retentionDefault?: RetentionPolicy;
-  /** What an input with `resume` needs: the stack's name and how to read the failed execution. */
-  resume?: { stackName: string; reader: ResumeReader };
 }
 
 /** What replaces the state: the builds the Map runs, plus what the final output reports. */
@@ -36,15 +37,12 @@ export interface ValidateTemplateResult extends ValidatedTemplate {
   execution: ExecutionInfo;
   /** The Build Each Builder Map's MaxConcurrencyPath: the input's `parallel_builds`, 0 (no limit) by default. */
   parallelBuilds: number;
+  /**
+   * The input's `resume`, trimmed: the failed execution whose builds Prepare Resume (the next state) resumes.
+   * Only its form is checked here, so that this state makes no AWS call.
+   */
+  resume?: string;
 }
-
-/**
- * Largest serialized result accepted. This result is the state the "Build Each Builder" Map starts from, and the
- * Map's output is added to it; Step Functions refuses any state over 256 KB. (The validator itself bounds the
- * build configs; this bounds the whole result, warnings and skipped builders included.)
- * @default 200 KB (204,800 bytes of UTF-8 JSON)
- */
-export const MAX_RESULT_BYTES = 200 * 1024;
 
 const payloadSchema = z.object({
   input: z.unknown(),
@@ -103,8 +101,11 @@ function addFingerprintNames(input: unknown, validated: ValidatedTemplate, deps:
 /**
  * Validates the execution input in workflow mode. The clock (`{{timestamp}}`, `{{isotime}}`) is the execution's
  * start time and `{{uuid}}` is seeded by the execution id, so a retry or a redrive renders the same AMI name.
+ * A `resume` must be the ARN of another execution of this state machine; what that execution kept is Prepare
+ * Resume's to check.
  *
- * @throws TemplateValidationError listing every problem, or when the result is over {@link MAX_RESULT_BYTES}.
+ * @throws TemplateValidationError listing every problem, or when the result is over the workflow's limit
+ *   (`MAX_RESULT_BYTES`).
  */
 export async function validateTemplateTask(
   payload: ValidateTemplatePayload,
@@ -121,7 +122,7 @@ export async function validateTemplateTask(
   const validated = deps.validate(input, { mode: 'workflow', now, uuidSeed: execution.id });
   if (validated.builds.some((b) => b.skipIfUnchanged === true)) addFingerprintNames(input, validated, deps);
   const defaultPolicy = deps.retentionDefault;
-  let builds: ValidatedTemplate['builds'] =
+  const builds: ValidatedTemplate['builds'] =
     defaultPolicy === undefined
       ? validated.builds
       : validated.builds.map((b) =>
@@ -129,9 +130,8 @@ export async function validateTemplateTask(
         );
   const resume = resumeArn(input);
   if (resume !== undefined) {
-    if (deps.resume === undefined)
-      throw new TaskInputError('Validate Template cannot resume: no reader given');
-    builds = await resumeBuilds(resume, builds, execution, deps.resume);
+    const problems = resumeArnProblems(resume, execution.id);
+    if (problems.length > 0) throw new TemplateValidationError(problems.map((p) => `resume: ${p}`));
   }
   const result: ValidateTemplateResult = {
     builds,
@@ -139,15 +139,8 @@ export async function validateTemplateTask(
     skipped: validated.skipped,
     execution,
     parallelBuilds: validated.parallelBuilds ?? 0,
+    ...(resume === undefined ? {} : { resume }),
   };
-
-  const bytes = Buffer.byteLength(JSON.stringify(result), 'utf8');
-  if (bytes > MAX_RESULT_BYTES) {
-    throw new TemplateValidationError(
-      `the validated template is ${Math.ceil(bytes / 1024)} KB, over the ${MAX_RESULT_BYTES / 1024} KB the workflow ` +
-        'can carry (Step Functions limits every state to 256 KB): move long inline scripts and file contents to ' +
-        'files on S3 (script/scripts, source), or split the builders into several templates',
-    );
-  }
+  checkResultSize(result);
   return result;
 }

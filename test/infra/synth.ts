@@ -2,9 +2,12 @@
  * Synthesizes the stack for the infra tests: bundling skipped (`aws:cdk:bundling-stacks: []`), cdk-nag
  * AwsSolutions always on (through the app's `nag` context), configuration from context as `cdk synth -c` gives it.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/app.js';
+import { repoRoot } from '../../infra/config.js';
 import { synthDefinition } from '../../infra/definition.js';
 import type { AmiBuilderStack } from '../../infra/stack.js';
 
@@ -83,9 +86,16 @@ export const FULL_CONTEXT = {
   logLevel: 'DEBUG',
 };
 
-/** Synthesizes the app with the given context (plus `nag: true` and no bundling). */
+/** The feature flags and defaults `cdk synth` gives the app (cdk.json's `context`). */
+const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }
+).context;
+
+/** Synthesizes the app as `cdk synth` does, with the given context (plus `nag: true` and no bundling). */
 export function synth(context: Record<string, unknown> = {}): Synthesized {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], nag: true, ...context } });
+  const app = new App({
+    context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], nag: true, ...context },
+  });
   const { stack } = createApp(app);
   const template = Template.fromStack(stack);
   const definition = synthDefinition(stack).definition as unknown as AslMachine;

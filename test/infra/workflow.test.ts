@@ -48,6 +48,7 @@ describe('the build state machine', () => {
   it('has the state names of docs/ARCHITECTURE.md in build order along the success path', () => {
     expect(successPath(definition)).toEqual([
       S.ValidateTemplate,
+      S.ResumeRequestedChoice,
       {
         [S.BuildEachBuilder]: [
           S.ResumeBuildChoice,
@@ -306,6 +307,17 @@ describe('the build state machine', () => {
     expect(stateNamed(S.ValidateTemplate).Catch).toEqual([
       { ErrorEquals: [ErrorNames.TemplateValidation], ResultPath: '$.error', Next: S.TemplateInvalid },
     ]);
+    // A resume is refused the same way, before the builds start.
+    expect(stateNamed(S.ResumeRequestedChoice)).toMatchObject({
+      Choices: [{ Not: { Variable: '$.resume', IsPresent: true }, Next: S.BuildEachBuilder }],
+      Default: S.PrepareResume,
+    });
+    expect(stateNamed(S.PrepareResume)).toMatchObject({
+      Next: S.BuildEachBuilder,
+      Catch: [
+        { ErrorEquals: [ErrorNames.TemplateValidation], ResultPath: '$.error', Next: S.TemplateInvalid },
+      ],
+    });
     expect(stateNamed(S.TemplateInvalid)).toMatchObject({
       Type: 'Fail',
       Error: 'TemplateValidationError',
@@ -477,6 +489,17 @@ describe('the build state machine', () => {
             'name.$': '$$.Execution.Name',
             'startTime.$': '$$.Execution.StartTime',
           },
+        },
+        '$',
+      ],
+      [S.PrepareResume]: [
+        {
+          'resume.$': '$.resume',
+          'builds.$': '$.builds',
+          'warnings.$': '$.warnings',
+          'skipped.$': '$.skipped',
+          'parallelBuilds.$': '$.parallelBuilds',
+          'execution.$': '$.execution',
         },
         '$',
       ],

@@ -136,8 +136,30 @@ describe('resume a failed build', () => {
     expect(resumed.status).toBe('FAILED');
     expect(resumed.error).toBe('TemplateValidationError');
     expect(resumed.cause).toContain(`the kept instance ${instanceId} in ${BUILD_REGION} is gone`);
-    expect(enteredStates(resumed)).toEqual([StateNames.ValidateTemplate, StateNames.TemplateInvalid]);
+    expect(enteredStates(resumed)).toEqual([
+      StateNames.ValidateTemplate,
+      StateNames.ResumeRequestedChoice,
+      StateNames.PrepareResume,
+      StateNames.TemplateInvalid,
+    ]);
     expect(await runInstancesCalls(h)).toBe(1);
+  });
+
+  it('refuses an ARN of another state machine in Validate Template, before reading any execution', async () => {
+    // Prepare
+    const h = harness();
+    const other = 'arn:aws:states:us-east-1:123456789012:execution:AnotherMachine:failed';
+
+    // Act
+    const resumed = await h.run(
+      { template: template(h.x509, { last: 'fixed-last-step' }), resume: other },
+      { label: 'resume-other-machine' },
+    );
+
+    // Assess
+    expect(resumed.error).toBe('TemplateValidationError');
+    expect(resumed.cause).toContain(`resume: ${other} is not an execution of this state machine`);
+    expect(enteredStates(resumed)).toEqual([StateNames.ValidateTemplate, StateNames.TemplateInvalid]);
   });
 
   it('refuses when the template changed a step before the failed one, or when the execution did not fail', async () => {

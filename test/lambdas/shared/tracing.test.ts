@@ -35,7 +35,7 @@ const mocks = [
 ];
 
 /** Tasks that call no AWS service: nothing to capture. */
-const WITHOUT_CLIENTS: readonly TaskId[] = ['SummarizeBuilds'];
+const WITHOUT_CLIENTS: readonly TaskId[] = ['SummarizeBuilds', 'ValidateTemplate'];
 
 const build = makeBuildState({
   config: {
@@ -73,10 +73,8 @@ const build = makeBuildState({
 
 /** One payload per task, shaped as the state machine (or EventBridge) sends it. */
 const events: Record<TaskId, unknown> = {
-  // A resume reads the failed execution (a plain template calls nothing).
   ValidateTemplate: {
     input: {
-      resume: EXECUTION_ID.replace(/:[^:]+$/, ':failed'),
       template: {
         type: 'amazon-instance',
         account_id: '1234-5678-9012',
@@ -90,6 +88,15 @@ const events: Record<TaskId, unknown> = {
         x509_key_path: 's3://staging-bucket/x509/key.pem',
       },
     },
+    execution: makeExecution(),
+  },
+  // A resume reads the failed execution.
+  PrepareResume: {
+    resume: EXECUTION_ID.replace(/:[^:]+$/, ':failed'),
+    builds: [build.config],
+    warnings: [],
+    skipped: [],
+    parallelBuilds: 0,
     execution: makeExecution(),
   },
   Prevalidate: { build, args: {} },
@@ -251,4 +258,18 @@ describe('tracing of the tasks’ AWS calls', () => {
       }
     },
   );
+
+  it.each(WITHOUT_CLIENTS)('sends no AWS request from %s', async (task) => {
+    // Prepare
+    for (const mock of mocks) mock.reset();
+    const url = new URL(`../../../${Tasks[task]}`, import.meta.url);
+    const { handler } = (await import(url.href)) as { handler: (event: unknown) => Promise<unknown> };
+
+    // Act
+    const outcome = await settle(handler(events[task]));
+
+    // Assess
+    expect(outcome).toBe('none');
+    expect(mocks.map((mock) => mock.calls().length)).toEqual(mocks.map(() => 0));
+  });
 });

@@ -309,3 +309,54 @@ describe('validate-template handler', () => {
     await expect(act).rejects.toThrow(TemplateValidationError);
   });
 });
+
+describe('an input that resumes a failed execution', () => {
+  const failedArn = EXECUTION_ID.replace(/:[^:]+$/, ':failed');
+
+  it('passes the ARN on, trimmed, for Prepare Resume; the builds are validated as usual', async () => {
+    // Act
+    const result = await validateTemplateTask(
+      { input: { template: builder(), resume: `  ${failedArn} ` }, execution: makeExecution() },
+      deps,
+    );
+
+    // Assess
+    expect(result.resume).toBe(failedArn);
+    expect(result.builds).toHaveLength(1);
+    expect(result.builds[0]?.resume).toBeUndefined();
+  });
+
+  it('has no resume without one', async () => {
+    // Act
+    const result = await validateTemplateTask({ input: builder(), execution: makeExecution() }, deps);
+
+    // Assess
+    expect(result).not.toHaveProperty('resume');
+  });
+
+  it.each([
+    ['not an execution ARN', 'build-2024-01-02', 'is not an execution ARN'],
+    [
+      'another state machine’s execution',
+      'arn:aws:states:us-east-1:123456789012:execution:OtherMachine:failed',
+      'is not an execution of this state machine',
+    ],
+    ['the execution itself', EXECUTION_ID, 'an execution cannot resume itself'],
+  ])('refuses %s', async (_what, arn, message) => {
+    // Act
+    const act = validateTemplateTask(
+      { input: { template: builder(), resume: arn }, execution: makeExecution() },
+      deps,
+    );
+
+    // Assess
+    const error = await act.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TemplateValidationError);
+    expect((error as TemplateValidationError).problems).toEqual([
+      expect.stringMatching(`^resume: .*${message}`),
+    ]);
+  });
+});

@@ -1,8 +1,8 @@
 /**
- * `{ "resume": "<execution ARN>", "template": … }`: Validate Template reads the failed execution's history,
- * checks that each selected build can be resumed, and gives it the failed build's names and kept resources
- * (`config.resume`). Every reason to refuse is a problem of the TemplateValidationError, so that nothing is
- * created (README, "Resume a failed build").
+ * `{ "resume": "<execution ARN>", "template": … }`: Prepare Resume, the state after Validate Template, reads the
+ * failed execution's history, checks that each selected build can be resumed, and gives it the failed build's
+ * names and kept resources (`config.resume`). Every reason to refuse is a problem of the TemplateValidationError,
+ * so that nothing is created (README, "Resume a failed build").
  */
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand } from '@aws-sdk/client-iam';
@@ -24,6 +24,7 @@ import {
   failedStep,
   type KeptState,
   ResumeStateNames,
+  resumeArnProblems,
 } from '../shared/resume.js';
 import { type Clients, TagKeys } from '../shared/runtime.js';
 import type { BuildState, ExecutionInfo } from '../shared/state.js';
@@ -54,11 +55,6 @@ export interface ResumeReader {
   /** false: no such instance profile. */
   instanceProfileExists(name: string): Promise<boolean>;
 }
-
-const EXECUTION_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/;
-
-/** `arn:…:execution:<state machine>:<name>` → the state machine's part (`arn:…:execution:<state machine>`). */
-const machineOf = (arn: string): string => arn.split(':').slice(0, 7).join(':');
 
 const parse = (text: string | undefined): unknown => {
   if (text === undefined) return undefined;
@@ -183,15 +179,9 @@ export async function resumeBuilds(
   const refuse = (problems: string[]): never => {
     throw new TemplateValidationError(problems.map((p) => `resume: ${p}`));
   };
-  if (!EXECUTION_ARN.test(arn)) {
-    refuse([
-      `"${arn}" is not an execution ARN (arn:aws:states:<region>:<account>:execution:<machine>:<name>)`,
-    ]);
-  }
-  if (machineOf(arn) !== machineOf(execution.id)) {
-    refuse([`${arn} is not an execution of this state machine (${machineOf(execution.id)})`]);
-  }
-  if (arn === execution.id) refuse(['an execution cannot resume itself']);
+  // Validate Template checked the ARN already; checked again, as this state trusts no input to read AWS with.
+  const arnProblems = resumeArnProblems(arn, execution.id);
+  if (arnProblems.length > 0) refuse(arnProblems);
   const failed = await context.reader.execution(arn);
   if (failed === undefined) refuse([`execution ${arn} does not exist`]);
   const history = failed as ExecutionHistory;

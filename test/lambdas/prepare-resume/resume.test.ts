@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { StateNames } from '../../../infra/state-names.js';
-import type { BuildConfig, Provisioner } from '../../../lambdas/shared/config.js';
-import { TemplateValidationError } from '../../../lambdas/shared/errors.js';
-import { TagKeys } from '../../../lambdas/shared/tags.js';
 import {
   type ExecutionHistory,
   type ResumeReader,
   resumeBuilds,
-} from '../../../lambdas/validate-template/resume.js';
+} from '../../../lambdas/prepare-resume/resume.js';
+import type { BuildConfig, Provisioner } from '../../../lambdas/shared/config.js';
+import { TemplateValidationError } from '../../../lambdas/shared/errors.js';
+import { TagKeys } from '../../../lambdas/shared/tags.js';
 import { EXECUTION_ID, makeBuildState, makeConfig, makeExecution } from '../fixtures.js';
 
 const FAILED_ARN = EXECUTION_ID;
