@@ -45,7 +45,7 @@ import { outputFlags, parseRunArgs, type RunOptions } from './run-options.js';
 import { failureClosing, showLocalPaths } from './run-output.js';
 import { type CliClients, cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
 import { onSignals, uploadThenStart } from './start.js';
-import { workflowOutput } from './status.js';
+import { STACK_FLAGS, workflowOutput } from './status.js';
 
 // The input preparation is shared with `ami-builder local`; these are part of `build`'s API too.
 export {
@@ -74,16 +74,7 @@ export const CANCEL_CAUSE = 'Stopped from ami-builder build (Ctrl-C)';
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...TEMPLATE_FLAGS,
   ...RUN_FLAGS,
-  stack: {
-    kind: 'string',
-    placeholder: 'NAME',
-    description: `Deployed stack (default ${DEFAULT_STACK_NAME}).`,
-  },
-  region: {
-    kind: 'string',
-    placeholder: 'R',
-    description: "The stack's region (default: AWS_REGION / the profile's).",
-  },
+  ...STACK_FLAGS,
   detach: { kind: 'boolean', description: 'Start the build, print its ARN and console link, and return.' },
 };
 

@@ -6,11 +6,15 @@
  */
 import type { RetentionReport } from '../lambdas/apply-retention/apply-retention.js';
 import { describeRetention } from '../lambdas/apply-retention/apply-retention.js';
-import { type FlagSpec, flagUsage, parseArgs } from './args.js';
-import { invokeStackFunction } from './invoke-function.js';
+import { type FlagSpec, flagUsage } from './args.js';
 import type { CliIo, Command } from './io.js';
-import { cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
-import { describeCliError, STACK_FLAGS } from './status.js';
+import {
+  runStackFunctionCommand,
+  type StackFunctionCommand,
+  type StackFunctionCommandDeps,
+  stackFunctionDeps,
+} from './stack-function-command.js';
+import { STACK_FLAGS } from './status.js';
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...STACK_FLAGS,
@@ -33,55 +37,26 @@ export const RETENTION_USAGE = [
   ...flagUsage(FLAGS),
 ].join('\n');
 
-export interface RetentionCommandDeps {
-  /** Invokes the retention function with the request and returns its report. */
-  invoke: (
-    region: string | undefined,
-    functionName: string,
-    request: { dryRun: boolean },
-  ) => Promise<RetentionReport>;
-  /** The deployed stack's retention function. */
-  functionName: (region: string | undefined, stackName: string) => Promise<string>;
-}
+export type RetentionCommandDeps = StackFunctionCommandDeps<RetentionReport>;
 
-const defaultDeps = (io: CliIo): RetentionCommandDeps => ({
-  functionName: async (region, stackName) =>
-    (await findStackOutputs(cliClients(region, io.env).cloudformation, stackName, ['retentionFunctionName']))
-      .retentionFunctionName,
-  invoke: (region, functionName, request) =>
-    invokeStackFunction<RetentionReport>(region, functionName, request, 'retention'),
-});
+const RETENTION: StackFunctionCommand<RetentionReport> = {
+  name: 'retention',
+  usage: RETENTION_USAGE,
+  flags: FLAGS,
+  describe: describeRetention,
+  failed: (report) => report.families.flatMap((f) => f.actions).some((a) => a.action === 'failed'),
+};
 
 /** Runs `retention` with the given dependencies. */
-export async function runRetention(
+export function runRetention(
   args: readonly string[],
   io: CliIo,
   deps: RetentionCommandDeps,
 ): Promise<number> {
-  const parsed = parseArgs(args, FLAGS);
-  if (parsed.errors.length > 0 || parsed.positional.length > 0) {
-    for (const e of parsed.errors) io.err(e);
-    if (parsed.positional.length > 0) io.err('retention takes no arguments');
-    io.err('');
-    io.err(RETENTION_USAGE);
-    return 1;
-  }
-  const stackName = parsed.values.get('stack')?.[0] ?? DEFAULT_STACK_NAME;
-  const region = parsed.values.get('region')?.[0];
-  const dryRun = parsed.booleans.get('dry-run') === true;
-  try {
-    const name = await deps.functionName(region, stackName);
-    const report = await deps.invoke(region, name, { dryRun });
-    io.out(describeRetention(report, stackName));
-    const failed = report.families.flatMap((f) => f.actions).filter((a) => a.action === 'failed');
-    return failed.length > 0 ? 1 : 0;
-  } catch (error) {
-    io.err(describeCliError(error));
-    return 1;
-  }
+  return runStackFunctionCommand(RETENTION, args, io, deps);
 }
 
 export const command: Command = {
   usage: RETENTION_USAGE,
-  run: (args, io) => runRetention(args, io, defaultDeps(io)),
+  run: (args, io) => runRetention(args, io, stackFunctionDeps(io, 'retentionFunctionName', 'retention')),
 };

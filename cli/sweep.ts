@@ -6,11 +6,15 @@
  */
 import type { SweepReport } from '../lambdas/sweep-orphans/sweep-orphans.js';
 import { describeSweep } from '../lambdas/sweep-orphans/sweep-orphans.js';
-import { type FlagSpec, flagUsage, parseArgs } from './args.js';
-import { invokeStackFunction } from './invoke-function.js';
+import { type FlagSpec, flagUsage } from './args.js';
 import type { CliIo, Command } from './io.js';
-import { cliClients, DEFAULT_STACK_NAME, findStackOutputs } from './stack.js';
-import { describeCliError, STACK_FLAGS } from './status.js';
+import {
+  runStackFunctionCommand,
+  type StackFunctionCommand,
+  type StackFunctionCommandDeps,
+  stackFunctionDeps,
+} from './stack-function-command.js';
+import { STACK_FLAGS } from './status.js';
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...STACK_FLAGS,
@@ -29,51 +33,22 @@ export const SWEEP_USAGE = [
   ...flagUsage(FLAGS),
 ].join('\n');
 
-export interface SweepCommandDeps {
-  /** Invokes the sweep function with the request and returns its report. */
-  invoke: (
-    region: string | undefined,
-    functionName: string,
-    request: { dryRun: boolean },
-  ) => Promise<SweepReport>;
-  /** The deployed stack's sweep function. */
-  functionName: (region: string | undefined, stackName: string) => Promise<string>;
-}
+export type SweepCommandDeps = StackFunctionCommandDeps<SweepReport>;
 
-const defaultDeps = (io: CliIo): SweepCommandDeps => ({
-  functionName: async (region, stackName) =>
-    (await findStackOutputs(cliClients(region, io.env).cloudformation, stackName, ['sweepFunctionName']))
-      .sweepFunctionName,
-  invoke: (region, functionName, request) =>
-    invokeStackFunction<SweepReport>(region, functionName, request, 'the sweep'),
-});
+const SWEEP: StackFunctionCommand<SweepReport> = {
+  name: 'sweep',
+  usage: SWEEP_USAGE,
+  flags: FLAGS,
+  describe: describeSweep,
+  failed: (report) => report.resources.some((r) => r.action === 'kept' && r.reason.startsWith('could not')),
+};
 
 /** Runs `sweep` with the given dependencies. */
-export async function runSweep(args: readonly string[], io: CliIo, deps: SweepCommandDeps): Promise<number> {
-  const parsed = parseArgs(args, FLAGS);
-  if (parsed.errors.length > 0 || parsed.positional.length > 0) {
-    for (const e of parsed.errors) io.err(e);
-    if (parsed.positional.length > 0) io.err('sweep takes no arguments');
-    io.err('');
-    io.err(SWEEP_USAGE);
-    return 1;
-  }
-  const stackName = parsed.values.get('stack')?.[0] ?? DEFAULT_STACK_NAME;
-  const region = parsed.values.get('region')?.[0];
-  const dryRun = parsed.booleans.get('dry-run') === true;
-  try {
-    const name = await deps.functionName(region, stackName);
-    const report = await deps.invoke(region, name, { dryRun });
-    io.out(describeSweep(report, stackName));
-    const failed = report.resources.filter((r) => r.action === 'kept' && r.reason.startsWith('could not'));
-    return failed.length > 0 ? 1 : 0;
-  } catch (error) {
-    io.err(describeCliError(error));
-    return 1;
-  }
+export function runSweep(args: readonly string[], io: CliIo, deps: SweepCommandDeps): Promise<number> {
+  return runStackFunctionCommand(SWEEP, args, io, deps);
 }
 
 export const command: Command = {
   usage: SWEEP_USAGE,
-  run: (args, io) => runSweep(args, io, defaultDeps(io)),
+  run: (args, io) => runSweep(args, io, stackFunctionDeps(io, 'sweepFunctionName', 'the sweep')),
 };

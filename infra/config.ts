@@ -276,6 +276,19 @@ const scheduleSchema = z.object({
   enabled: z.boolean().default(true),
 });
 
+/** `sweepSchedule` and `retentionSchedule`: when the stack runs the task on its own, daily by default. */
+const dailyTaskSchedule = z
+  .string()
+  .regex(
+    /^(off|cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$/,
+    'must be "off", cron(<6 fields>) or rate(<n> minute(s)|hour(s)|day(s))',
+  )
+  .default('rate(1 day)');
+
+/** A whole number of `retention`, within the limits the policy tag accepts too. */
+const retentionLimit = (limits: { min: number; max: number }) =>
+  z.number().int().min(limits.min).max(limits.max).optional();
+
 const schema = z.object({
   stackName: z
     .string()
@@ -314,34 +327,13 @@ const schema = z.object({
   amiParameterPrefix: parameterPrefix.default(DEFAULT_AMI_PARAMETER_PREFIX),
   x509ParameterPrefix: parameterPrefix.default(DEFAULT_X509_PARAMETER_PREFIX),
   adoptForeignImages: z.boolean({ error: 'must be true or false' }).default(false),
-  sweepSchedule: z
-    .string()
-    .regex(
-      /^(off|cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$/,
-      'must be "off", cron(<6 fields>) or rate(<n> minute(s)|hour(s)|day(s))',
-    )
-    .default('rate(1 day)'),
+  sweepSchedule: dailyTaskSchedule,
   sweepGraceMinutes: z.number().int().min(15).max(10_080).default(60),
   retention: z
     .object({
-      keepLatest: z
-        .number()
-        .int()
-        .min(RETENTION_LIMITS.keepLatest.min)
-        .max(RETENTION_LIMITS.keepLatest.max)
-        .optional(),
-      keepDays: z
-        .number()
-        .int()
-        .min(RETENTION_LIMITS.keepDays.min)
-        .max(RETENTION_LIMITS.keepDays.max)
-        .optional(),
-      deprecateFirstDays: z
-        .number()
-        .int()
-        .min(RETENTION_LIMITS.deprecateFirstDays.min)
-        .max(RETENTION_LIMITS.deprecateFirstDays.max)
-        .optional(),
+      keepLatest: retentionLimit(RETENTION_LIMITS.keepLatest),
+      keepDays: retentionLimit(RETENTION_LIMITS.keepDays),
+      deprecateFirstDays: retentionLimit(RETENTION_LIMITS.deprecateFirstDays),
       deleteBundles: z.boolean().default(true),
     })
     .strict()
@@ -349,13 +341,7 @@ const schema = z.object({
       message: 'needs keepLatest or keepDays (or both)',
     })
     .optional(),
-  retentionSchedule: z
-    .string()
-    .regex(
-      /^(off|cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$/,
-      'must be "off", cron(<6 fields>) or rate(<n> minute(s)|hour(s)|day(s))',
-    )
-    .default('rate(1 day)'),
+  retentionSchedule: dailyTaskSchedule,
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('INFO'),
 });
 

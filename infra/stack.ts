@@ -12,10 +12,9 @@ import { BuildStateMachine } from './constructs/build-state-machine.js';
 import { CommandDocument } from './constructs/command-document.js';
 import { acknowledgeWildcardResources } from './constructs/nag.js';
 import { NotificationTopic } from './constructs/notification-topic.js';
-import { RetentionSchedule } from './constructs/retention-schedule.js';
 import { StagingBucket } from './constructs/staging-bucket.js';
-import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TaskFunction } from './constructs/task-function.js';
+import { TaskSchedule } from './constructs/task-schedule.js';
 import { applyTaskGrants, stackPermissionContext } from './permissions.js';
 import { type TaskId, Tasks } from './tasks.js';
 import { buildWorkflow } from './workflow.js';
@@ -47,8 +46,8 @@ export class AmiBuilderStack extends Stack {
   readonly builds: BuildStateMachine;
   readonly abortCleanup: AbortCleanupRule;
   readonly schedules: BuildSchedules;
-  readonly sweep?: SweepSchedule;
-  readonly retention?: RetentionSchedule;
+  readonly sweep?: TaskSchedule;
+  readonly retention?: TaskSchedule;
   readonly notifications?: NotificationTopic;
   readonly dashboard: BuildDashboard;
 
@@ -163,7 +162,11 @@ export class AmiBuilderStack extends Stack {
     sweeper.addEnvironment('STATE_MACHINE_NAME', `${config.stackName}-builds`);
     sweeper.addEnvironment('SWEEP_GRACE_MINUTES', String(config.sweepGraceMinutes));
     if (config.sweepSchedule !== 'off') {
-      this.sweep = new SweepSchedule(this, 'Sweep', { handler: sweeper, expression: config.sweepSchedule });
+      this.sweep = new TaskSchedule(this, 'Sweep', {
+        handler: sweeper,
+        expression: config.sweepSchedule,
+        description: 'ami-builder: remove what ended builds left behind (Sweep Orphans)',
+      });
     }
     // Validate Template gives a build without ami_retention the stack's default; Apply Retention's daily run
     // applies it to the families whose newest build carries no policy tag.
@@ -174,9 +177,11 @@ export class AmiBuilderStack extends Stack {
       this.functions.ValidateTemplate.addEnvironment(RETENTION_DEFAULT_ENV, policy);
     }
     if (config.retentionSchedule !== 'off') {
-      this.retention = new RetentionSchedule(this, 'Retention', {
+      this.retention = new TaskSchedule(this, 'Retention', {
         handler: retainer,
         expression: config.retentionSchedule,
+        description:
+          'ami-builder: retire the images of every family beyond its retention policy (Apply Retention)',
       });
     }
     this.schedules = new BuildSchedules(this, 'Schedules', {

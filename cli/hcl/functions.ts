@@ -17,7 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { cleanResourceName } from '../../lambdas/shared/template/functions.js';
-import { formatGoTime } from '../../lambdas/shared/template/go-time.js';
+import { formatGoTime, LONG_DAYS, LONG_MONTHS } from '../../lambdas/shared/template/go-time.js';
 import type { HclFunction } from './evaluate.js';
 import {
   equal,
@@ -55,22 +55,6 @@ function arity(name: string, args: HclValue[], min: number, max = min): void {
     );
   }
 }
-
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
-const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
 /** An RFC 3339 timestamp as `timestamp()` gives it: UTC, seconds, `Z`. */
 export function rfc3339(date: Date): string {
@@ -112,14 +96,14 @@ export function formatdate(spec: string, timestamp: string): string {
   const tokens: Record<string, () => string> = {
     YYYY: () => pad(date.getUTCFullYear(), 4),
     YY: () => pad(date.getUTCFullYear() % 100),
-    MMMM: () => MONTHS[date.getUTCMonth()] ?? '',
-    MMM: () => (MONTHS[date.getUTCMonth()] ?? '').slice(0, 3),
+    MMMM: () => LONG_MONTHS[date.getUTCMonth()] ?? '',
+    MMM: () => (LONG_MONTHS[date.getUTCMonth()] ?? '').slice(0, 3),
     MM: () => pad(date.getUTCMonth() + 1),
     M: () => String(date.getUTCMonth() + 1),
     DD: () => pad(date.getUTCDate()),
     D: () => String(date.getUTCDate()),
-    EEEE: () => DAYS[date.getUTCDay()] ?? '',
-    EEE: () => (DAYS[date.getUTCDay()] ?? '').slice(0, 3),
+    EEEE: () => LONG_DAYS[date.getUTCDay()] ?? '',
+    EEE: () => (LONG_DAYS[date.getUTCDay()] ?? '').slice(0, 3),
     hh: () => pad(date.getUTCHours()),
     h: () => String(date.getUTCHours()),
     HH: () => pad(hours12),

@@ -11,13 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DescribeImagesCommand, type Image } from '@aws-sdk/client-ec2';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { planCommand, RUN_SCRIPT } from '../send-command/plan.js';
 import { validateAmiName } from '../shared/ami-name.js';
 import { awsErrorCode } from '../shared/cleanup-report.js';
@@ -31,6 +25,7 @@ import {
 } from '../shared/fingerprint.js';
 import { isOwnedByStack, tagValue } from '../shared/ownership.js';
 import { type Clients, type Clock, TagKeys, type TaskEnvironment } from '../shared/runtime.js';
+import { listFileKeys } from '../shared/s3-list.js';
 import type { BuildState, FingerprintInfo, ImageInfo, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
 
@@ -75,29 +70,14 @@ export async function objectDigest(s3: S3Client, bucket: string, key: string): P
   return readDigest(s3, bucket, key);
 }
 
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page: ListObjectsV2CommandOutput = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) {
-      // Zero-byte "folder" markers are not files (Send Command skips them too).
-      if (object.Key !== undefined && !object.Key.endsWith('/')) keys.push(object.Key);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return keys.sort();
-}
-
 async function folderDigest(
   s3: S3Client,
   bucket: string,
   prefix: string,
   name?: string,
 ): Promise<ContentDigest | undefined> {
-  const keys = await listKeys(s3, bucket, prefix);
+  // Zero-byte "folder" markers are not files (Send Command skips them too).
+  const keys = (await listFileKeys(s3, bucket, prefix)).sort();
   if (keys.length === 0) return undefined;
   const objects: [string, string][] = [];
   for (const key of keys) {

@@ -80,6 +80,20 @@ function failure(what: string, identity: InstanceRoleIdentity, error: unknown): 
   );
 }
 
+/**
+ * Sends a create call: true when it created the entity, false when it exists already (an earlier attempt's, which
+ * the caller checks); any other error as {@link failure} words it.
+ */
+async function created(send: () => Promise<unknown>, what: string, identity: InstanceRoleIdentity) {
+  try {
+    await send();
+    return true;
+  } catch (error) {
+    if (awsErrorCode(error) !== 'EntityAlreadyExists') throw failure(what, identity, error);
+    return false;
+  }
+}
+
 /** Creates the role, or finds the one an earlier attempt created; a same-named role elsewhere is refused. */
 async function ensureRole(
   iam: IAMClient,
@@ -87,21 +101,22 @@ async function ensureRole(
   identity: InstanceRoleIdentity,
   deps: CreateInstanceRoleDeps,
 ) {
-  try {
-    await iam.send(
-      new CreateRoleCommand({
-        RoleName: identity.roleName,
-        Path: identity.path,
-        AssumeRolePolicyDocument: JSON.stringify(EC2_TRUST_POLICY),
-        PermissionsBoundary: deps.env.instanceRoleBoundary,
-        Description: `ami-builder build instance of ${iamTagValue(build.config.name)}`.slice(0, 1000),
-        Tags: roleTags(build, deps.env),
-      }),
-    );
-    return;
-  } catch (error) {
-    if (awsErrorCode(error) !== 'EntityAlreadyExists') throw failure('Creating the role', identity, error);
-  }
+  const createdRole = await created(
+    () =>
+      iam.send(
+        new CreateRoleCommand({
+          RoleName: identity.roleName,
+          Path: identity.path,
+          AssumeRolePolicyDocument: JSON.stringify(EC2_TRUST_POLICY),
+          PermissionsBoundary: deps.env.instanceRoleBoundary,
+          Description: `ami-builder build instance of ${iamTagValue(build.config.name)}`.slice(0, 1000),
+          Tags: roleTags(build, deps.env),
+        }),
+      ),
+    'Creating the role',
+    identity,
+  );
+  if (createdRole) return;
   const existing = await iam.send(new GetRoleCommand({ RoleName: identity.roleName }));
   const role = existing.Role;
   const boundary = role?.PermissionsBoundary?.PermissionsBoundaryArn;
@@ -149,18 +164,18 @@ async function ensureProfile(
   identity: InstanceRoleIdentity,
   deps: CreateInstanceRoleDeps,
 ) {
-  try {
-    await iam.send(
-      new CreateInstanceProfileCommand({
-        InstanceProfileName: identity.roleName,
-        Path: identity.path,
-        Tags: roleTags(build, deps.env),
-      }),
-    );
-  } catch (error) {
-    if (awsErrorCode(error) !== 'EntityAlreadyExists')
-      throw failure('Creating the instance profile', identity, error);
-  }
+  await created(
+    () =>
+      iam.send(
+        new CreateInstanceProfileCommand({
+          InstanceProfileName: identity.roleName,
+          Path: identity.path,
+          Tags: roleTags(build, deps.env),
+        }),
+      ),
+    'Creating the instance profile',
+    identity,
+  );
   const profile = (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: identity.roleName })))
     .InstanceProfile;
   if (profile?.Path !== identity.path) {

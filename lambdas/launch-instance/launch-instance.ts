@@ -10,7 +10,6 @@ import {
   RunInstancesCommand,
   type RunInstancesCommandInput,
   type Tag,
-  type TagSpecification,
 } from '@aws-sdk/client-ec2';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { BlockDeviceMapping, BuildConfig } from '../shared/config.js';
@@ -22,6 +21,13 @@ import {
   TaskInputError,
 } from '../shared/errors.js';
 import { isBurstable } from '../shared/instance-families.js';
+import {
+  isProfileNotReady,
+  launchMetadataOptions,
+  launchPlacement,
+  launchTagSpecifications,
+  setLaunchNetwork,
+} from '../shared/run-instances.js';
 import { type Clients, isTransient, ownershipTags, type TaskEnvironment } from '../shared/runtime.js';
 import type { BuildState, InstanceInfo, NetworkInfo, TaskEvent } from '../shared/state.js';
 import { requireState } from '../shared/task-event.js';
@@ -135,10 +141,6 @@ export function runInstancesInput(
 ): RunInstancesCommandInput {
   const { config } = build;
   const source = requireState(build, 'source');
-  const tags = instanceTags(build, env);
-  const tagSpecifications: TagSpecification[] = (['instance', 'volume', 'network-interface'] as const).map(
-    (ResourceType) => ({ ResourceType, Tags: tags }),
-  );
   const input: RunInstancesCommandInput = {
     ClientToken: launchClientToken(build.execution.id, config.name),
     ImageId: source.imageId,
@@ -147,7 +149,7 @@ export function runInstancesInput(
     MaxCount: 1,
     EbsOptimized: config.ebsOptimized,
     EnclaveOptions: { Enabled: config.enableNitroEnclave },
-    TagSpecifications: tagSpecifications,
+    TagSpecifications: launchTagSpecifications(instanceTags(build, env)),
   };
   input.IamInstanceProfile = { Name: profile };
   if (userData !== undefined) input.UserData = userData;
@@ -155,14 +157,8 @@ export function runInstancesInput(
     input.BlockDeviceMappings = config.launchBlockDeviceMappings.map(toLaunchMapping);
   }
 
-  const availabilityZone = network.availabilityZone ?? config.network.availabilityZone;
-  const placement: NonNullable<RunInstancesCommandInput['Placement']> = {};
-  if (availabilityZone !== undefined) placement.AvailabilityZone = availabilityZone;
-  if (config.placement?.tenancy !== undefined) placement.Tenancy = config.placement.tenancy;
-  if (config.placement?.hostResourceGroupArn !== undefined) {
-    placement.HostResourceGroupArn = config.placement.hostResourceGroupArn;
-  }
-  if (Object.keys(placement).length > 0) input.Placement = placement;
+  const placement = launchPlacement(config, network, true);
+  if (placement !== undefined) input.Placement = placement;
 
   if (isBurstable(config.instanceType)) {
     input.CreditSpecification = { CpuCredits: config.enableUnlimitedCredits ? 'unlimited' : 'standard' };
@@ -191,44 +187,11 @@ export function runInstancesInput(
   // Packer's amazon-instance builder accepts metadata_options but never sends them (reference §1.2), so an
   // account whose SCP requires IMDSv2 at launch rejects the build (packer-plugin-amazon#163), and the user's
   // settings silently do nothing. They are sent here; unset fields stay unset so the account defaults apply.
-  const md = config.metadataOptions;
-  if (md !== undefined) {
-    const options: NonNullable<RunInstancesCommandInput['MetadataOptions']> = {};
-    if (md.httpEndpoint !== undefined) options.HttpEndpoint = md.httpEndpoint;
-    if (md.httpTokens !== undefined) options.HttpTokens = md.httpTokens;
-    if (md.httpPutResponseHopLimit !== undefined)
-      options.HttpPutResponseHopLimit = md.httpPutResponseHopLimit;
-    if (md.instanceMetadataTags !== undefined) options.InstanceMetadataTags = md.instanceMetadataTags;
-    if (Object.keys(options).length > 0) input.MetadataOptions = options;
-  }
+  const metadataOptions = launchMetadataOptions(config.metadataOptions);
+  if (metadataOptions !== undefined) input.MetadataOptions = metadataOptions;
 
-  const associate = config.network.associatePublicIpAddress;
-  if (associate !== undefined && network.subnetId !== undefined) {
-    input.NetworkInterfaces = [
-      {
-        DeviceIndex: 0,
-        AssociatePublicIpAddress: associate,
-        SubnetId: network.subnetId,
-        Groups: network.securityGroupIds,
-        DeleteOnTermination: true,
-      },
-    ];
-  } else {
-    if (network.subnetId !== undefined) input.SubnetId = network.subnetId;
-    input.SecurityGroupIds = network.securityGroupIds;
-  }
+  setLaunchNetwork(input, config, network);
   return input;
-}
-
-/**
- * RunInstances' answer to an instance profile IAM has not propagated yet: `InvalidParameterValue: Value (…) for
- * parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name`. Packer retries it too.
- */
-export function isProfileNotReady(error: { name?: string; message?: string }): boolean {
-  return (
-    error.name === 'InvalidParameterValue' &&
-    /iamInstanceProfile|IAM Instance Profile/i.test(error.message ?? '')
-  );
 }
 
 /** Errors a later attempt can fix: capacity, and EC2's eventual consistency right after creation. */

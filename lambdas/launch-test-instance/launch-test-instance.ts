@@ -26,6 +26,13 @@ import {
 } from '../shared/errors.js';
 import { checkImageOwnedByBuild } from '../shared/ownership.js';
 import {
+  isProfileNotReady,
+  launchMetadataOptions,
+  launchPlacement,
+  launchTagSpecifications,
+  setLaunchNetwork,
+} from '../shared/run-instances.js';
+import {
   type Clients,
   isTransient,
   ownershipTags,
@@ -79,7 +86,6 @@ export function testRunInstancesInput(
   if (amiTest === undefined) throw new TaskInputError('the build has no ami_test');
   const image = requireState(build, 'image');
   const network = requireState(build, 'network');
-  const tags = testInstanceTags(build, env);
   const input: RunInstancesCommandInput = {
     ClientToken: testLaunchClientToken(build.execution.id, config.name),
     ImageId: image.imageId,
@@ -87,42 +93,15 @@ export function testRunInstancesInput(
     MinCount: 1,
     MaxCount: 1,
     IamInstanceProfile: { Name: profile },
-    TagSpecifications: (['instance', 'volume', 'network-interface'] as const).map((ResourceType) => ({
-      ResourceType,
-      Tags: tags,
-    })),
+    TagSpecifications: launchTagSpecifications(testInstanceTags(build, env)),
   };
-  // The build's network, placement and metadata settings, as Launch Instance gives them to the build instance.
-  const availabilityZone = network.availabilityZone ?? config.network.availabilityZone;
-  const placement: NonNullable<RunInstancesCommandInput['Placement']> = {};
-  if (availabilityZone !== undefined) placement.AvailabilityZone = availabilityZone;
-  if (config.placement?.tenancy !== undefined) placement.Tenancy = config.placement.tenancy;
-  if (Object.keys(placement).length > 0) input.Placement = placement;
-  const md = config.metadataOptions;
-  if (md !== undefined) {
-    const options: NonNullable<RunInstancesCommandInput['MetadataOptions']> = {};
-    if (md.httpEndpoint !== undefined) options.HttpEndpoint = md.httpEndpoint;
-    if (md.httpTokens !== undefined) options.HttpTokens = md.httpTokens;
-    if (md.httpPutResponseHopLimit !== undefined)
-      options.HttpPutResponseHopLimit = md.httpPutResponseHopLimit;
-    if (md.instanceMetadataTags !== undefined) options.InstanceMetadataTags = md.instanceMetadataTags;
-    if (Object.keys(options).length > 0) input.MetadataOptions = options;
-  }
-  const associate = config.network.associatePublicIpAddress;
-  if (associate !== undefined && network.subnetId !== undefined) {
-    input.NetworkInterfaces = [
-      {
-        DeviceIndex: 0,
-        AssociatePublicIpAddress: associate,
-        SubnetId: network.subnetId,
-        Groups: network.securityGroupIds,
-        DeleteOnTermination: true,
-      },
-    ];
-  } else {
-    if (network.subnetId !== undefined) input.SubnetId = network.subnetId;
-    input.SecurityGroupIds = network.securityGroupIds;
-  }
+  // The build's network, placement (all but the host resource group) and metadata settings, as Launch Instance gives
+  // them to the build instance.
+  const placement = launchPlacement(config, network, false);
+  if (placement !== undefined) input.Placement = placement;
+  const metadataOptions = launchMetadataOptions(config.metadataOptions);
+  if (metadataOptions !== undefined) input.MetadataOptions = metadataOptions;
+  setLaunchNetwork(input, config, network);
   return input;
 }
 
@@ -167,7 +146,7 @@ export async function launchTestInstance(
   } catch (error) {
     if (isTransient(error)) throw error;
     const e = error as Error;
-    if (e.name === 'InvalidParameterValue' && /iamInstanceProfile|IAM Instance Profile/i.test(e.message)) {
+    if (isProfileNotReady(e)) {
       throw new InstanceProfileNotReadyError(
         `RunInstances does not see the instance profile "${profile}" yet (retrying): ${e.message}`,
       );

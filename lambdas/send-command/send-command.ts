@@ -10,8 +10,6 @@ import {
   CopyObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -27,6 +25,7 @@ import '../shared/zod-english.js';
 import type { BuildConfig, FileRef } from '../shared/config.js';
 import { ProvisionerFailedError, TaskInputError, X509UploadError } from '../shared/errors.js';
 import type { Clients, TaskEnvironment } from '../shared/runtime.js';
+import { listFileKeys } from '../shared/s3-list.js';
 import { commandProvisioner, commandStepName, DELIVERY_TIMEOUT_SECONDS } from '../shared/scripts/command.js';
 import { guestRefs } from '../shared/scripts/guest-provisioners.js';
 import {
@@ -135,22 +134,6 @@ function basename(key: string): string {
   return trimmed.slice(trimmed.lastIndexOf('/') + 1);
 }
 
-async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page: ListObjectsV2CommandOutput = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) {
-      // Zero-byte "folder" markers that consoles create are not files.
-      if (object.Key !== undefined && !object.Key.endsWith('/')) keys.push(object.Key);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return keys;
-}
-
 async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
   try {
     await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -173,7 +156,7 @@ async function resolveFileSource(
   const { bucket, key } = source;
   const name = basename(key);
   if (key.endsWith('/') || key === '') {
-    const keys = await listObjects(s3, bucket, key);
+    const keys = await listFileKeys(s3, bucket, key);
     if (keys.length === 0)
       throw new ProvisionerFailedError(`${step}: the folder ${ref.uri} holds no objects`);
     return {
@@ -187,7 +170,7 @@ async function resolveFileSource(
   if (await objectExists(s3, bucket, key)) {
     return { uri: ref.uri, bucket, layout: 'file', basename: name, objects: [{ key, relative: '' }] };
   }
-  const keys = await listObjects(s3, bucket, `${key}/`);
+  const keys = await listFileKeys(s3, bucket, `${key}/`);
   if (keys.length === 0) {
     throw new ProvisionerFailedError(`${step}: the source ${ref.uri} does not exist (no object, no folder)`);
   }

@@ -16,12 +16,8 @@
  * Execution and build names become path segments through {@link safeSegment}, so that every key and the working
  * directory on the instance match the command document's `^/[A-Za-z0-9_./-]+$`.
  */
-import {
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listKeys } from './s3-list.js';
 import { STAGING_ROOT, safeSegment, stagingPrefix } from './staging-paths.js';
 import type { CommandKind } from './state.js';
 
@@ -86,20 +82,7 @@ export function stagedFolderUrl(region: string, bucket: string, prefix: string):
 }
 
 /** Every key under `prefix` in `bucket`. */
-export async function listStaged(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page: ListObjectsV2CommandOutput = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) {
-      if (object.Key !== undefined) keys.push(object.Key);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return keys;
-}
+export const listStaged: (s3: S3Client, bucket: string, prefix: string) => Promise<string[]> = listKeys;
 
 /** DeleteObjects takes at most this many keys per call. */
 const DELETE_BATCH = 1000;

@@ -8,7 +8,7 @@
  * A JavaScript `Date` holds milliseconds: the nanosecond digits past the third are always zero.
  */
 
-const LONG_MONTHS = [
+export const LONG_MONTHS = [
   'January',
   'February',
   'March',
@@ -23,7 +23,15 @@ const LONG_MONTHS = [
   'December',
 ] as const;
 
-const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
+export const LONG_DAYS = [
+  'Sunday',
+  'Monday',
+  'Tuesday',
+  'Wednesday',
+  'Thursday',
+  'Friday',
+  'Saturday',
+] as const;
 
 /** Go's layout for RFC 3339, what `isotime` without an argument uses. */
 export const RFC3339_LAYOUT = '2006-01-02T15:04:05Z07:00';
