@@ -10,6 +10,10 @@
  * - linked source maps without sources (`index.mjs.map`, named by the code's `sourceMappingURL` comment, which
  *   `NODE_OPTIONS=--enable-source-maps` follows), so the code file stays small;
  * - every dependency bundled, the AWS SDK v3 included, so the SDK version is the one in package-lock.json;
+ * - the SDK's default credential chain (`@aws-sdk/credential-provider-node`) replaced by the two links Lambda can
+ *   use, the environment and the container endpoint (`lambdas/shared/lambda-credentials.ts`): the rest of the
+ *   chain (profiles, SSO, web identity, with their own STS and SSO clients) is about a quarter of a small
+ *   handler's code and start-up time, and never runs in Lambda;
  * - no code splitting: each function loads only its own code file, and the tracer's (`tracing.mjs`: Powertools'
  *   Tracer with the X-Ray SDK, built once in the same pass and copied beside every task's code file) only where
  *   tracing can be on (in Lambda; lambdas/shared/observability.ts, `loadTracing`).
@@ -28,6 +32,9 @@ const TRACING_ENTRY = 'lambdas/shared/tracing.mts';
 /** Where the pass writes the tracer's file before it is copied into each task's directory. */
 const TRACING_OUT = '_tracing';
 
+/** The module that stands for the SDK's default credential chain in the handlers' bundles. */
+export const LAMBDA_CREDENTIALS = 'lambdas/shared/lambda-credentials.ts';
+
 /** esbuild options shared by the handlers' bundle and the benchmark's floor bundles. */
 export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true,
@@ -40,6 +47,8 @@ export const BUNDLE_OPTIONS: BuildOptions = {
   sourcemap: 'linked',
   sourcesContent: false,
   treeShaking: true,
+  // Resolved against absWorkingDir (the repository), for the handlers and the benchmark's floors alike.
+  alias: { '@aws-sdk/credential-provider-node': `./${LAMBDA_CREDENTIALS}` },
   legalComments: 'none',
   // Bundled CommonJS dependencies call require(); ESM output has none unless we provide it.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },

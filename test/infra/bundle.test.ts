@@ -1,11 +1,22 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_FILE, bundleTasks, type TaskBundles, TRACING_FILE } from '../../infra/bundle.js';
+import {
+  BUNDLE_FILE,
+  bundleTasks,
+  LAMBDA_CREDENTIALS,
+  type TaskBundles,
+  TRACING_FILE,
+} from '../../infra/bundle.js';
 import { repoRoot } from '../../infra/config.js';
 import { type TaskId, Tasks } from '../../infra/tasks.js';
 import { ErrorNames } from '../../lambdas/shared/errors.js';
+import { makeBuildState } from '../lambdas/fixtures.js';
 
 describe('the one esbuild pass over every task', () => {
   let outdir: string;
@@ -59,6 +70,71 @@ describe('the one esbuild pass over every task', () => {
       expect(readFileSync(join(outdir, task, `${TRACING_FILE}.map`), 'utf8'), task).toContain('tracing.mts');
     }
   });
+
+  it('bundles the credentials Lambda gives (environment, container endpoint), not the default chain’s profiles, SSO and STS', () => {
+    const chainInputs = (inputs: string[]) =>
+      inputs.filter((i) =>
+        /@aws-sdk\/(credential-provider-(node|ini|sso|process|web-identity|login)|nested-clients|token-providers)\//.test(
+          i,
+        ),
+      );
+    for (const task of Object.keys(Tasks) as TaskId[]) {
+      const code = Object.entries(bundles.metafile.outputs).find(([path]) =>
+        path.endsWith(`/${task}/${BUNDLE_FILE}`),
+      );
+      const inputs = Object.keys(code?.[1].inputs ?? {});
+      expect(chainInputs(inputs), task).toEqual([]);
+      // Every task but Summarize Builds (no AWS call) creates a client, and with it this provider.
+      if (task !== 'SummarizeBuilds' && task !== 'ValidateTemplate') {
+        expect(inputs, task).toContain(LAMBDA_CREDENTIALS);
+      }
+    }
+  });
+
+  it('signs a bundled task’s requests with the environment’s credentials, as Lambda gives them', async () => {
+    // Prepare: a server that records the Authorization header of the one request Check Command sends.
+    let authorization: string | undefined;
+    const server = createServer((request, response) => {
+      authorization = request.headers.authorization;
+      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+      response.end(JSON.stringify({ __type: 'InvalidCommandId', message: 'no such command' }));
+    });
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', () => listening()));
+    const { port } = server.address() as AddressInfo;
+    const script = [
+      `const { handler } = await import(${JSON.stringify(pathToFileURL(join(outdir, 'CheckCommand', BUNDLE_FILE)).href)});`,
+      `await handler({ build: ${JSON.stringify(makeBuildState({ command: { commandId: 'c-1', kind: 'upload', attempt: 1, stagedPrefix: 's/' }, instance: { instanceId: 'i-0123456789abcdef0' } }))}, args: {} }).catch(() => undefined);`,
+    ].join('\n');
+
+    // Act
+    try {
+      await new Promise<void>((done, fail) =>
+        execFile(
+          process.execPath,
+          ['--input-type=module', '-e', script],
+          {
+            env: {
+              PATH: process.env.PATH,
+              HOME: outdir,
+              AWS_REGION: 'us-east-1',
+              AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+              AWS_ACCESS_KEY_ID: 'AKIDFROMTHEENVIRONMENT',
+              AWS_SECRET_ACCESS_KEY: 'secret',
+              AWS_SESSION_TOKEN: 'token',
+              AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            },
+            timeout: 60_000,
+          },
+          (error) => (error ? fail(error) : done()),
+        ),
+      );
+    } finally {
+      server.close();
+    }
+
+    // Assess
+    expect(authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDFROMTHEENVIRONMENT\//);
+  }, 90_000);
 
   it('bundles no task with zod’s classic API, only zod/mini', () => {
     const inputs = Object.values(bundles.metafile.outputs).flatMap((o) => Object.keys(o.inputs));
